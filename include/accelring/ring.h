@@ -174,7 +174,10 @@ int ar__ring_poison(struct ar_ring_cons *c);
  * the consumer until ar_ring_sp_commit() and ar_ring_sp_publish().
  *
  * Returns 0, or
- *   -EAGAIN    the ring is full (retry after the consumer moves),
+ *   -EAGAIN    the ring is full: publish and wake the consumer before
+ *              waiting, since the records it has not been shown may be
+ *              what fills it (the model in tests/model/ring.pml deadlocks
+ *              otherwise), then retry,
  *   -EMSGSIZE  len is larger than the ring's largest record,
  *   -EBUSY     a reservation is already open,
  *   -EPROTO    the consumer stopped reading this ring as corrupt.
