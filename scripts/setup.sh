@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package accelring's build, tests and benchmarks use.
+# Idempotent: packages already installed are left alone, and apt-get is not
+# run at all when nothing is missing. Needs root (or sudo) to install.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential		# gcc, g++, make; gcc's ASan/UBSan/TSan runtimes
+	ca-certificates
+	clang-14		# libFuzzer campaigns (scripts/test.sh --long)
+	cmake
+	libclang-rt-14-dev	# libFuzzer runtime
+	libcmocka-dev		# unit tests
+	pkg-config
+	spin			# model checking of the ring protocol
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "setup: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "setup: need root to install: ${missing[*]}" >&2; exit 1; }
+	SUDO=sudo
+fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
