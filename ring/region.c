@@ -74,6 +74,26 @@ static int layout(const struct ar_region_params *p, struct ar_region_offsets *o,
 	return 0;
 }
 
+/* An empty region: nothing mapped, no fd. */
+static void region_reset(struct ar_region *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+/* Fault in the header and rings now rather than on the first op (~1.6 us
+ * a page here); the data area is left to first touch. Best effort: older
+ * kernels lack MADV_POPULATE_WRITE. */
+static void prefault_rings(void *base, const struct ar_region_offsets *o)
+{
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise(base, o->data, MADV_POPULATE_WRITE);
+#else
+	(void)base;
+	(void)o;
+#endif
+}
+
 static void init_ring(struct ar_region *r, uint32_t ch, int which)
 {
 	struct ar_ring_geom g;
@@ -90,8 +110,7 @@ int ar_region_create(struct ar_region *r, const struct ar_region_params *p)
 	void *base;
 	int fd, ret;
 
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
+	region_reset(r);
 	ret = layout(p, &r->offs, &bytes);
 	if (ret)
 		return ret;
@@ -103,12 +122,7 @@ int ar_region_create(struct ar_region *r, const struct ar_region_params *p)
 	base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		goto fail_errno;
-	/* Fault in the header and rings now rather than on the first op
-	 * (~1.6 us a page here); the data area is left to first touch. Best
-	 * effort: older kernels lack MADV_POPULATE_WRITE. */
-#ifdef MADV_POPULATE_WRITE
-	(void)madvise(base, r->offs.data, MADV_POPULATE_WRITE);
-#endif
+	prefault_rings(base, &r->offs);
 	r->base = base;
 	r->bytes = bytes;
 	r->fd = fd;
@@ -212,8 +226,7 @@ int ar_region_attach(struct ar_region *r, int fd)
 	void *base;
 	int seals, ret;
 
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
+	region_reset(r);
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
 		return -errno;	/* EINVAL: not a memfd; EBADF */
@@ -234,13 +247,10 @@ int ar_region_attach(struct ar_region *r, int fd)
 	ret = ar__region_validate(&h, (uint64_t)st.st_size, r);
 	if (ret) {
 		munmap(base, (size_t)st.st_size);
-		memset(r, 0, sizeof(*r));
-		r->fd = -1;
+		region_reset(r);
 		return ret;
 	}
-#ifdef MADV_POPULATE_WRITE
-	(void)madvise(base, r->offs.data, MADV_POPULATE_WRITE);
-#endif
+	prefault_rings(base, &r->offs);
 	r->base = base;
 	r->fd = fd;
 	return 0;
@@ -252,8 +262,7 @@ void ar_region_release(struct ar_region *r)
 		munmap(r->base, r->bytes);
 	if (r->fd >= 0)
 		close(r->fd);
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
+	region_reset(r);
 }
 
 int ar_region_ring(const struct ar_region *r, uint32_t ch, int which,
