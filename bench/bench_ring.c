@@ -93,24 +93,41 @@ static double pct(const uint64_t *s, size_t n, double p)
 	return (double)s[i < n ? i : n - 1];
 }
 
+/* Index of the median of v[0..n), ties broken by position. */
+static int median_index(const double *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int below = 0;
+
+		for (int j = 0; j < n; j++)
+			below += v[j] < v[i] || (v[j] == v[i] && j < i);
+		if (below == n / 2)
+			return i;
+	}
+	return 0;
+}
+
+/* Sorts samples and stores their percentiles, divided by scale, in r. */
+static void set_pcts(struct result *r, uint64_t *samples, size_t n, double scale)
+{
+	qsort(samples, n, sizeof(*samples), cmp_u64);
+	r->p50 = pct(samples, n, 0.50) / scale;
+	r->p99 = pct(samples, n, 0.99) / scale;
+	r->p999 = pct(samples, n, 0.999) / scale;
+}
+
 /*
  * Latency rows run opt.reps times; the run with the median p50 is kept.
  * add() appends a run, keep_median() folds the last reps runs into one.
  */
 static void keep_median(int reps)
 {
-	int first = nresults - reps, pick = first;
+	int first = nresults - reps;
+	double p50[9];
 
-	for (int i = first; i < nresults; i++) {
-		int below = 0;
-
-		for (int j = first; j < nresults; j++)
-			below += results[j].p50 < results[i].p50 ||
-				 (results[j].p50 == results[i].p50 && j < i);
-		if (below == reps / 2)
-			pick = i;
-	}
-	results[first] = results[pick];
+	for (int i = 0; i < reps; i++)
+		p50[i] = results[first + i].p50;
+	results[first] = results[first + median_index(p50, reps)];
 	nresults = first + 1;
 }
 
@@ -119,11 +136,8 @@ static struct result *add(const char *name, uint64_t *samples, size_t n,
 {
 	struct result *r = &results[nresults++];
 
-	qsort(samples, n, sizeof(*samples), cmp_u64);
 	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->p50 = pct(samples, n, 0.50) / scale;
-	r->p99 = pct(samples, n, 0.99) / scale;
-	r->p999 = pct(samples, n, 0.999) / scale;
+	set_pcts(r, samples, n, scale);
 	return r;
 }
 
@@ -225,7 +239,6 @@ struct rtt_ctx {
 	int efd;		/* SQ doorbell */
 	uint32_t mode;		/* AR_WAIT_* for both sides */
 	uint64_t spin_ns;
-	uint64_t n;
 };
 
 static void rtt_waits(const struct rtt_ctx *x, struct ar_ring_wait *sq,
@@ -293,7 +306,7 @@ static void bench_rtt(const char *name, uint32_t mode, uint64_t spin_ns,
 	struct ar_ring_prod sq;
 	struct ar_ring_cons cq;
 	struct ar_ring_wait wsq, wcq;
-	struct rtt_ctx x = { .r = &r, .mode = mode, .spin_ns = spin_ns, .n = n };
+	struct rtt_ctx x = { .r = &r, .mode = mode, .spin_ns = spin_ns };
 	uint64_t *s = calloc(n, sizeof(*s));
 	uint8_t buf[RTT_LEN];
 	struct result *res;
@@ -529,10 +542,7 @@ static double tp_run(struct tp_ctx *x, bool raw, struct result *r,
 	munmap(x->shm, sizeof(struct shared) + (raw ? 256 + TP_RING : 0));
 	if (ns > maxchunks)
 		abort();
-	qsort(s + ns / 10, ns - ns / 10, sizeof(*s), cmp_u64);
-	r->p50 = pct(s + ns / 10, ns - ns / 10, 0.50) / CHUNK;
-	r->p99 = pct(s + ns / 10, ns - ns / 10, 0.99) / CHUNK;
-	r->p999 = pct(s + ns / 10, ns - ns / 10, 0.999) / CHUNK;
+	set_pcts(r, s + ns / 10, ns - ns / 10, CHUNK);
 	r->ops = (double)x->n * 1e9 / (double)total;
 	return r->ops;
 }
@@ -550,8 +560,9 @@ static void bench_tp(uint32_t len, uint32_t batch, bool copy)
 	const char *how = copy ? "copy" : "inplace";
 	struct result raw[9], ours[9], *out;
 	char base[64];
-	double ratio[9], sorted[9];
-	uint32_t reps = opt.reps, pick = 0;
+	double ratio[9];
+	uint32_t reps = opt.reps;
+	int pick;
 	size_t maxchunks;
 	uint64_t *s;
 
@@ -559,31 +570,18 @@ static void bench_tp(uint32_t len, uint32_t batch, bool copy)
 	x.n = len > 64 ? opt.records / 4 : opt.records;
 	maxchunks = x.n / CHUNK + 1;
 	s = calloc(maxchunks, sizeof(*s));
-	if (ar_region_create(&reg, &p))
-		exit(1);
 	for (uint32_t i = 0; i < reps; i++) {
-		struct ar_region_params q = { .sq_bytes = TP_RING };
-
 		/* A fresh region per run: the indices start over. */
-		ar_region_release(&reg);
-		if (ar_region_create(&reg, &q))
+		if (ar_region_create(&reg, &p))
 			exit(1);
 		memset(&raw[i], 0, sizeof(raw[i]));
 		memset(&ours[i], 0, sizeof(ours[i]));
 		tp_run(&x, true, &raw[i], s, maxchunks);
 		tp_run(&x, false, &ours[i], s, maxchunks);
-		ratio[i] = sorted[i] = raw[i].ops / ours[i].ops;
+		ratio[i] = raw[i].ops / ours[i].ops;
+		ar_region_release(&reg);
 	}
-	for (uint32_t i = 1; i < reps; i++)
-		for (uint32_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-			double t = sorted[j];
-
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
-		}
-	for (uint32_t i = 0; i < reps; i++)
-		if (ratio[i] == sorted[reps / 2])
-			pick = i;
+	pick = median_index(ratio, (int)reps);
 
 	snprintf(base, sizeof(base), "raw_spsc_%s_%uB_batch%u", how, len, batch);
 	out = &results[nresults++];
@@ -602,7 +600,6 @@ static void bench_tp(uint32_t len, uint32_t batch, bool copy)
 		 "%u B records (%u B payload), %s; median of %u", len, len - 8,
 		 copy ? "copied out" : "read in place", reps);
 	out->ratio = ratio[pick];
-	ar_region_release(&reg);
 	free(s);
 }
 
