@@ -9,8 +9,14 @@ PACKAGES=(
 	ca-certificates
 	clang-14		# libFuzzer campaigns (scripts/test.sh --long)
 	cmake
+	flatbuffers-compiler	# flatc: C++ from schemas/accelring.fbs
 	libclang-rt-14-dev	# libFuzzer runtime
 	libcmocka-dev		# unit tests
+	libflatbuffers-dev	# FlatBuffers runtime headers, JSON parser
+	libnuma-dev		# broker: region and worker placement
+	libopenblas-dev		# blas plugin, sgemm checks
+	libsystemd-dev		# broker: systemd socket activation
+	liburing-dev		# broker: event loop
 	pkg-config
 	spin			# model checking of the ring protocol
 )

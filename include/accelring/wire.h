@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * accelring/wire.h - the wire protocol (schemas/accelring.fbs) from C.
+ *
+ * flatc generates C++ only, so schemas/wire.cc wraps the generated builders,
+ * verifier and readers behind this C API. Messages are described by plain C
+ * structs: ar_wire_encode() builds one, ar_wire_decode() verifies a buffer
+ * and fills one, with pointers into that buffer (decode only a private
+ * copy: see SECURITY.md, "copy, then verify, then decode").
+ *
+ * ar_wire_decode() checks structure and the meaning of every value that
+ * needs no context: the message type, op type and union type against their
+ * enums, that each Buf is exactly one of bytes/ref/size, that strings are
+ * NUL-free, and the argument counts. Refs are checked against a data area by
+ * whoever knows its size (ar_wire_ref_check()).
+ */
+#ifndef ACCELRING_WIRE_H
+#define ACCELRING_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Message types: the Body union's tags. */
+enum ar_wire_type {
+	AR_WIRE_NONE = 0,
+	AR_WIRE_HELLO = 1,
+	AR_WIRE_WELCOME = 2,
+	AR_WIRE_SESSION_OPEN = 3,
+	AR_WIRE_SESSION_CLOSE = 4,
+	AR_WIRE_OP = 5,
+	AR_WIRE_COMPLETION = 6,
+};
+
+/* Op types, vAccel's numbering (VACCEL_OP_*), plus accelring's own. */
+enum ar_op_type {
+	AR_OP_NOOP = 0,
+	AR_OP_BLAS_SGEMM = 1,
+	AR_OP_IMAGE_CLASSIFY = 2,
+	AR_OP_IMAGE_DETECT = 3,
+	AR_OP_IMAGE_SEGMENT = 4,
+	AR_OP_IMAGE_POSE = 5,
+	AR_OP_IMAGE_DEPTH = 6,
+	AR_OP_EXEC = 7,
+	AR_OP_TF_SESSION_LOAD = 8,
+	AR_OP_TF_SESSION_RUN = 9,
+	AR_OP_TF_SESSION_DELETE = 10,
+	AR_OP_MINMAX = 11,
+	AR_OP_FPGA_ARRAYCOPY = 12,
+	AR_OP_FPGA_VECTORADD = 13,
+	AR_OP_FPGA_PARALLEL = 14,
+	AR_OP_FPGA_MMULT = 15,
+	AR_OP_EXEC_WITH_RESOURCE = 16,
+	AR_OP_TORCH_JITLOAD_FORWARD = 17,
+	AR_OP_TORCH_SGEMM = 18,
+	AR_OP_OPENCV = 19,
+	AR_OP_TFLITE_SESSION_LOAD = 20,
+	AR_OP_TFLITE_SESSION_RUN = 21,
+	AR_OP_TFLITE_SESSION_DELETE = 22,
+	AR_OP_MBENCH = 23,
+	AR_OP_MAX
+};
+
+/* The Args union's tags: which argument table an op carries. */
+enum ar_wire_args {
+	AR_ARGS_NONE = 0,
+	AR_ARGS_SGEMM = 1,
+	AR_ARGS_IMAGE = 2,
+	AR_ARGS_GENERIC = 3,
+	AR_ARGS_MBENCH = 4,
+};
+
+/* ar_op_name - "noop", "blas_sgemm", ... or NULL for an unknown op. */
+const char *ar_op_name(uint32_t op);
+
+/* The argument kind an op must carry (AR_ARGS_*). */
+uint32_t ar_op_args_kind(uint32_t op);
+
+/* What a Buf holds. */
+enum ar_buf_kind {
+	AR_BUF_NONE = 0,	/* absent */
+	AR_BUF_BYTES = 1,	/* inline bytes: bytes, len */
+	AR_BUF_REF = 2,		/* data area range: off, len */
+	AR_BUF_SIZE = 3,	/* output returned inline, at most len bytes */
+};
+
+struct ar_wire_buf {
+	uint32_t kind;		/* AR_BUF_* */
+	uint32_t resv;
+	const void *bytes;	/* AR_BUF_BYTES: points into the message */
+	uint64_t off;		/* AR_BUF_REF */
+	uint64_t len;		/* bytes, ref or size length */
+};
+
+/* Most read or write arguments a Generic op may carry. */
+#define AR_WIRE_MAX_ARGS 32u
+/* Longest library or symbol name. */
+#define AR_WIRE_MAX_NAME 4096u
+
+struct ar_wire_sgemm {
+	int64_t m, n, k, lda, ldb, ldc;
+	float alpha, beta;
+	struct ar_wire_buf a, b, c;
+};
+
+struct ar_wire_image {
+	struct ar_wire_buf img, out_text, out_imgname;
+};
+
+struct ar_wire_generic {
+	const char *library;	/* NULL if absent */
+	const char *symbol;
+	uint32_t nr_read, nr_write;
+	struct ar_wire_buf read[AR_WIRE_MAX_ARGS];
+	struct ar_wire_buf write[AR_WIRE_MAX_ARGS];
+};
+
+struct ar_wire_op {
+	uint64_t id;
+	uint32_t session;
+	uint32_t op;		/* enum ar_op_type */
+	uint32_t args_kind;	/* enum ar_wire_args */
+	union {
+		struct ar_wire_sgemm sgemm;
+		struct ar_wire_image image;
+		struct ar_wire_generic generic;
+		struct {
+			uint32_t time_us;
+		} mbench;
+	} u;
+};
+
+struct ar_wire_completion {
+	uint64_t id;
+	int32_t status;		/* 0 or -errno */
+	uint64_t value;		/* op specific: session id for SessionOpen */
+	uint32_t nr_outputs;
+	struct ar_wire_buf outputs[AR_WIRE_MAX_ARGS];	/* AR_BUF_BYTES */
+};
+
+struct ar_wire_hello {
+	uint16_t abi_major, abi_minor;
+	uint32_t channels, sq_bytes, cq_bytes;
+	uint64_t data_bytes;
+};
+
+struct ar_wire_welcome {
+	int32_t status;		/* 0 or -errno */
+	uint16_t abi_major, abi_minor;
+	uint32_t tenant, channels;
+	const char *message;	/* why, when status != 0; may be NULL */
+};
+
+struct ar_wire_msg {
+	uint32_t type;		/* enum ar_wire_type */
+	union {
+		struct ar_wire_hello hello;
+		struct ar_wire_welcome welcome;
+		struct {
+			uint64_t id;
+			uint32_t flags;
+		} session_open;
+		struct {
+			uint64_t id;
+			uint32_t session;
+		} session_close;
+		struct ar_wire_op op;
+		struct ar_wire_completion completion;
+	} u;
+};
+
+/* An encoder: a reusable FlatBuffers builder. One per thread. */
+struct ar_wire_enc;
+
+/* Returns a new encoder, or NULL without memory. */
+struct ar_wire_enc *ar_wire_enc_create(void);
+void ar_wire_enc_destroy(struct ar_wire_enc *e);
+
+/*
+ * ar_wire_encode - build m. On success *out points to the message inside
+ * the encoder (8-byte aligned), valid until the next encode with e.
+ * Returns the message's length, or -EINVAL for a message that could not be
+ * decoded (unknown type, too many arguments, a Buf of unknown kind).
+ */
+int64_t ar_wire_encode(struct ar_wire_enc *e, const struct ar_wire_msg *m,
+		       const void **out);
+
+/*
+ * ar_wire_decode - verify buf and fill m with its contents; pointers in m
+ * point into buf, which must be 8-byte aligned and stay unchanged while m
+ * is used.
+ * Returns 0, or
+ *   -EBADMSG  the verifier rejected the buffer (structure, identifier),
+ *   -EINVAL   a value out of range (type, enum, Buf kind, argument count,
+ *             string length, union type not matching the op type).
+ */
+int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m);
+
+/*
+ * ar_wire_ref_check - whether a Ref-kind buf lies inside a data area of
+ * area_bytes, computed in 64 bits without overflow, and is at least min
+ * bytes long. Returns 0, or -EINVAL.
+ */
+int ar_wire_ref_check(const struct ar_wire_buf *b, uint64_t area_bytes,
+		      uint64_t min);
+
+/*
+ * ar_wire_to_json - the message in buf as JSON (for the dump tool and for
+ * logs). On success *json is a malloc'ed NUL-terminated string.
+ * Returns 0, -EBADMSG if buf is not a valid message, or -ENOMEM.
+ */
+int ar_wire_to_json(const void *buf, size_t len, char **json);
+
+/*
+ * ar_wire_from_json - the reverse, for test vectors: *bin is malloc'ed.
+ * Returns the length, or -EINVAL if the JSON does not parse.
+ */
+int64_t ar_wire_from_json(const char *json, void **bin);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACCELRING_WIRE_H */

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The C API of include/accelring/wire.h over flatc's generated C++.
+// Built with -fno-exceptions -fno-rtti: the generated code and the
+// FlatBuffers runtime headers need neither. Nothing here throws, and an
+// allocation failure in the builder aborts, as it does in any C++ program
+// built without exceptions (a message is at most a ring record).
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "accelring_generated.h"
+
+#include <accelring/wire.h>
+
+namespace fb = flatbuffers;
+namespace w = accelring::wire;
+
+// The C enums mirror the schema's; a renumbering breaks the build.
+static_assert(int(AR_WIRE_HELLO) == int(w::Body_Hello), "wire");
+static_assert(int(AR_WIRE_WELCOME) == int(w::Body_Welcome), "wire");
+static_assert(int(AR_WIRE_SESSION_OPEN) == int(w::Body_SessionOpen), "wire");
+static_assert(int(AR_WIRE_SESSION_CLOSE) == int(w::Body_SessionClose), "wire");
+static_assert(int(AR_WIRE_OP) == int(w::Body_OpRequest), "wire");
+static_assert(int(AR_WIRE_COMPLETION) == int(w::Body_Completion), "wire");
+static_assert(int(AR_ARGS_SGEMM) == int(w::Args_Sgemm), "wire");
+static_assert(int(AR_ARGS_IMAGE) == int(w::Args_Image), "wire");
+static_assert(int(AR_ARGS_GENERIC) == int(w::Args_Generic), "wire");
+static_assert(int(AR_ARGS_MBENCH) == int(w::Args_Mbench), "wire");
+static_assert(int(AR_OP_MAX) - 1 == int(w::OpType_MAX), "wire");
+static_assert(int(AR_OP_MBENCH) == int(w::OpType_Mbench), "wire");
+static_assert(int(AR_OP_TFLITE_SESSION_DELETE) == int(w::OpType_TfliteSessionDelete), "wire");
+
+struct ar_wire_enc {
+	fb::FlatBufferBuilder fbb{1024};
+};
+
+namespace {
+
+const char *const op_names[AR_OP_MAX] = {
+	"noop", "blas_sgemm", "image_classify", "image_detect",
+	"image_segment", "image_pose", "image_depth", "exec",
+	"tf_session_load", "tf_session_run", "tf_session_delete", "minmax",
+	"fpga_arraycopy", "fpga_vectoradd", "fpga_parallel", "fpga_mmult",
+	"exec_with_resource", "torch_jitload_forward", "torch_sgemm", "opencv",
+	"tflite_session_load", "tflite_session_run", "tflite_session_delete",
+	"mbench",
+};
+
+fb::Offset<w::Buf> enc_buf(fb::FlatBufferBuilder &f, const ar_wire_buf &b,
+			   bool *bad)
+{
+	switch (b.kind) {
+	case AR_BUF_NONE:
+		return 0;
+	case AR_BUF_BYTES: {
+		if (b.len > UINT32_MAX) {
+			*bad = true;
+			return 0;
+		}
+		auto v = f.CreateVector(static_cast<const uint8_t *>(b.bytes),
+					static_cast<size_t>(b.len));
+		return w::CreateBuf(f, v);
+	}
+	case AR_BUF_REF: {
+		w::Ref r(b.off, b.len);
+		return w::CreateBuf(f, 0, &r);
+	}
+	case AR_BUF_SIZE:
+		if (b.len > UINT32_MAX) {
+			*bad = true;
+			return 0;
+		}
+		return w::CreateBuf(f, 0, nullptr, static_cast<uint32_t>(b.len));
+	}
+	*bad = true;
+	return 0;
+}
+
+fb::Offset<fb::Vector<fb::Offset<w::Buf>>>
+enc_bufs(fb::FlatBufferBuilder &f, const ar_wire_buf *b, uint32_t n, bool *bad)
+{
+	fb::Offset<w::Buf> tmp[AR_WIRE_MAX_ARGS];
+
+	if (n > AR_WIRE_MAX_ARGS) {
+		*bad = true;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (b[i].kind == AR_BUF_NONE) {	// a list holds no holes
+			*bad = true;
+			return 0;
+		}
+		tmp[i] = enc_buf(f, b[i], bad);
+	}
+	return f.CreateVector(tmp, n);
+}
+
+fb::Offset<void> enc_op(fb::FlatBufferBuilder &f, const ar_wire_op &op,
+			bool *bad)
+{
+	fb::Offset<void> args = 0;
+
+	if (op.op >= AR_OP_MAX) {
+		*bad = true;
+		return 0;
+	}
+	switch (op.args_kind) {
+	case AR_ARGS_NONE:
+		break;
+	case AR_ARGS_SGEMM: {
+		const ar_wire_sgemm &s = op.u.sgemm;
+		auto a = enc_buf(f, s.a, bad), b = enc_buf(f, s.b, bad),
+		     c = enc_buf(f, s.c, bad);
+		args = w::CreateSgemm(f, s.m, s.n, s.k, s.alpha, s.beta, s.lda,
+				      s.ldb, s.ldc, a, b, c).Union();
+		break;
+	}
+	case AR_ARGS_IMAGE: {
+		const ar_wire_image &im = op.u.image;
+		auto img = enc_buf(f, im.img, bad);
+		auto t = enc_buf(f, im.out_text, bad);
+		auto n = enc_buf(f, im.out_imgname, bad);
+		args = w::CreateImage(f, img, t, n).Union();
+		break;
+	}
+	case AR_ARGS_GENERIC: {
+		const ar_wire_generic &g = op.u.generic;
+		auto lib = g.library ? f.CreateString(g.library) : 0;
+		auto sym = g.symbol ? f.CreateString(g.symbol) : 0;
+		auto r = enc_bufs(f, g.read, g.nr_read, bad);
+		auto wr = enc_bufs(f, g.write, g.nr_write, bad);
+		args = w::CreateGeneric(f, lib, sym, r, wr).Union();
+		break;
+	}
+	case AR_ARGS_MBENCH:
+		args = w::CreateMbench(f, op.u.mbench.time_us).Union();
+		break;
+	default:
+		*bad = true;
+		return 0;
+	}
+	return w::CreateOpRequest(f, op.id, op.session,
+				  static_cast<w::OpType>(op.op),
+				  static_cast<w::Args>(op.args_kind), args)
+		.Union();
+}
+
+// Decoding. Every helper returns 0 or -EINVAL.
+
+int dec_buf(const w::Buf *b, ar_wire_buf *out)
+{
+	std::memset(out, 0, sizeof(*out));
+	if (!b)
+		return 0;
+	if (b->bytes()) {
+		if (b->ref() || b->size())
+			return -EINVAL;
+		out->kind = AR_BUF_BYTES;
+		out->bytes = b->bytes()->data();
+		out->len = b->bytes()->size();
+	} else if (b->ref()) {
+		if (b->size())
+			return -EINVAL;
+		out->kind = AR_BUF_REF;
+		out->off = b->ref()->offset();
+		out->len = b->ref()->length();
+	} else {
+		out->kind = AR_BUF_SIZE;
+		out->len = b->size();
+	}
+	return 0;
+}
+
+int dec_bufs(const fb::Vector<fb::Offset<w::Buf>> *v, ar_wire_buf *out,
+	     uint32_t *n)
+{
+	*n = 0;
+	if (!v)
+		return 0;
+	if (v->size() > AR_WIRE_MAX_ARGS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < v->size(); i++) {
+		// The verifier has checked every element's offset; a null one
+		// is impossible here but cheap to refuse.
+		if (!v->Get(i) || dec_buf(v->Get(i), &out[i]))
+			return -EINVAL;
+	}
+	*n = v->size();
+	return 0;
+}
+
+int dec_string(const fb::String *s, const char **out)
+{
+	*out = nullptr;
+	if (!s)
+		return 0;
+	// An embedded NUL would make the name the plugin sees differ from
+	// the one that was checked.
+	if (s->size() >= AR_WIRE_MAX_NAME || std::strlen(s->c_str()) != s->size())
+		return -EINVAL;
+	*out = s->c_str();
+	return 0;
+}
+
+int dec_op(const w::OpRequest *r, ar_wire_op *op)
+{
+	op->id = r->id();
+	op->session = r->session();
+	op->op = r->op();
+	op->args_kind = r->args_type();
+	if (op->op >= AR_OP_MAX || op->args_kind > AR_ARGS_MBENCH)
+		return -EINVAL;
+	// Each op carries exactly the argument table it is defined with;
+	// a Generic op may omit it (no arguments).
+	if (op->args_kind != ar_op_args_kind(op->op) &&
+	    !(op->args_kind == AR_ARGS_NONE &&
+	      ar_op_args_kind(op->op) == AR_ARGS_GENERIC))
+		return -EINVAL;
+	switch (op->args_kind) {
+	case AR_ARGS_NONE:
+		std::memset(&op->u.generic, 0, sizeof(op->u.generic));
+		return 0;
+	case AR_ARGS_SGEMM: {
+		auto s = r->args_as_Sgemm();
+		ar_wire_sgemm &o = op->u.sgemm;
+
+		if (!s)
+			return -EINVAL;
+		o.m = s->m();
+		o.n = s->n();
+		o.k = s->k();
+		o.lda = s->lda();
+		o.ldb = s->ldb();
+		o.ldc = s->ldc();
+		o.alpha = s->alpha();
+		o.beta = s->beta();
+		if (dec_buf(s->a(), &o.a) || dec_buf(s->b(), &o.b) ||
+		    dec_buf(s->c(), &o.c))
+			return -EINVAL;
+		return 0;
+	}
+	case AR_ARGS_IMAGE: {
+		auto s = r->args_as_Image();
+		ar_wire_image &o = op->u.image;
+
+		if (!s || dec_buf(s->img(), &o.img) ||
+		    dec_buf(s->out_text(), &o.out_text) ||
+		    dec_buf(s->out_imgname(), &o.out_imgname))
+			return -EINVAL;
+		return 0;
+	}
+	case AR_ARGS_GENERIC: {
+		auto s = r->args_as_Generic();
+		ar_wire_generic &o = op->u.generic;
+
+		if (!s || dec_string(s->library(), &o.library) ||
+		    dec_string(s->symbol(), &o.symbol) ||
+		    dec_bufs(s->read(), o.read, &o.nr_read) ||
+		    dec_bufs(s->write(), o.write, &o.nr_write))
+			return -EINVAL;
+		return 0;
+	}
+	case AR_ARGS_MBENCH: {
+		auto s = r->args_as_Mbench();
+
+		if (!s)
+			return -EINVAL;
+		op->u.mbench.time_us = s->time_us();
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *ar_op_name(uint32_t op)
+{
+	return op < AR_OP_MAX ? op_names[op] : nullptr;
+}
+
+uint32_t ar_op_args_kind(uint32_t op)
+{
+	switch (op) {
+	case AR_OP_NOOP:
+		return AR_ARGS_NONE;
+	case AR_OP_BLAS_SGEMM:
+		return AR_ARGS_SGEMM;
+	case AR_OP_IMAGE_CLASSIFY:
+	case AR_OP_IMAGE_DETECT:
+	case AR_OP_IMAGE_SEGMENT:
+	case AR_OP_IMAGE_POSE:
+	case AR_OP_IMAGE_DEPTH:
+		return AR_ARGS_IMAGE;
+	case AR_OP_MBENCH:
+		return AR_ARGS_MBENCH;
+	default:
+		return AR_ARGS_GENERIC;
+	}
+}
+
+struct ar_wire_enc *ar_wire_enc_create(void)
+{
+	return new (std::nothrow) ar_wire_enc;
+}
+
+void ar_wire_enc_destroy(struct ar_wire_enc *e)
+{
+	delete e;
+}
+
+int64_t ar_wire_encode(struct ar_wire_enc *e, const struct ar_wire_msg *m,
+		       const void **out)
+{
+	fb::FlatBufferBuilder &f = e->fbb;
+	fb::Offset<void> body = 0;
+	bool bad = false;
+
+	f.Clear();
+	switch (m->type) {
+	case AR_WIRE_HELLO: {
+		const ar_wire_hello &h = m->u.hello;
+		body = w::CreateHello(f, h.abi_major, h.abi_minor, h.channels,
+				      h.sq_bytes, h.cq_bytes, h.data_bytes)
+			       .Union();
+		break;
+	}
+	case AR_WIRE_WELCOME: {
+		const ar_wire_welcome &h = m->u.welcome;
+		auto msg = h.message ? f.CreateString(h.message) : 0;
+		body = w::CreateWelcome(f, h.status, h.abi_major, h.abi_minor,
+					h.tenant, h.channels, msg)
+			       .Union();
+		break;
+	}
+	case AR_WIRE_SESSION_OPEN:
+		body = w::CreateSessionOpen(f, m->u.session_open.id,
+					    m->u.session_open.flags)
+			       .Union();
+		break;
+	case AR_WIRE_SESSION_CLOSE:
+		body = w::CreateSessionClose(f, m->u.session_close.id,
+					     m->u.session_close.session)
+			       .Union();
+		break;
+	case AR_WIRE_OP:
+		body = enc_op(f, m->u.op, &bad);
+		break;
+	case AR_WIRE_COMPLETION: {
+		const ar_wire_completion &c = m->u.completion;
+		auto outs = enc_bufs(f, c.outputs, c.nr_outputs, &bad);
+		body = w::CreateCompletion(f, c.id, c.status, c.value, outs)
+			       .Union();
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	if (bad)
+		return -EINVAL;
+	auto msg = w::CreateMessage(f, static_cast<w::Body>(m->type), body);
+	w::FinishMessageBuffer(f, msg);
+	*out = f.GetBufferPointer();
+	return static_cast<int64_t>(f.GetSize());
+}
+
+int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
+{
+	const uint8_t *p = static_cast<const uint8_t *>(buf);
+	// Depth and table limits well above what the schema can nest, so
+	// that a hostile message cannot make verification expensive.
+	fb::Verifier v(p, len, 16, 4 * AR_WIRE_MAX_ARGS + 16);
+
+	m->type = AR_WIRE_NONE;
+	if (len < 8 || len > FLATBUFFERS_MAX_BUFFER_SIZE ||
+	    !w::VerifyMessageBuffer(v))
+		return -EBADMSG;
+	const w::Message *msg = w::GetMessage(p);
+	switch (msg->body_type()) {
+	case w::Body_Hello: {
+		auto h = msg->body_as_Hello();
+		if (!h)
+			return -EINVAL;
+		m->u.hello = { h->abi_major(), h->abi_minor(), h->channels(),
+			       h->sq_bytes(), h->cq_bytes(), h->data_bytes() };
+		break;
+	}
+	case w::Body_Welcome: {
+		auto h = msg->body_as_Welcome();
+		if (!h)
+			return -EINVAL;
+		ar_wire_welcome &o = m->u.welcome;
+		o.status = h->status();
+		o.abi_major = h->abi_major();
+		o.abi_minor = h->abi_minor();
+		o.tenant = h->tenant();
+		o.channels = h->channels();
+		if (dec_string(h->message(), &o.message))
+			return -EINVAL;
+		break;
+	}
+	case w::Body_SessionOpen: {
+		auto s = msg->body_as_SessionOpen();
+		if (!s)
+			return -EINVAL;
+		m->u.session_open.id = s->id();
+		m->u.session_open.flags = s->flags();
+		break;
+	}
+	case w::Body_SessionClose: {
+		auto s = msg->body_as_SessionClose();
+		if (!s)
+			return -EINVAL;
+		m->u.session_close.id = s->id();
+		m->u.session_close.session = s->session();
+		break;
+	}
+	case w::Body_OpRequest: {
+		auto r = msg->body_as_OpRequest();
+		if (!r)
+			return -EINVAL;
+		int ret = dec_op(r, &m->u.op);
+		if (ret)
+			return ret;
+		break;
+	}
+	case w::Body_Completion: {
+		auto c = msg->body_as_Completion();
+		ar_wire_completion &o = m->u.completion;
+		if (!c)
+			return -EINVAL;
+		o.id = c->id();
+		o.status = c->status();
+		o.value = c->value();
+		if (dec_bufs(c->outputs(), o.outputs, &o.nr_outputs))
+			return -EINVAL;
+		for (uint32_t i = 0; i < o.nr_outputs; i++)
+			if (o.outputs[i].kind != AR_BUF_BYTES)
+				return -EINVAL;
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	m->type = msg->body_type();
+	return 0;
+}
+
+int ar_wire_ref_check(const struct ar_wire_buf *b, uint64_t area_bytes,
+		      uint64_t min)
+{
+	if (b->kind != AR_BUF_REF || b->len < min || b->off > area_bytes ||
+	    b->len > area_bytes - b->off)
+		return -EINVAL;
+	return 0;
+}
+
+} // extern "C"

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_wire - the wire protocol's C API: every message type round-trips,
+ * and the decoder refuses what the verifier or the range checks must.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <accelring/wire.h>
+
+static struct ar_wire_enc *enc;
+
+/* Encode m and decode it again from an aligned private copy. */
+static int roundtrip(const struct ar_wire_msg *m, struct ar_wire_msg *out,
+		     void **copy)
+{
+	const void *p;
+	int64_t n = ar_wire_encode(enc, m, &p);
+
+	if (n < 0)
+		return (int)n;
+	*copy = aligned_alloc(8, ((size_t)n + 7) & ~(size_t)7);
+	memcpy(*copy, p, (size_t)n);
+	return ar_wire_decode(*copy, (size_t)n, out);
+}
+
+/* Decode the binary form of a JSON message. */
+static int decode_json(const char *json, struct ar_wire_msg *out, void **bin)
+{
+	int64_t n = ar_wire_from_json(json, bin);
+
+	assert_true(n > 0);
+	return ar_wire_decode(*bin, (size_t)n, out);
+}
+
+/* Hello and Welcome keep every field. */
+static void test_wire_handshake_roundtrip(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_HELLO }, o;
+	void *c = NULL;
+
+	(void)state;
+	m.u.hello = (struct ar_wire_hello){ 1, 2, 8, 65536, 131072, 1ull << 33 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.type, AR_WIRE_HELLO);
+	assert_memory_equal(&o.u.hello, &m.u.hello, sizeof(m.u.hello));
+	free(c);
+
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_WELCOME;
+	m.u.welcome.status = -EPERM;
+	m.u.welcome.message = "uid 1000 is not allowed";
+	m.u.welcome.tenant = 7;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.welcome.status, -EPERM);
+	assert_int_equal(o.u.welcome.tenant, 7);
+	assert_string_equal(o.u.welcome.message, "uid 1000 is not allowed");
+	free(c);
+}
+
+/* Session open/close carry their request id, flags and session. */
+static void test_wire_session_roundtrip(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_OPEN }, o;
+	void *c = NULL;
+
+	(void)state;
+	m.u.session_open.id = UINT64_MAX;
+	m.u.session_open.flags = 0x4001;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.type, AR_WIRE_SESSION_OPEN);
+	assert_true(o.u.session_open.id == UINT64_MAX);
+	assert_int_equal(o.u.session_open.flags, 0x4001);
+	free(c);
+	m.type = AR_WIRE_SESSION_CLOSE;
+	m.u.session_close.id = 3;
+	m.u.session_close.session = 42;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.session_close.session, 42);
+	free(c);
+}
+
+/* An sgemm request keeps its scalars and its three kinds of Buf. */
+static void test_wire_sgemm_roundtrip(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_OP }, o;
+	struct ar_wire_sgemm *s = &m.u.op.u.sgemm;
+	float a[4] = { 1, 2, 3, 4 };
+	void *c = NULL;
+
+	(void)state;
+	m.u.op.id = 99;
+	m.u.op.session = 5;
+	m.u.op.op = AR_OP_BLAS_SGEMM;
+	m.u.op.args_kind = AR_ARGS_SGEMM;
+	*s = (struct ar_wire_sgemm){ .m = 2, .n = 3, .k = 2, .lda = 2,
+				     .ldb = 3, .ldc = 3, .alpha = 1.5f,
+				     .beta = -2.0f };
+	s->a = (struct ar_wire_buf){ .kind = AR_BUF_BYTES, .bytes = a, .len = sizeof(a) };
+	s->b = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 4096, .len = 24 };
+	s->c = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 8192, .len = 24 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.op.op, AR_OP_BLAS_SGEMM);
+	assert_int_equal(o.u.op.args_kind, AR_ARGS_SGEMM);
+	assert_int_equal(o.u.op.u.sgemm.m, 2);
+	assert_int_equal(o.u.op.u.sgemm.ldc, 3);
+	assert_true(o.u.op.u.sgemm.alpha == 1.5f && o.u.op.u.sgemm.beta == -2.0f);
+	assert_int_equal(o.u.op.u.sgemm.a.kind, AR_BUF_BYTES);
+	assert_memory_equal(o.u.op.u.sgemm.a.bytes, a, sizeof(a));
+	assert_int_equal(o.u.op.u.sgemm.b.kind, AR_BUF_REF);
+	assert_int_equal(o.u.op.u.sgemm.b.off, 4096);
+	assert_int_equal(o.u.op.u.sgemm.c.len, 24);
+	free(c);
+}
+
+/* Generic ops carry names and lists of read and write Bufs. */
+static void test_wire_generic_roundtrip(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_OP }, o;
+	struct ar_wire_generic *g = &m.u.op.u.generic;
+	void *c = NULL;
+
+	(void)state;
+	m.u.op.op = AR_OP_EXEC;
+	m.u.op.args_kind = AR_ARGS_GENERIC;
+	g->library = "libmytestlib.so";
+	g->symbol = "mytestfunc";
+	g->nr_read = 2;
+	g->read[0] = (struct ar_wire_buf){ .kind = AR_BUF_BYTES, .bytes = "xy", .len = 2 };
+	g->read[1] = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 0, .len = 0 };
+	g->nr_write = 1;
+	g->write[0] = (struct ar_wire_buf){ .kind = AR_BUF_SIZE, .len = 512 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_string_equal(o.u.op.u.generic.library, "libmytestlib.so");
+	assert_string_equal(o.u.op.u.generic.symbol, "mytestfunc");
+	assert_int_equal(o.u.op.u.generic.nr_read, 2);
+	assert_int_equal(o.u.op.u.generic.read[1].kind, AR_BUF_REF);
+	assert_int_equal(o.u.op.u.generic.nr_write, 1);
+	assert_int_equal(o.u.op.u.generic.write[0].kind, AR_BUF_SIZE);
+	assert_int_equal(o.u.op.u.generic.write[0].len, 512);
+	free(c);
+}
+
+/* Completions return inline outputs; noop and mbench need no tables. */
+static void test_wire_completion_roundtrip(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_COMPLETION }, o;
+	void *c = NULL;
+
+	(void)state;
+	m.u.completion.id = 1234;
+	m.u.completion.status = -ENOTSUP;
+	m.u.completion.value = 77;
+	m.u.completion.nr_outputs = 1;
+	m.u.completion.outputs[0] = (struct ar_wire_buf){
+		.kind = AR_BUF_BYTES, .bytes = "tag", .len = 4 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.completion.status, -ENOTSUP);
+	assert_int_equal(o.u.completion.value, 77);
+	assert_int_equal(o.u.completion.nr_outputs, 1);
+	assert_string_equal(o.u.completion.outputs[0].bytes, "tag");
+	free(c);
+
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_OP;
+	m.u.op.op = AR_OP_MBENCH;
+	m.u.op.args_kind = AR_ARGS_MBENCH;
+	m.u.op.u.mbench.time_us = 250;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.op.u.mbench.time_us, 250);
+	free(c);
+}
+
+/* The encoder refuses what the decoder would: bad op, kind, count. */
+static void test_wire_encode_rejects_invalid(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	const void *p;
+
+	(void)state;
+	m.u.op.op = AR_OP_MAX;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+	m.u.op.op = AR_OP_EXEC;
+	m.u.op.args_kind = AR_ARGS_GENERIC;
+	m.u.op.u.generic.nr_read = AR_WIRE_MAX_ARGS + 1;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+	m.u.op.u.generic.nr_read = 1;
+	m.u.op.u.generic.read[0].kind = 9;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+	m.type = 77;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+}
+
+/* Structure: garbage, truncation and a foreign identifier are EBADMSG. */
+static void test_wire_decode_rejects_bad_structure(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_OPEN }, o;
+	uint64_t buf[64];
+	const void *p;
+	int64_t n;
+
+	(void)state;
+	memset(buf, 0xa5, sizeof(buf));
+	assert_int_equal(ar_wire_decode(buf, sizeof(buf), &o), -EBADMSG);
+	assert_int_equal(ar_wire_decode(buf, 0, &o), -EBADMSG);
+	n = ar_wire_encode(enc, &m, &p);
+	assert_true(n > 0 && (size_t)n <= sizeof(buf));
+	memcpy(buf, p, (size_t)n);
+	assert_int_equal(ar_wire_decode(buf, (size_t)n, &o), 0);
+	/* Every truncation fails. */
+	for (int64_t i = 0; i < n; i++)
+		assert_int_not_equal(ar_wire_decode(buf, (size_t)i, &o), 0);
+	/* The file identifier sits at bytes 4..7. */
+	((uint8_t *)buf)[5] ^= 1;
+	assert_int_equal(ar_wire_decode(buf, (size_t)n, &o), -EBADMSG);
+}
+
+/* Meaning: out-of-range enums, a union not matching the op, a Buf that is
+ * two things at once, and names with embedded NULs are EINVAL. */
+static void test_wire_decode_rejects_bad_values(void **state)
+{
+	static const char *const bad[] = {
+		"{body_type:\"OpRequest\",body:{op:200}}",
+		"{body_type:\"OpRequest\",body:{op:\"Noop\",args_type:\"Sgemm\",args:{m:1}}}",
+		"{body_type:\"OpRequest\",body:{op:\"BlasSgemm\",args_type:\"Image\",args:{}}}",
+		"{body_type:\"OpRequest\",body:{op:\"BlasSgemm\"}}",
+		"{body_type:\"OpRequest\",body:{op:\"BlasSgemm\",args_type:\"Sgemm\","
+		"args:{a:{bytes:[1],ref:{offset:0,length:1}}}}}",
+		"{body_type:\"OpRequest\",body:{op:\"Exec\",args_type:\"Generic\","
+		"args:{library:\"a\\u0000b\"}}}",
+		"{body_type:\"OpRequest\",body:{op:\"Exec\",args_type:\"Generic\","
+		"args:{read:[{size:1,ref:{offset:0,length:1}}]}}}",
+		"{body_type:\"Completion\",body:{outputs:[{size:5}]}}",
+		"{body_type:\"NONE\"}",
+	};
+	struct ar_wire_msg o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		void *bin = NULL;
+
+		if (decode_json(bad[i], &o, &bin) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		free(bin);
+	}
+}
+
+/* Refs: offset+length checked in 64 bits, and against a minimum size. */
+static void test_wire_ref_check_bounds(void **state)
+{
+	struct { uint64_t off, len, min; int ok; } t[] = {
+		{ 0, 0, 0, 1 }, { 0, 4096, 4096, 1 }, { 4096, 0, 0, 1 },
+		{ 4095, 1, 1, 1 }, { 4096, 1, 0, 0 }, { 0, 4097, 0, 0 },
+		{ 1, UINT64_MAX, 0, 0 }, { UINT64_MAX, 2, 0, 0 },
+		{ 0, UINT32_MAX, 0, 0 }, { 8, 8, 9, 0 }, { 4097, 0, 0, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct ar_wire_buf b = { .kind = AR_BUF_REF, .off = t[i].off,
+					 .len = t[i].len };
+
+		assert_int_equal(ar_wire_ref_check(&b, 4096, t[i].min),
+				 t[i].ok ? 0 : -EINVAL);
+	}
+	struct ar_wire_buf inl = { .kind = AR_BUF_BYTES, .len = 1 };
+	assert_int_equal(ar_wire_ref_check(&inl, 4096, 0), -EINVAL);
+}
+
+/* The JSON form (the dump tool's output) round-trips to the same bytes'
+ * meaning. */
+static void test_wire_json_roundtrip(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_OPEN }, o;
+	const void *p;
+	char *json;
+	void *bin;
+	int64_t n = ar_wire_encode(enc, &m, &p);
+
+	(void)state;
+	m.u.session_open.flags = 0x20;
+	n = ar_wire_encode(enc, &m, &p);
+	assert_true(n > 0);
+	assert_int_equal(ar_wire_to_json(p, (size_t)n, &json), 0);
+	assert_non_null(strstr(json, "SessionOpen"));
+	assert_int_equal(decode_json(json, &o, &bin), 0);
+	assert_int_equal(o.type, AR_WIRE_SESSION_OPEN);
+	assert_int_equal(o.u.session_open.flags, 0x20);
+	free(json);
+	free(bin);
+	assert_int_equal(ar_wire_to_json("garbage!", 8, &json), -EBADMSG);
+}
+
+/* Names: every op has one, and the args kind matches the schema. */
+static void test_wire_op_names(void **state)
+{
+	(void)state;
+	for (uint32_t op = 0; op < AR_OP_MAX; op++)
+		assert_non_null(ar_op_name(op));
+	assert_null(ar_op_name(AR_OP_MAX));
+	assert_string_equal(ar_op_name(AR_OP_BLAS_SGEMM), "blas_sgemm");
+	assert_int_equal(ar_op_args_kind(AR_OP_NOOP), AR_ARGS_NONE);
+	assert_int_equal(ar_op_args_kind(AR_OP_IMAGE_DEPTH), AR_ARGS_IMAGE);
+	assert_int_equal(ar_op_args_kind(AR_OP_TORCH_JITLOAD_FORWARD), AR_ARGS_GENERIC);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	enc = ar_wire_enc_create();
+	return enc ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ar_wire_enc_destroy(enc);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wire_handshake_roundtrip),
+		cmocka_unit_test(test_wire_session_roundtrip),
+		cmocka_unit_test(test_wire_sgemm_roundtrip),
+		cmocka_unit_test(test_wire_generic_roundtrip),
+		cmocka_unit_test(test_wire_completion_roundtrip),
+		cmocka_unit_test(test_wire_encode_rejects_invalid),
+		cmocka_unit_test(test_wire_decode_rejects_bad_structure),
+		cmocka_unit_test(test_wire_decode_rejects_bad_values),
+		cmocka_unit_test(test_wire_ref_check_bounds),
+		cmocka_unit_test(test_wire_json_roundtrip),
+		cmocka_unit_test(test_wire_op_names),
+	};
+
+	return cmocka_run_group_tests_name("wire", tests, setup, teardown);
+}
