@@ -382,6 +382,9 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 	    !w::VerifyMessageBuffer(v))
 		return -EBADMSG;
 	const w::Message *msg = w::GetMessage(p);
+	// Set before the range checks, so that an op refused with -EINVAL
+	// still has its type and id for the error completion.
+	m->type = msg->body_type();
 	switch (msg->body_type()) {
 	case w::Body_Hello: {
 		auto h = msg->body_as_Hello();
@@ -446,9 +449,9 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 		break;
 	}
 	default:
+		m->type = AR_WIRE_NONE;
 		return -EINVAL;
 	}
-	m->type = msg->body_type();
 	return 0;
 }
 

@@ -293,6 +293,30 @@ static inline int ar_ring_sp_enqueue(struct ar_ring_prod *p, const void *buf,
 	return ar_ring_sp_commit(p, len);
 }
 
+/*
+ * ar_ring_sp_free - bytes the producer may still fill, with the consumer's
+ * latest head. A record of payload len needs at most 2 * AR_REC_SIZE(len)
+ * of them (itself, and padding up to the end of the ring before it).
+ * Returns the free bytes, or -EPROTO if the consumer's head is impossible
+ * or it flagged the ring as corrupt.
+ */
+static inline int64_t ar_ring_sp_free(struct ar_ring_prod *p)
+{
+	uint32_t used;
+
+	if (p->err)
+		return p->err;
+	/* A0: pairs with R2 in ar_ring_sc_release(), as in reserve. */
+	p->head_cache = ar_load_acquire(&p->g.ctl->cons_head);
+	used = p->tail - p->head_cache;
+	if (used > p->g.bytes ||
+	    (ar_load_relaxed(&p->g.ctl->flags) & AR_RING_F_ERROR)) {
+		p->err = -EPROTO;
+		return p->err;
+	}
+	return p->g.bytes - used;
+}
+
 /* Bytes the producer has committed and the consumer not yet released, as
  * far as the producer knows. */
 static inline uint32_t ar_ring_sp_used(const struct ar_ring_prod *p)

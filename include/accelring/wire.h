@@ -195,7 +195,9 @@ int64_t ar_wire_encode(struct ar_wire_enc *e, const struct ar_wire_msg *m,
  * Returns 0, or
  *   -EBADMSG  the verifier rejected the buffer (structure, identifier),
  *   -EINVAL   a value out of range (type, enum, Buf kind, argument count,
- *             string length, union type not matching the op type).
+ *             string length, union type not matching the op type); then
+ *             m->type is still set and, for an op, m->u.op.id, so that the
+ *             op can be completed with the error.
  */
 int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m);
 

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Configuration: defaults, then the config file, then the environment,
+ * then command-line flags (main.c applies them in that order). Every
+ * setting has one name, used as "name = value" in the file and as
+ * --name=value on the command line.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifndef AR_PLUGIN_DIR
+#define AR_PLUGIN_DIR "/usr/local/lib/accelring"
+#endif
+
+void ar__config_defaults(struct ar_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s", AR_DEFAULT_SOCKET);
+	snprintf(c->plugin_dir, sizeof(c->plugin_dir), "%s", AR_PLUGIN_DIR);
+	snprintf(c->plugins, sizeof(c->plugins), "noop");
+	c->workers = 0;
+	c->batch = 64;
+	c->spin_ns = AR_WAIT_SPIN_NS_DEFAULT;
+	c->max_channels = 16;
+	c->sq_bytes = AR_RING_BYTES_DEFAULT;
+	c->cq_bytes = AR_RING_BYTES_DEFAULT;
+	c->data_bytes = 64ull << 20;
+	c->max_data_bytes = 1ull << 30;
+	c->handshake_ms = 2000;
+	c->grace_ms = 5000;
+	c->log_level = ar__log_level;
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || v < min || v > max)
+		return -EINVAL;
+	/* Size suffixes, for the byte settings. */
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30, end++;
+	if (*end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int set_str(char *dst, size_t cap, const char *val)
+{
+	if (strlen(val) >= cap)
+		return -ENAMETOOLONG;
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
+int ar__config_set(struct ar_config *c, const char *key, const char *val)
+{
+	uint64_t v;
+	int ret = 0;
+
+#define U(name, field, min, max)                                   \
+	if (!strcmp(key, name)) {                                  \
+		ret = parse_u64(val, min, max, &v);                \
+		if (!ret)                                          \
+			c->field = v;                              \
+		goto out;                                          \
+	}
+	if (!strcmp(key, "socket"))
+		ret = set_str(c->socket_path, sizeof(c->socket_path), val);
+	else if (!strcmp(key, "plugin-dir"))
+		ret = set_str(c->plugin_dir, sizeof(c->plugin_dir), val);
+	else if (!strcmp(key, "plugins"))
+		ret = set_str(c->plugins, sizeof(c->plugins), val);
+	else if (!strcmp(key, "log-level")) {
+		ret = ar__log_parse_level(val);
+		if (ret > 0) {
+			c->log_level = ret;
+			ret = 0;
+		}
+	} else if (!strcmp(key, "spin-us")) {
+		ret = parse_u64(val, 0, 10000000, &v);
+		if (!ret)
+			c->spin_ns = v * 1000;
+	} else {
+		U("workers", workers, 0, 256)
+		U("batch", batch, 1, 1024)
+		U("max-channels", max_channels, 1, AR_MAX_CHANNELS)
+		U("sq-bytes", sq_bytes, AR_RING_BYTES_MIN, AR_RING_BYTES_MAX)
+		U("cq-bytes", cq_bytes, AR_RING_BYTES_MIN, AR_RING_BYTES_MAX)
+		U("data-bytes", data_bytes, 0, AR_REGION_DATA_MAX)
+		U("max-data-bytes", max_data_bytes, 0, AR_REGION_DATA_MAX)
+		U("handshake-ms", handshake_ms, 1, 3600000)
+		U("grace-ms", grace_ms, 0, 3600000)
+		ar_err("config: unknown setting '%s'", key);
+		return -EINVAL;
+	}
+#undef U
+out:
+	if (ret)
+		ar_err("config: bad value '%s' for %s", val, key);
+	return ret ? -EINVAL : 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int ar__config_load(struct ar_config *c, const char *path)
+{
+	char line[8192];
+	unsigned lineno = 0;
+	FILE *f = fopen(path, "r");
+	int ret = 0;
+
+	if (!f) {
+		ret = -errno;
+		ar_err("config: cannot open %s: %s", path, strerror(errno));
+		return ret;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq;
+
+		lineno++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			ar_err("config: %s:%u: expected 'name = value'", path, lineno);
+			ret = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		if (ar__config_set(c, trim(s), trim(eq + 1))) {
+			ar_err("config: %s:%u: refused", path, lineno);
+			ret = -EINVAL;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Connections: the handshake, the region and its fds, and teardown.
+ *
+ * Handshake: the client sends one frame (u32 little-endian length, then a
+ * Hello message). The broker checks the ABI version and the sizes asked
+ * for, creates and seals a region memfd with the channels' rings and the
+ * data area, creates each channel's doorbell and wake-up eventfds, and
+ * sends a Welcome frame with all of them in one SCM_RIGHTS message. A
+ * refusal is a Welcome with a negative status and a message saying why,
+ * and then the connection is closed.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <numa.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct ar_conn *ar__conn_new(struct ar_broker *b, int fd)
+{
+	struct ar_conn *c = calloc(1, sizeof(*c));
+	socklen_t len = sizeof(c->cred);
+
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->id = b->next_conn_id++;
+	c->state = AR_CONN_HANDSHAKE;
+	atomic_init(&c->refs, 1);
+	/* The kernel's word for who the peer is, taken at connect(). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
+		ar_warn("conn %u: refused: SO_PEERCRED: %s", c->id, strerror(errno));
+		free(c);
+		return NULL;
+	}
+	c->deadline_ns = ar__now_ns() + (uint64_t)b->cfg.handshake_ms * 1000000u;
+	return c;
+}
+
+void ar__conn_get(struct ar_conn *c)
+{
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+static void conn_free(struct ar_conn *c)
+{
+	for (uint32_t i = 0; i < c->nr_channels; i++) {
+		if (c->ch[i].doorbell >= 0)
+			close(c->ch[i].doorbell);
+		if (c->ch[i].wake >= 0)
+			close(c->ch[i].wake);
+	}
+	free(c->ch);
+	if (c->region.base)
+		ar_region_release(&c->region);
+	if (c->tenant)
+		ar__tenant_put(c->tenant);
+	close(c->fd);
+	free(c);
+}
+
+void ar__conn_put(struct ar_conn *c)
+{
+	/* acq_rel: the last owner sees every other owner's writes to the
+	 * connection before it frees it. */
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		conn_free(c);
+}
+
+void ar__conn_poison(struct ar_conn *c, const char *why, int err)
+{
+	if (atomic_exchange(&c->poisoned, true))
+		return;
+	ar_warn("conn %u (pid %d uid %u): protocol error, disconnecting: %s (%s)",
+		c->id, (int)c->cred.pid, (unsigned)c->cred.uid, why,
+		strerror(err < 0 ? -err : err));
+	/* The loop's pending recv sees EOF and tears the connection down;
+	 * the fd itself stays open until the last reference goes. */
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* Send a Welcome frame, with fds if any. Returns 0 or -errno. */
+static int send_welcome(struct ar_conn *c, const struct ar_wire_welcome *wm,
+			const int *fds, unsigned nr_fds)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_WELCOME, .u.welcome = *wm };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE((1 + 2 * AR_MAX_CHANNELS) * sizeof(int))];
+	} cbuf;
+	struct ar_wire_enc *e = ar_wire_enc_create();
+	struct msghdr msg = { 0 };
+	struct iovec iov[2];
+	const void *p;
+	uint32_t hdr;
+	int64_t n;
+	ssize_t sent;
+
+	if (!e)
+		return -ENOMEM;
+	n = ar_wire_encode(e, &m, &p);
+	if (n < 0) {
+		ar_wire_enc_destroy(e);
+		return (int)n;
+	}
+	hdr = htole32((uint32_t)n);
+	iov[0] = (struct iovec){ &hdr, sizeof(hdr) };
+	iov[1] = (struct iovec){ (void *)p, (size_t)n };
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	if (nr_fds) {
+		struct cmsghdr *cm;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = CMSG_SPACE(nr_fds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nr_fds * sizeof(int));
+	}
+	/* The socket buffer is empty at this point and the frame small, so
+	 * this does not block; if it would, the client is not reading and
+	 * loses its connection. */
+	sent = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ar_wire_enc_destroy(e);
+	if (sent < 0)
+		return -errno;
+	return (size_t)sent == sizeof(hdr) + (size_t)n ? 0 : -EAGAIN;
+}
+
+static int refuse(struct ar_conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(struct ar_conn *c, int err, const char *fmt, ...)
+{
+	struct ar_wire_welcome wm = { .status = err, .abi_major = AR_ABI_MAJOR,
+				      .abi_minor = AR_ABI_MINOR };
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	ar_warn("conn %u (pid %d uid %u): refused: %s", c->id, (int)c->cred.pid,
+		(unsigned)c->cred.uid, why);
+	wm.message = why;
+	(void)send_welcome(c, &wm, NULL, 0);
+	return err;
+}
+
+static bool pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v >= lo && v <= hi && !(v & (v - 1));
+}
+
+/* The region and the channels; then the Welcome. */
+static int setup(struct ar_broker *b, struct ar_conn *c,
+		 const struct ar_wire_hello *h)
+{
+	struct ar_region_params p = { 0 };
+	int fds[1 + 2 * AR_MAX_CHANNELS];
+	struct ar_wire_welcome wm = { 0 };
+	struct ar_worker *first;
+	unsigned nfd = 0;
+	int node, ret;
+
+	if (h->abi_major != AR_ABI_MAJOR)
+		return refuse(c, -EPROTONOSUPPORT,
+			      "client speaks ABI %u.%u, broker %u.%u",
+			      h->abi_major, h->abi_minor, AR_ABI_MAJOR, AR_ABI_MINOR);
+	p.nr_channels = h->channels ? h->channels : 1;
+	if (p.nr_channels > b->cfg.max_channels)
+		p.nr_channels = b->cfg.max_channels;
+	p.sq_bytes = h->sq_bytes ? h->sq_bytes : b->cfg.sq_bytes;
+	p.cq_bytes = h->cq_bytes ? h->cq_bytes : b->cfg.cq_bytes;
+	p.data_bytes = h->data_bytes ? h->data_bytes : b->cfg.data_bytes;
+	if (!pow2_in(p.sq_bytes, AR_RING_BYTES_MIN, AR_RING_BYTES_MAX) ||
+	    !pow2_in(p.cq_bytes, AR_RING_BYTES_MIN, AR_RING_BYTES_MAX))
+		return refuse(c, -EINVAL,
+			      "ring sizes %u/%u: need powers of two in %u..%u",
+			      p.sq_bytes, p.cq_bytes, AR_RING_BYTES_MIN,
+			      AR_RING_BYTES_MAX);
+	if (p.data_bytes > b->cfg.max_data_bytes)
+		return refuse(c, -E2BIG,
+			      "data area of %llu bytes asked, at most %llu allowed",
+			      (unsigned long long)p.data_bytes,
+			      (unsigned long long)b->cfg.max_data_bytes);
+	c->tenant = ar__tenant_get(&c->cred);
+	if (!c->tenant)
+		return refuse(c, -ENOMEM, "out of memory");
+
+	/* Place the region on the node whose workers will serve it. */
+	first = b->workers[b->next_worker % b->nr_workers];
+	node = ar__worker_node(first);
+	if (b->nodes > 1)
+		numa_set_preferred(node);
+	ret = ar_region_create(&c->region, &p);
+	if (b->nodes > 1)
+		numa_set_localalloc();
+	if (ret)
+		return refuse(c, ret, "cannot create the region: %s", strerror(-ret));
+	c->data = ar_region_data(&c->region, &c->data_bytes);
+	c->ch = calloc(p.nr_channels, sizeof(*c->ch));
+	if (!c->ch)
+		return refuse(c, -ENOMEM, "out of memory");
+	fds[nfd++] = c->region.fd;
+	c->nr_channels = p.nr_channels;
+	for (uint32_t i = 0; i < p.nr_channels; i++)
+		c->ch[i].doorbell = c->ch[i].wake = -1;
+	for (uint32_t i = 0; i < p.nr_channels; i++) {
+		struct ar_channel *ch = &c->ch[i];
+
+		ch->conn = c;
+		ch->idx = i;
+		ch->doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ch->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (ch->doorbell < 0 || ch->wake < 0)
+			return refuse(c, -EMFILE, "cannot create eventfds: %s",
+				      strerror(errno));
+		if (ar_ring_cons_init(&ch->sq, &c->region, i, AR_RING_SQ) ||
+		    ar_ring_prod_init(&ch->cq, &c->region, i, AR_RING_CQ))
+			return refuse(c, -EINVAL, "region layout");
+		ch->cq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_EVENTFD,
+						     .efd = ch->wake };
+		fds[nfd++] = ch->doorbell;
+		fds[nfd++] = ch->wake;
+	}
+	wm.abi_major = AR_ABI_MAJOR;
+	wm.abi_minor = AR_ABI_MINOR;
+	wm.tenant = c->tenant->id;
+	wm.channels = p.nr_channels;
+	ret = send_welcome(c, &wm, fds, nfd);
+	if (ret) {
+		ar_warn("conn %u: cannot send the welcome: %s", c->id, strerror(-ret));
+		return ret;
+	}
+	/* Only now do workers see the channels. */
+	for (uint32_t i = 0; i < p.nr_channels; i++) {
+		unsigned wi = b->next_worker++ % b->nr_workers;
+
+		/* Stay on the region's node when there are several. */
+		for (unsigned k = 0; b->nodes > 1 && k < b->nr_workers; k++) {
+			if (ar__worker_node(b->workers[wi]) == node)
+				break;
+			wi = b->next_worker++ % b->nr_workers;
+		}
+		ar__conn_get(c);
+		ar__worker_add(b->workers[wi], &c->ch[i]);
+	}
+	ar_info("conn %u: pid %d uid %u gid %u tenant %u: %u channels, sq %u cq %u, data %llu bytes",
+		c->id, (int)c->cred.pid, (unsigned)c->cred.uid,
+		(unsigned)c->cred.gid, c->tenant->id, p.nr_channels, p.sq_bytes,
+		p.cq_bytes, (unsigned long long)c->data_bytes);
+	return 0;
+}
+
+/* Close every fd a message carried. Returns how many there were. */
+static unsigned drop_fds(struct msghdr *msg)
+{
+	unsigned n = 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
+	     cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fd = (int *)CMSG_DATA(cm);
+
+		for (size_t i = 0; i < k; i++, n++)
+			close(fd[i]);
+	}
+	return n;
+}
+
+int ar__conn_handshake(struct ar_broker *b, struct ar_conn *c, int res)
+{
+	uint64_t copy[(AR_HELLO_MAX + 7) / 8];
+	struct ar_wire_msg m;
+	uint32_t flen;
+	unsigned nfds;
+	int ret;
+
+	/* Clients send no fds, ever: any fd, or control data that did not
+	 * fit (MSG_CTRUNC: fds the kernel already dropped), ends it. */
+	nfds = drop_fds(&c->msg);
+	if (nfds || (c->msg.msg_flags & MSG_CTRUNC))
+		return refuse(c, -EPROTO, "sent %u file descriptors%s; clients send none",
+			      nfds, (c->msg.msg_flags & MSG_CTRUNC) ? " (truncated)" : "");
+	if (res <= 0)
+		return res ? res : -ECONNRESET;
+	if (c->state != AR_CONN_HANDSHAKE)
+		return refuse(c, -EPROTO, "sent %d bytes after the handshake", res);
+	c->rlen += (uint32_t)res;
+	if (c->rlen < 4)
+		return 0;
+	memcpy(&flen, c->rbuf, 4);
+	flen = le32toh(flen);
+	if (flen > AR_HELLO_MAX)
+		return refuse(c, -EMSGSIZE, "handshake frame of %u bytes, at most %u",
+			      flen, AR_HELLO_MAX);
+	if (c->rlen < 4 + flen)
+		return 0;
+	if (c->rlen > 4 + flen)
+		return refuse(c, -EPROTO, "bytes after the hello");
+	memcpy(copy, c->rbuf + 4, flen);
+	ret = ar_wire_decode(copy, flen, &m);
+	if (ret || m.type != AR_WIRE_HELLO)
+		return refuse(c, -EPROTO, "first message is not a valid hello");
+	ret = setup(b, c, &m.u.hello);
+	if (ret)
+		return ret;
+	c->state = AR_CONN_ACTIVE;
+	return 1;
+}

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * broker/internal.h - accelringd's private structures.
+ *
+ * Threads and who owns what:
+ * - The loop thread (loop.c) runs an io_uring: it accepts connections, does
+ *   the handshake (conn.c), watches each socket for EOF, handles signals and
+ *   timers. It alone creates and tears down connections.
+ * - Worker threads (worker.c) each own a set of channels. A worker polls its
+ *   channels' SQ rings, copies, verifies and decodes requests (request.c),
+ *   runs them in plugins (plugin.c) and posts completions to the CQ rings.
+ *   When every channel has been idle for spin_ns it sleeps in its own
+ *   io_uring on its channels' doorbell eventfds.
+ * - The loop hands channels to workers, and takes them back, through each
+ *   worker's command queue; a channel is only ever touched by its worker.
+ * - A connection is freed when its last reference goes: one held by the
+ *   loop until the socket closes, one per channel until its worker has
+ *   dropped it. So a worker never sees a region unmapped under it.
+ */
+#ifndef ACCELRING_BROKER_INTERNAL_H
+#define ACCELRING_BROKER_INTERNAL_H
+
+#include <limits.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <accelring/plugin.h>
+#include <accelring/ring.h>
+#include <accelring/wire.h>
+
+/* ---- log.c ---- */
+
+extern int ar__log_level;
+void ar__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ar_err(...) ar__log(AR_LOG_ERROR, __VA_ARGS__)
+#define ar_warn(...)                                                       \
+	do {                                                               \
+		if (ar__log_level >= AR_LOG_WARN)                          \
+			ar__log(AR_LOG_WARN, __VA_ARGS__);                 \
+	} while (0)
+#define ar_info(...)                                                       \
+	do {                                                               \
+		if (ar__log_level >= AR_LOG_INFO)                          \
+			ar__log(AR_LOG_INFO, __VA_ARGS__);                 \
+	} while (0)
+#define ar_debug(...)                                                      \
+	do {                                                               \
+		if (ar__log_level >= AR_LOG_DEBUG)                         \
+			ar__log(AR_LOG_DEBUG, __VA_ARGS__);                \
+	} while (0)
+/* Parse "1".."4" or "error".."debug"; -EINVAL otherwise. */
+int ar__log_parse_level(const char *s);
+
+/* ---- config.c ---- */
+
+#define AR_DEFAULT_SOCKET "/run/accelring/accelring.sock"
+#define AR_MAX_CHANNELS 64u	/* per connection: 1 + 2 * 64 fds fit in one SCM_RIGHTS */
+
+struct ar_config {
+	char socket_path[108];		/* sizeof(sun_path) */
+	char plugin_dir[PATH_MAX];
+	char plugins[4096];		/* ':'-separated names or paths */
+	unsigned workers;		/* 0: one per CPU, at most 4 */
+	unsigned batch;			/* records per channel per pass */
+	uint64_t spin_ns;		/* worker spin before sleeping */
+	unsigned max_channels;		/* per connection */
+	uint32_t sq_bytes, cq_bytes;	/* ring sizes when a client asks 0 */
+	uint64_t data_bytes;		/* data area when a client asks 0 */
+	uint64_t max_data_bytes;	/* the most a client may ask for */
+	unsigned handshake_ms;		/* to finish the handshake */
+	unsigned grace_ms;		/* SIGTERM: drain for this long */
+	int log_level;
+};
+
+void ar__config_defaults(struct ar_config *c);
+/* Apply "key = value" lines of a file. Returns 0 or -errno (logged). */
+int ar__config_load(struct ar_config *c, const char *path);
+/* Apply one setting by name. Returns 0 or -EINVAL (logged). */
+int ar__config_set(struct ar_config *c, const char *key, const char *val);
+
+/* ---- plugin.c ---- */
+
+struct ar_loaded_plugin {
+	void *dl;
+	const struct ar_plugin *desc;
+	char path[PATH_MAX];
+};
+
+/* Where an op goes: one entry per plugin implementing it, in order. */
+struct ar_route {
+	const struct ar_loaded_plugin *plugin;
+	int (*fn)(struct ar_op *op);
+};
+
+#define AR_MAX_PLUGINS 32u
+
+struct ar_plugins {
+	unsigned nr;
+	struct ar_loaded_plugin p[AR_MAX_PLUGINS];
+	unsigned nr_routes[AR_OP_MAX];
+	struct ar_route routes[AR_OP_MAX][AR_MAX_PLUGINS];
+};
+
+/*
+ * Load each plugin of list (':'-separated; a name without '/' resolves to
+ * dir/libaccelring-<name>.so). Returns 0, or -errno after logging why a
+ * plugin was refused; nothing stays loaded on failure.
+ */
+int ar__plugins_load(struct ar_plugins *ps, const char *list,
+		     const struct ar_plugin_host *host, const char *dir);
+void ar__plugins_unload(struct ar_plugins *ps);
+/* The route for op in a session with hint flags, or NULL (ENOTSUP). */
+const struct ar_route *ar__plugins_route(const struct ar_plugins *ps,
+					 uint32_t op, uint32_t flags);
+
+/* ---- request.c ---- */
+
+/* The largest request a channel accepts is its SQ's largest record. */
+struct ar_req_ctx {
+	uint8_t *data;			/* the client's data area */
+	uint64_t data_bytes;
+	uint8_t *arena;			/* inline outputs of this batch */
+	size_t arena_cap, arena_used;
+	uint32_t max_inline;		/* inline output bytes one completion holds */
+};
+
+struct ar_req {
+	uint32_t type;			/* AR_WIRE_OP, _SESSION_OPEN, _SESSION_CLOSE */
+	int32_t status;			/* set before running: a range error */
+	uint64_t id;
+	uint64_t value;			/* SESSION_OPEN: the new session */
+	uint32_t sess_flags;		/* SESSION_OPEN: its hints */
+	uint32_t cq_bound;		/* the completion's largest size */
+	const struct ar_route *route;
+	uint32_t nr_inline;		/* outputs returned in the completion */
+	struct ar_buf *inline_out[AR_WIRE_MAX_ARGS];
+	uint64_t inline_cap[AR_WIRE_MAX_ARGS];	/* a plugin may only lower len */
+	struct ar_op op;
+	struct ar_buf read[AR_WIRE_MAX_ARGS];
+	struct ar_buf write[AR_WIRE_MAX_ARGS];
+};
+
+/*
+ * ar__req_parse - verify and decode copy (private, 8-byte aligned) and
+ * range-check every value, resolving buffers against ctx.
+ *
+ * Returns 0 with r filled; r->status is 0 or the error to complete the
+ * request with (-EINVAL: a value out of range, -EMSGSIZE: inline outputs
+ * larger than a completion can hold). Or, when r cannot be completed at
+ * all, -EBADMSG (not a valid message, or not one a client may send on a
+ * ring) or -ENOBUFS (the batch's output arena is full: retry next batch).
+ */
+int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
+		  struct ar_req *r);
+
+/* ---- tenant.c ---- */
+
+struct ar_session {
+	uint32_t id;
+	uint32_t flags;
+};
+
+struct ar_tenant {
+	struct ar_tenant *next;		/* global list, under tenants lock */
+	uint32_t id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	unsigned refs;			/* connections; under tenants lock */
+	pthread_mutex_t lock;		/* sessions */
+	struct ar_session *sessions;
+	uint32_t nr_sessions, cap_sessions;
+	_Atomic uint32_t gen;		/* bumped when a session closes */
+};
+
+/* The tenant of a peer (by pid), created on first use. NULL: ENOMEM. */
+struct ar_tenant *ar__tenant_get(const struct ucred *cred);
+void ar__tenant_put(struct ar_tenant *t);
+/* Returns the new session id, or -ENOMEM / -EMFILE (too many). */
+int64_t ar__session_open(struct ar_tenant *t, uint32_t flags);
+/* Returns 0 or -EPERM (not a session of t). */
+int ar__session_close(struct ar_tenant *t, uint32_t id);
+/* Returns 0 with *flags, or -EPERM (not a session of t). */
+int ar__session_lookup(struct ar_tenant *t, uint32_t id, uint32_t *flags);
+
+/* ---- conn.c, worker.c, loop.c ---- */
+
+struct ar_worker;
+struct ar_conn;
+
+struct ar_channel {
+	struct ar_conn *conn;
+	uint32_t idx;
+	struct ar_worker *worker;
+	struct ar_ring_cons sq;
+	struct ar_ring_prod cq;
+	struct ar_ring_wait cq_wait;	/* eventfd: the client's wake-up fd */
+	int doorbell;			/* client -> broker eventfd */
+	int wake;			/* broker -> client eventfd */
+	/* Worker-private from here on. */
+	uint32_t slot;			/* index in the worker's channel array */
+	bool armed;			/* a doorbell read is in the io_uring */
+	bool removing;			/* dropped once the read is cancelled */
+	uint64_t dbuf;			/* the doorbell read's target */
+	uint32_t sess_id, sess_flags, sess_gen;	/* last session looked up */
+	uint64_t ops, cancelled;
+};
+
+enum { AR_CONN_HANDSHAKE, AR_CONN_ACTIVE, AR_CONN_DEAD };
+
+#define AR_HELLO_MAX 1024u		/* the largest handshake frame */
+
+struct ar_conn {
+	struct ar_conn *next;		/* the loop's list */
+	int fd;				/* closed when the last ref goes */
+	uint32_t id;
+	int state;			/* loop thread only */
+	_Atomic int refs;
+	_Atomic bool poisoned;		/* a worker found a protocol error */
+	struct ucred cred;
+	struct ar_tenant *tenant;
+	uint64_t deadline_ns;		/* handshake */
+	struct ar_region region;
+	uint8_t *data;
+	uint64_t data_bytes;
+	uint32_t nr_channels;
+	struct ar_channel *ch;
+	/* The loop's recvmsg. */
+	struct msghdr msg;
+	struct iovec iov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(253 * sizeof(int))];
+	} cbuf;
+	uint32_t rlen;
+	uint8_t rbuf[4 + AR_HELLO_MAX] __attribute__((aligned(8)));
+};
+
+/* The broker: one per process. */
+struct ar_broker {
+	struct ar_config cfg;
+	struct ar_plugins plugins;
+	struct ar_plugin_host host;
+	int listen_fd;
+	bool listen_owned;		/* we bound it (not socket activation) */
+	int sig_fd;
+	struct io_uring ring;
+	struct ar_conn *conns;
+	uint32_t next_conn_id;
+	unsigned nr_workers;
+	struct ar_worker **workers;
+	unsigned next_worker;
+	int nodes;			/* NUMA nodes, 1 without libnuma */
+	_Atomic bool draining;
+	_Atomic unsigned workers_running;
+	uint64_t drain_deadline_ns;
+	_Atomic uint64_t ops_done, ops_cancelled;
+};
+
+uint64_t ar__now_ns(void);
+
+/* conn.c */
+struct ar_conn *ar__conn_new(struct ar_broker *b, int fd);
+/* Handle bytes (and fds) the loop received during the handshake. Returns 1
+ * when the connection became active, 0 to keep reading, <0 to drop it. */
+int ar__conn_handshake(struct ar_broker *b, struct ar_conn *c, int res);
+void ar__conn_get(struct ar_conn *c);
+void ar__conn_put(struct ar_conn *c);
+/* A protocol violation found by a worker: log it, and make the loop see
+ * EOF on the socket so that it tears the connection down. */
+void ar__conn_poison(struct ar_conn *c, const char *why, int err);
+
+/* worker.c */
+int ar__worker_start(struct ar_broker *b, unsigned idx, int node,
+		     struct ar_worker **out);
+void ar__worker_add(struct ar_worker *w, struct ar_channel *ch);
+void ar__worker_remove(struct ar_worker *w, struct ar_channel *ch);
+/* Wake a worker so that it sees the draining flag. */
+void ar__worker_kick(struct ar_worker *w);
+void ar__worker_join(struct ar_worker *w);
+int ar__worker_node(const struct ar_worker *w);
+
+/* loop.c */
+int ar__broker_listen(struct ar_broker *b);
+int ar__broker_run(struct ar_broker *b);
+void ar__broker_close_conns(struct ar_broker *b);
+
+#endif /* ACCELRING_BROKER_INTERNAL_H */

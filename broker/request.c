@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Requests: verify, decode and range-check a private copy of a ring record.
+ *
+ * The worker has already copied the record out of shared memory (the copy
+ * is all we read: no double fetch). ar_wire_decode() runs the FlatBuffers
+ * verifier and checks enums, union types and counts; here every value that
+ * needs the channel's context is checked, so that a plugin only ever sees
+ * buffers that lie inside the client's data area or inside the copy, and
+ * are at least as long as the op needs. Offsets and lengths are computed in
+ * 64 bits with overflow checks (SECURITY.md, rule 3).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Fixed part of an encoded completion, and what each output adds beyond
+ * its bytes (table, vtable, vector header, alignment): generous bounds. */
+#define COMPL_BASE 128u
+#define COMPL_PER_OUT 48u
+
+/* Resolve an input: inline bytes in the copy, or a range of the data area.
+ * align: the element alignment the op needs. */
+static int resolve_in(struct ar_req_ctx *ctx, const struct ar_wire_buf *w,
+		      uint64_t min, uint64_t align, struct ar_buf *out)
+{
+	switch (w->kind) {
+	case AR_BUF_BYTES:
+		if (w->len < min)
+			return -EINVAL;
+		out->ptr = (void *)w->bytes;
+		out->len = w->len;
+		break;
+	case AR_BUF_REF:
+		if (ar_wire_ref_check(w, ctx->data_bytes, min))
+			return -EINVAL;
+		out->ptr = ctx->data + w->off;
+		out->len = w->len;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((uintptr_t)out->ptr % align)
+		return -EINVAL;
+	return 0;
+}
+
+/* Resolve an output: a range of the data area, written in place, or a size
+ * returned inline, for which this batch's arena provides the memory. */
+static int resolve_out(struct ar_req_ctx *ctx, struct ar_req *r,
+		       const struct ar_wire_buf *w, uint64_t min, uint64_t align,
+		       bool inline_ok, struct ar_buf *out)
+{
+	switch (w->kind) {
+	case AR_BUF_REF:
+		if (ar_wire_ref_check(w, ctx->data_bytes, min) ||
+		    (uintptr_t)(ctx->data + w->off) % align)
+			return -EINVAL;
+		out->ptr = ctx->data + w->off;
+		out->len = w->len;
+		return 0;
+	case AR_BUF_SIZE: {
+		uint64_t need = (w->len + 7) & ~7ull;
+
+		if (!inline_ok || w->len < min)
+			return -EINVAL;
+		r->cq_bound += (uint32_t)need + COMPL_PER_OUT;
+		if (r->cq_bound > ctx->max_inline)
+			return -EMSGSIZE;
+		if (ctx->arena_cap - ctx->arena_used < need)
+			return -ENOBUFS;
+		out->ptr = ctx->arena + ctx->arena_used;
+		out->len = w->len;
+		ctx->arena_used += need;
+		r->inline_cap[r->nr_inline] = w->len;
+		r->inline_out[r->nr_inline++] = out;
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Elements one row-major matrix with rows x cols and leading dimension ld
+ * spans: (rows - 1) * ld + cols, or 0 if it has no rows. */
+static int span(int64_t rows, int64_t cols, int64_t ld, uint64_t *bytes)
+{
+	uint64_t e;
+
+	if (rows == 0 || cols == 0) {
+		*bytes = 0;
+		return 0;
+	}
+	if (__builtin_mul_overflow((uint64_t)(rows - 1), (uint64_t)ld, &e) ||
+	    __builtin_add_overflow(e, (uint64_t)cols, &e) ||
+	    __builtin_mul_overflow(e, (uint64_t)sizeof(float), bytes))
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_sgemm(struct ar_req_ctx *ctx, struct ar_req *r,
+		       const struct ar_wire_sgemm *s)
+{
+	struct ar_op_sgemm *o = &r->op.u.sgemm;
+	uint64_t na, nb, nc;
+	struct ar_buf a, b, c;
+	int ret;
+
+	/* cblas takes int dimensions; each must be at least 1 (BLAS wants
+	 * ld >= 1 even for empty matrices) and the leading dimensions at
+	 * least the row length. */
+	if (s->m < 1 || s->n < 1 || s->k < 1 || s->m > INT32_MAX ||
+	    s->n > INT32_MAX || s->k > INT32_MAX || s->lda < s->k ||
+	    s->ldb < s->n || s->ldc < s->n || s->lda > INT32_MAX ||
+	    s->ldb > INT32_MAX || s->ldc > INT32_MAX)
+		return -EINVAL;
+	if (span(s->m, s->k, s->lda, &na) || span(s->k, s->n, s->ldb, &nb) ||
+	    span(s->m, s->n, s->ldc, &nc))
+		return -EINVAL;
+	if ((ret = resolve_in(ctx, &s->a, na, sizeof(float), &a)) ||
+	    (ret = resolve_in(ctx, &s->b, nb, sizeof(float), &b)))
+		return ret;
+	/* C is read (beta) and written: only the data area will do. */
+	if (s->c.kind != AR_BUF_REF)
+		return -EINVAL;
+	if ((ret = resolve_out(ctx, r, &s->c, nc, sizeof(float), false, &c)))
+		return ret;
+	*o = (struct ar_op_sgemm){ .m = s->m, .n = s->n, .k = s->k,
+				   .lda = s->lda, .ldb = s->ldb, .ldc = s->ldc,
+				   .alpha = s->alpha, .beta = s->beta,
+				   .a = a.ptr, .b = b.ptr, .c = c.ptr };
+	return 0;
+}
+
+static int parse_image(struct ar_req_ctx *ctx, struct ar_req *r,
+		       const struct ar_wire_image *s)
+{
+	struct ar_op_image *o = &r->op.u.image;
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	if ((ret = resolve_in(ctx, &s->img, 0, 1, &o->img)))
+		return ret;
+	if (s->out_text.kind != AR_BUF_NONE &&
+	    (ret = resolve_out(ctx, r, &s->out_text, 0, 1, true, &o->out_text)))
+		return ret;
+	if (s->out_imgname.kind != AR_BUF_NONE &&
+	    (ret = resolve_out(ctx, r, &s->out_imgname, 0, 1, true,
+			       &o->out_imgname)))
+		return ret;
+	return 0;
+}
+
+static int parse_generic(struct ar_req_ctx *ctx, struct ar_req *r,
+			 const struct ar_wire_generic *s)
+{
+	struct ar_op_generic *o = &r->op.u.generic;
+	int ret;
+
+	o->library = s->library;
+	o->symbol = s->symbol;
+	o->nr_read = s->nr_read;
+	o->nr_write = s->nr_write;
+	o->read = r->read;
+	o->write = r->write;
+	for (uint32_t i = 0; i < s->nr_read; i++)
+		if ((ret = resolve_in(ctx, &s->read[i], 0, 1, &r->read[i])))
+			return ret;
+	for (uint32_t i = 0; i < s->nr_write; i++)
+		if ((ret = resolve_out(ctx, r, &s->write[i], 0, 1, true,
+				       &r->write[i])))
+			return ret;
+	return 0;
+}
+
+/* The longest op mbench may be asked to spin: a worker is not a sleep
+ * service, and a longer op would starve the channels sharing it. */
+#define MBENCH_MAX_US (10u * 1000 * 1000)
+
+int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
+		  struct ar_req *r)
+{
+	struct ar_wire_msg m;
+	size_t arena_mark = ctx->arena_used;
+	int ret;
+
+	r->status = 0;
+	r->value = 0;
+	r->id = 0;
+	r->route = NULL;
+	r->nr_inline = 0;
+	r->cq_bound = COMPL_BASE;
+	ret = ar_wire_decode(copy, len, &m);
+	if (ret == -EBADMSG)
+		return ret;
+	r->type = m.type;
+	switch (m.type) {
+	case AR_WIRE_SESSION_OPEN:
+		r->id = m.u.session_open.id;
+		r->sess_flags = m.u.session_open.flags;
+		return 0;
+	case AR_WIRE_SESSION_CLOSE:
+		r->id = m.u.session_close.id;
+		r->op.session = m.u.session_close.session;
+		return 0;
+	case AR_WIRE_OP:
+		break;
+	default:
+		/* Undecodable, or a message only the broker sends: there is no
+		 * request id to complete with. */
+		return -EBADMSG;
+	}
+	r->id = m.u.op.id;
+	if (ret) {
+		/* The op decoded far enough to have an id, but a value is out
+		 * of range. */
+		r->status = ret;
+		return 0;
+	}
+	memset(&r->op, 0, sizeof(r->op));
+	r->op.op = m.u.op.op;
+	r->op.session = m.u.op.session;
+	switch (m.u.op.args_kind) {
+	case AR_ARGS_NONE:
+		r->op.u.generic.read = r->read;
+		r->op.u.generic.write = r->write;
+		ret = 0;
+		break;
+	case AR_ARGS_SGEMM:
+		ret = parse_sgemm(ctx, r, &m.u.op.u.sgemm);
+		break;
+	case AR_ARGS_IMAGE:
+		ret = parse_image(ctx, r, &m.u.op.u.image);
+		break;
+	case AR_ARGS_GENERIC:
+		ret = parse_generic(ctx, r, &m.u.op.u.generic);
+		break;
+	case AR_ARGS_MBENCH:
+		r->op.u.mbench.time_us = m.u.op.u.mbench.time_us;
+		ret = r->op.u.mbench.time_us > MBENCH_MAX_US ? -EINVAL : 0;
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	if (ret == -ENOBUFS) {
+		ctx->arena_used = arena_mark;
+		return ret;
+	}
+	if (ret) {
+		/* Completed with an error: it returns no outputs. */
+		ctx->arena_used = arena_mark;
+		r->nr_inline = 0;
+		r->cq_bound = COMPL_BASE;
+		r->status = ret;
+	}
+	return 0;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * accelring/plugin.h - the interface between accelringd and its plugins.
+ *
+ * A plugin is a shared object that exports one symbol, ar_plugin, defined
+ * with AR_PLUGIN(...). The broker dlopen()s the plugins its configuration
+ * names, checks abi_version and size before reading anything else, calls
+ * init, and routes each op to the first plugin (in configuration order)
+ * that implements it, preferring one whose type matches the session's
+ * vAccel hint flags.
+ *
+ * An op reaches a plugin fully validated: every buffer lies inside the
+ * client's data area or the broker's private copy of the request, and is at
+ * least as long as the op needs (for sgemm: the extents that m, n, k and the
+ * leading dimensions imply). Buffers in the data area are shared with the
+ * client (zero copy), so a plugin must not rely on their contents staying
+ * the same while it runs; it may rely on their bounds.
+ *
+ * Plugins run on broker worker threads, several at once: op functions must
+ * be thread-safe. They return 0 or a negative errno, which the client
+ * receives as the op's status.
+ */
+#ifndef ACCELRING_PLUGIN_H
+#define ACCELRING_PLUGIN_H
+
+#include <stdint.h>
+
+#include <accelring/wire.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change of the structs below. */
+#define AR_PLUGIN_ABI_VERSION 1u
+
+/* Plugin types, which are also the session hint flags (vAccel's values). */
+#define AR_PLUGIN_CPU		0x0001u
+#define AR_PLUGIN_GPU		0x0002u
+#define AR_PLUGIN_FPGA		0x0004u
+#define AR_PLUGIN_SOFTWARE	0x0008u
+#define AR_PLUGIN_TENSORFLOW	0x0010u
+#define AR_PLUGIN_TORCH		0x0020u
+#define AR_PLUGIN_JETSON	0x0040u
+#define AR_PLUGIN_GENERIC	0x0080u
+#define AR_PLUGIN_DEBUG		0x0100u
+#define AR_PLUGIN_REMOTE	0x4000u
+
+/* A validated buffer. Write arguments: the plugin may lower len to the
+ * bytes it produced (inline outputs return only those). */
+struct ar_buf {
+	void *ptr;
+	uint64_t len;
+};
+
+struct ar_op_sgemm {
+	int64_t m, n, k, lda, ldb, ldc;	/* row-major, 1..INT32_MAX */
+	float alpha, beta;
+	const float *a;			/* at least (m-1)*lda + k floats */
+	const float *b;			/* at least (k-1)*ldb + n floats */
+	float *c;			/* at least (m-1)*ldc + n floats */
+};
+
+struct ar_op_image {
+	struct ar_buf img;
+	struct ar_buf out_text;		/* ptr NULL if not asked for */
+	struct ar_buf out_imgname;
+};
+
+struct ar_op_generic {
+	const char *library;		/* NULL if absent */
+	const char *symbol;
+	uint32_t nr_read, nr_write;
+	struct ar_buf *read, *write;
+};
+
+/* One op, as a plugin sees it. */
+struct ar_op {
+	uint32_t op;			/* enum ar_op_type */
+	uint32_t session;		/* the session id */
+	uint32_t session_flags;		/* its hint flags */
+	uint32_t tenant;		/* the broker's id for the client */
+	int32_t status;			/* batch entry: each op's result */
+	uint32_t resv;
+	union {
+		struct ar_op_sgemm sgemm;
+		struct ar_op_image image;
+		struct ar_op_generic generic;
+		struct {
+			uint32_t time_us;
+		} mbench;
+	} u;
+};
+
+/* Log levels, as ACCELRING_LOG_LEVEL (and vAccel's VACCEL_LOG_LEVEL). */
+enum {
+	AR_LOG_ERROR = 1,
+	AR_LOG_WARN = 2,
+	AR_LOG_INFO = 3,
+	AR_LOG_DEBUG = 4,
+};
+
+/* What the broker offers a plugin. */
+struct ar_plugin_host {
+	uint32_t size;			/* sizeof(struct ar_plugin_host) */
+	uint32_t log_level;		/* messages above it are dropped */
+	void (*log)(int level, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+	const char *(*op_name)(uint32_t op);	/* "noop", "blas_sgemm"... */
+};
+
+struct ar_plugin_op {
+	uint32_t op;			/* enum ar_op_type */
+	int (*fn)(struct ar_op *op);	/* 0 or -errno */
+};
+
+struct ar_plugin {
+	uint32_t abi_version;		/* AR_PLUGIN_ABI_VERSION */
+	uint32_t size;			/* sizeof(struct ar_plugin) */
+	const char *name;
+	const char *version;
+	uint32_t type;			/* AR_PLUGIN_* bits */
+	uint32_t nr_ops;
+	const struct ar_plugin_op *ops;
+	/* Optional: 0 or -errno; a failing plugin is not loaded. */
+	int (*init)(const struct ar_plugin_host *host);
+	void (*fini)(void);
+	/*
+	 * Optional: run n ops of the same type at once, setting each op's
+	 * status. The broker hands a plugin that has it runs of consecutive
+	 * same-type ops from one channel.
+	 */
+	void (*batch)(struct ar_op *const *ops, uint32_t n);
+};
+
+/* Define the plugin's descriptor: AR_PLUGIN(.name = "x", .ops = ...). */
+#define AR_PLUGIN(...)                                                        \
+	__attribute__((visibility("default"))) const struct ar_plugin ar_plugin = { \
+		.abi_version = AR_PLUGIN_ABI_VERSION,                        \
+		.size = sizeof(struct ar_plugin),                            \
+		__VA_ARGS__                                                  \
+	}
+
+#define AR_PLUGIN_SYMBOL "ar_plugin"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACCELRING_PLUGIN_H */

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * noop - implements every op and does nothing but log its arguments (at
+ * debug level) and return upstream vAccel's noop plugin's dummy outputs.
+ * It measures the framework itself: a noop op's cost is accelring's cost.
+ */
+#include <string.h>
+
+#include <accelring/plugin.h>
+
+#define DUMMY_TAG "This is a dummy classification tag!"
+#define DUMMY_IMGNAME "This is a dummy imgname!"
+
+static const struct ar_plugin_host *host;
+
+#define debug(...)                                                         \
+	do {                                                               \
+		if (host->log_level >= AR_LOG_DEBUG)                       \
+			host->log(AR_LOG_DEBUG, "[noop] " __VA_ARGS__);    \
+	} while (0)
+
+/* Copy a NUL-terminated dummy string into an output, truncating. */
+static void put_str(struct ar_buf *b, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (!b->ptr)
+		return;
+	if (n > b->len)
+		n = b->len;
+	if (n) {
+		memcpy(b->ptr, s, n);
+		((char *)b->ptr)[n - 1] = '\0';
+	}
+	b->len = n;
+}
+
+static int noop_any(struct ar_op *op)
+{
+	debug("Calling %s for session %u", host->op_name(op->op), op->session);
+	switch (op->op) {
+	case AR_OP_BLAS_SGEMM:
+		debug("m: %lld n: %lld k: %lld alpha: %f beta: %f",
+		      (long long)op->u.sgemm.m, (long long)op->u.sgemm.n,
+		      (long long)op->u.sgemm.k, op->u.sgemm.alpha,
+		      op->u.sgemm.beta);
+		break;
+	case AR_OP_IMAGE_CLASSIFY:
+		debug("len_img: %llu len_out_text: %llu len_out_imgname: %llu",
+		      (unsigned long long)op->u.image.img.len,
+		      (unsigned long long)op->u.image.out_text.len,
+		      (unsigned long long)op->u.image.out_imgname.len);
+		put_str(&op->u.image.out_text, DUMMY_TAG);
+		put_str(&op->u.image.out_imgname, DUMMY_IMGNAME);
+		debug("will return a dummy result");
+		break;
+	case AR_OP_IMAGE_DETECT:
+	case AR_OP_IMAGE_SEGMENT:
+	case AR_OP_IMAGE_POSE:
+	case AR_OP_IMAGE_DEPTH:
+		debug("len_img: %llu len_out_imgname: %llu",
+		      (unsigned long long)op->u.image.img.len,
+		      (unsigned long long)op->u.image.out_imgname.len);
+		put_str(&op->u.image.out_imgname, DUMMY_IMGNAME);
+		debug("will return a dummy result");
+		break;
+	case AR_OP_MBENCH:
+		break;
+	case AR_OP_NOOP:
+		break;
+	default:
+		/* Every other op carries Generic arguments. */
+		debug("library: %s symbol: %s nr_read: %u nr_write: %u",
+		      op->u.generic.library ? op->u.generic.library : "(null)",
+		      op->u.generic.symbol ? op->u.generic.symbol : "(null)",
+		      op->u.generic.nr_read, op->u.generic.nr_write);
+		break;
+	}
+	return 0;
+}
+
+static void noop_batch(struct ar_op *const *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		ops[i]->status = noop_any(ops[i]);
+}
+
+static int noop_init(const struct ar_plugin_host *h)
+{
+	host = h;
+	return 0;
+}
+
+#define OP(x) { x, noop_any }
+static const struct ar_plugin_op noop_ops[] = {
+	OP(AR_OP_NOOP), OP(AR_OP_BLAS_SGEMM), OP(AR_OP_IMAGE_CLASSIFY),
+	OP(AR_OP_IMAGE_DETECT), OP(AR_OP_IMAGE_SEGMENT), OP(AR_OP_IMAGE_POSE),
+	OP(AR_OP_IMAGE_DEPTH), OP(AR_OP_EXEC), OP(AR_OP_TF_SESSION_LOAD),
+	OP(AR_OP_TF_SESSION_RUN), OP(AR_OP_TF_SESSION_DELETE), OP(AR_OP_MINMAX),
+	OP(AR_OP_FPGA_ARRAYCOPY), OP(AR_OP_FPGA_VECTORADD),
+	OP(AR_OP_FPGA_PARALLEL), OP(AR_OP_FPGA_MMULT),
+	OP(AR_OP_EXEC_WITH_RESOURCE), OP(AR_OP_TORCH_JITLOAD_FORWARD),
+	OP(AR_OP_TORCH_SGEMM), OP(AR_OP_OPENCV), OP(AR_OP_TFLITE_SESSION_LOAD),
+	OP(AR_OP_TFLITE_SESSION_RUN), OP(AR_OP_TFLITE_SESSION_DELETE),
+	OP(AR_OP_MBENCH),
+};
+_Static_assert(sizeof(noop_ops) / sizeof(noop_ops[0]) == AR_OP_MAX,
+	       "noop implements every op");
+
+AR_PLUGIN(.name = "noop", .version = "1.0", .type = AR_PLUGIN_DEBUG,
+	  .nr_ops = sizeof(noop_ops) / sizeof(noop_ops[0]), .ops = noop_ops,
+	  .init = noop_init, .batch = noop_batch);
