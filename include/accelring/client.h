@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * accelring/client.h - libaccelring's native API.
+ *
+ * A client connects to accelringd (ar_client_connect), and each thread
+ * that submits ops gets a queue of its own (ar_queue_get): a channel of SQ
+ * and CQ rings in shared memory. Ops are submitted without waiting
+ * (ar_submit_*), become visible to the broker at ar_flush() (one store and,
+ * only if the broker sleeps, one eventfd write per batch), and complete
+ * into ar_cqe entries that ar_reap() / ar_wait() return.
+ *
+ * Zero copy: ar_buf_alloc() returns memory in the queue's shared data
+ * area; ops whose buffers lie there pass only offsets, and the broker's
+ * plugins read and write them in place.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure; the library never prints. A broker that goes away fails pending
+ * and later calls with -ECONNRESET instead of hanging.
+ *
+ * The vAccel-compatible API (vaccel.h) is built on this one.
+ */
+#ifndef ACCELRING_CLIENT_H
+#define ACCELRING_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <accelring/wire.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AR_DEFAULT_ADDRESS "unix:///run/accelring/accelring.sock"
+
+struct ar_client;
+struct ar_queue;
+
+/* A completion. */
+struct ar_cqe {
+	uint64_t user_data;	/* as given at submission */
+	int32_t status;		/* 0 or -errno */
+	uint32_t resv;
+	uint64_t value;		/* op specific (ar_session_open: the id) */
+};
+
+/*
+ * ar_client_connect - connect to the broker at address: "unix:///path", or
+ * NULL for $ACCELRING_ADDRESS, else $VACCEL_RPC_ADDRESS if it is a unix://
+ * address, else AR_DEFAULT_ADDRESS. Nothing is mapped until a thread asks
+ * for its queue.
+ * Returns 0, or -EINVAL (malformed address), -EPROTONOSUPPORT (a transport
+ * this build does not speak), -ENOMEM.
+ */
+int ar_client_connect(const char *address, struct ar_client **out);
+
+/* ar_client_close - disconnect and unmap everything. No queue of c may be
+ * used afterwards. */
+void ar_client_close(struct ar_client *c);
+
+/*
+ * ar_queue_get - the calling thread's queue, bound on first use to a free
+ * channel (a new connection is opened when every channel is taken). It is
+ * given back when the thread exits.
+ * Returns 0, or -ECONNREFUSED / -ENOENT (no broker at the address),
+ * -EPROTO (the broker refused or broke the handshake), -EPROTONOSUPPORT
+ * (an incompatible broker), -ENOMEM, -EMFILE.
+ */
+int ar_queue_get(struct ar_client *c, struct ar_queue **q);
+
+/* Sessions (synchronous). ar_session_open returns 0 with *id set. */
+int ar_session_open(struct ar_queue *q, uint32_t flags, uint32_t *id);
+int ar_session_close(struct ar_queue *q, uint32_t id);
+
+/*
+ * ar_buf_alloc - size bytes of shared memory in q's data area, 64-byte
+ * aligned, or NULL if the area is full. ar_buf_free gives them back.
+ */
+void *ar_buf_alloc(struct ar_queue *q, size_t size);
+void ar_buf_free(struct ar_queue *q, void *p);
+
+/* ---- asynchronous submission ----
+ *
+ * Each returns 0 once the op is queued (visible after ar_flush()), or
+ * -EAGAIN when the SQ or the queue's table of ops in flight is full (the
+ * SQ was flushed: reap completions and retry), -EINVAL for arguments that
+ * cannot be encoded, -EPROTO or -ECONNRESET when the broker is gone.
+ */
+int ar_submit_noop(struct ar_queue *q, uint32_t session, uint64_t user_data);
+int ar_submit_mbench(struct ar_queue *q, uint32_t session, uint32_t time_us,
+		     uint64_t user_data);
+
+/* C = alpha * A * B + beta * C, row-major. a, b and c must come from
+ * ar_buf_alloc(q, ...) (-EFAULT otherwise). */
+struct ar_sgemm {
+	int64_t m, n, k, lda, ldb, ldc;
+	float alpha, beta;
+	const float *a, *b;
+	float *c;
+};
+int ar_submit_sgemm(struct ar_queue *q, uint32_t session,
+		    const struct ar_sgemm *s, uint64_t user_data);
+
+/* An argument of a generic op. Read arguments: data from buf (passed by
+ * reference if it lies in q's data area, else inline). Write arguments:
+ * written in place if in the data area, else copied into buf at
+ * completion (at most size bytes). */
+struct ar_arg {
+	void *buf;
+	uint32_t size;
+};
+
+/* Image ops (AR_OP_IMAGE_*): outputs as write arguments. */
+int ar_submit_image(struct ar_queue *q, uint32_t session, uint32_t op,
+		    const void *img, size_t len_img, void *out_text,
+		    size_t len_text, void *out_imgname, size_t len_imgname,
+		    uint64_t user_data);
+
+/* Any op with Generic arguments (exec, the model ops, ...). */
+int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t op,
+		      const char *library, const char *symbol,
+		      const struct ar_arg *read, uint32_t nr_read,
+		      const struct ar_arg *write, uint32_t nr_write,
+		      uint64_t user_data);
+
+/* ar_flush - make submitted ops visible; wake the broker if it sleeps.
+ * Returns 0 or -ECONNRESET / -EPROTO. */
+int ar_flush(struct ar_queue *q);
+
+/* ar_reap - up to max completions that are ready, without waiting.
+ * Returns how many (0 if none), or -EPROTO / -ECONNRESET. */
+int ar_reap(struct ar_queue *q, struct ar_cqe *cqes, unsigned max);
+
+/*
+ * ar_wait - flush, then wait until at least min completions are ready
+ * (spinning briefly, then sleeping), for at most timeout_ns (negative:
+ * forever). Returns how many were reaped (up to max; fewer than min on
+ * timeout), or -ECONNRESET (the broker went away), -EPROTO, -EINTR.
+ */
+int ar_wait(struct ar_queue *q, struct ar_cqe *cqes, unsigned max,
+	    unsigned min, int64_t timeout_ns);
+
+/* Ops submitted and not yet reaped on q. */
+unsigned ar_queue_inflight(const struct ar_queue *q);
+
+/* The tenant id the broker gave this client (for logs and traces). */
+uint32_t ar_queue_tenant(const struct ar_queue *q);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACCELRING_CLIENT_H */

@@ -1,0 +1,696 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Connections, queues, completions and waiting.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_pvt.h"
+
+/* How long the handshake may take before the broker counts as gone. */
+#define HANDSHAKE_TIMEOUT_S 10
+#define SPIN_YIELD_NS 5000u
+
+static _Atomic uint64_t next_client_id = 1;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return def;
+	v = strtoull(s, &end, 0);
+	return *end ? def : v;
+}
+
+/* ---- addresses ---- */
+
+static int parse_address(const char *addr, char *path, size_t cap)
+{
+	if (!strncmp(addr, "unix://", 7))
+		addr += 7;
+	else if (!strncmp(addr, "unix:", 5))
+		addr += 5;
+	else if (strstr(addr, "://"))
+		return -EPROTONOSUPPORT;	/* tcp://, vsock://: stream transport */
+	if (*addr != '/' || strlen(addr) >= cap)
+		return -EINVAL;
+	strcpy(path, addr);
+	return 0;
+}
+
+static void release_thread_queue(void *arg);
+
+AR_VISIBLE int ar_client_connect(const char *address, struct ar_client **out)
+{
+	struct ar_client *c;
+	const char *env;
+	int ret;
+
+	if (!address) {
+		address = getenv("ACCELRING_ADDRESS");
+		env = getenv("VACCEL_RPC_ADDRESS");
+		if (!address && env && !strncmp(env, "unix:", 5))
+			address = env;
+		if (!address)
+			address = AR_DEFAULT_ADDRESS;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	ret = parse_address(address, c->path, sizeof(c->path));
+	if (ret) {
+		free(c);
+		return ret;
+	}
+	c->id = atomic_fetch_add(&next_client_id, 1);
+	pthread_mutex_init(&c->lock, NULL);
+	c->want_channels = (uint32_t)env_u64("ACCELRING_CHANNELS", 16);
+	c->data_bytes = env_u64("ACCELRING_DATA_BYTES", 0);
+	c->spin_ns = env_u64("ACCELRING_SPIN_NS", AR_WAIT_SPIN_NS_DEFAULT);
+	if (pthread_key_create(&c->key, release_thread_queue)) {
+		free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+AR_VISIBLE void ar_client_close(struct ar_client *c)
+{
+	if (!c)
+		return;
+	while (c->links) {
+		struct link *l = c->links;
+
+		c->links = l->next;
+		ar__link_close(l);
+	}
+	pthread_key_delete(c->key);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* ---- the handshake ---- */
+
+static int send_hello(struct ar_client *c, int fd)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_HELLO };
+	struct ar_wire_enc *e = ar_wire_enc_create();
+	uint8_t frame[4 + AR_WIRE_MAX_NAME];
+	const void *p;
+	uint32_t len;
+	int64_t n;
+
+	if (!e)
+		return -ENOMEM;
+	m.u.hello = (struct ar_wire_hello){
+		.abi_major = AR_ABI_MAJOR, .abi_minor = AR_ABI_MINOR,
+		.channels = c->want_channels, .data_bytes = c->data_bytes,
+		.sq_bytes = (uint32_t)env_u64("ACCELRING_SQ_BYTES", 0),
+		.cq_bytes = (uint32_t)env_u64("ACCELRING_CQ_BYTES", 0),
+	};
+	n = ar_wire_encode(e, &m, &p);
+	if (n < 0 || (size_t)n > sizeof(frame) - 4) {
+		ar_wire_enc_destroy(e);
+		return -EINVAL;
+	}
+	len = htole32((uint32_t)n);
+	memcpy(frame, &len, 4);
+	memcpy(frame + 4, p, (size_t)n);
+	ar_wire_enc_destroy(e);
+	if (send(fd, frame, 4 + (size_t)n, MSG_NOSIGNAL) != 4 + n)
+		return -errno ? -errno : -EIO;
+	return 0;
+}
+
+static void close_fds(const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* Receive the Welcome frame and its fds. Returns the number of fds. */
+static int recv_welcome(struct ar_client *c, int fd, int *fds, unsigned max_fds,
+			struct ar_wire_msg *m, uint64_t *buf, size_t buflen)
+{
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(253 * sizeof(int))];
+	} cb;
+	uint8_t frame[4 + 1024] __attribute__((aligned(8)));
+	struct iovec iov = { frame, sizeof(frame) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cb.b, .msg_controllen = sizeof(cb.b) };
+	unsigned nfds = 0;
+	uint32_t flen;
+	ssize_t n;
+	size_t got;
+
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		unsigned k = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int *p = (int *)CMSG_DATA(cm);
+
+		for (unsigned i = 0; i < k; i++) {
+			if (nfds < max_fds)
+				fds[nfds++] = p[i];
+			else
+				close(p[i]);
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC || n == 0)
+		goto proto;
+	got = (size_t)n;
+	/* The frame may arrive in pieces; fds come with the first. */
+	while (got < 4 || got < 4 + (size_t)le32toh(*(uint32_t *)frame)) {
+		if (got >= 4 && le32toh(*(uint32_t *)frame) > sizeof(frame) - 4)
+			goto proto;
+		n = recv(fd, frame + got, sizeof(frame) - got, 0);
+		if (n <= 0)
+			goto proto;
+		got += (size_t)n;
+	}
+	flen = le32toh(*(uint32_t *)frame);
+	if (flen > buflen || got != 4 + flen)
+		goto proto;
+	memcpy(buf, frame + 4, flen);
+	if (ar_wire_decode(buf, flen, m) || m->type != AR_WIRE_WELCOME)
+		goto proto;
+	if (m->u.welcome.message)
+		snprintf(c->error, sizeof(c->error), "%s", m->u.welcome.message);
+	return (int)nfds;
+proto:
+	close_fds(fds, nfds);
+	return -EPROTO;
+}
+
+static int queue_init(struct link *l, uint32_t i, int doorbell, int wake)
+{
+	struct ar_queue *q = &l->q[i];
+
+	q->link = l;
+	q->idx = i;
+	q->doorbell = doorbell;
+	q->wake = wake;
+	q->spin_ns = l->client->spin_ns;
+	q->sq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_EVENTFD, .efd = doorbell };
+	if (ar_ring_prod_init(&q->sq, &l->region, i, AR_RING_SQ) ||
+	    ar_ring_cons_init(&q->cq, &l->region, i, AR_RING_CQ))
+		return -EPROTO;
+	q->enc = ar_wire_enc_create();
+	q->slots = calloc(AR_QUEUE_SLOTS, sizeof(*q->slots));
+	q->done = calloc(AR_QUEUE_SLOTS, sizeof(*q->done));
+	q->cbuf = aligned_alloc(8, (q->cq.g.max_len + 7) & ~7u);
+	if (!q->enc || !q->slots || !q->done || !q->cbuf)
+		return -ENOMEM;
+	for (uint32_t s = 0; s < AR_QUEUE_SLOTS; s++)
+		q->slots[s].next_free = s + 1 < AR_QUEUE_SLOTS ? s + 1 : UINT32_MAX;
+	q->free_head = 0;
+	return 0;
+}
+
+static void queue_fini(struct ar_queue *q)
+{
+	if (q->slots)
+		for (uint32_t s = 0; s < AR_QUEUE_SLOTS; s++)
+			free(q->slots[s].more);
+	ar_wire_enc_destroy(q->enc);
+	free(q->slots);
+	free(q->done);
+	free(q->cbuf);
+}
+
+int ar__link_open(struct ar_client *c, struct link **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
+	int fds[1 + 2 * 64];
+	uint64_t buf[128];
+	struct ar_wire_msg m;
+	struct link *l;
+	int fd, nfds, ret;
+	uint32_t nch;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(sa.sun_path, c->path);
+	/* Bounded: a broker that accepts and never answers is an error. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		ret = -errno;
+		snprintf(c->error, sizeof(c->error), "cannot connect to %s: %s",
+			 c->path, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	ret = send_hello(c, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	nfds = recv_welcome(c, fd, fds, sizeof(fds) / sizeof(fds[0]), &m, buf,
+			    sizeof(buf));
+	if (nfds < 0) {
+		close(fd);
+		return nfds;
+	}
+	if (m.u.welcome.status) {
+		close_fds(fds, (unsigned)nfds);
+		close(fd);
+		return m.u.welcome.status < 0 ? m.u.welcome.status : -EPROTO;
+	}
+	nch = m.u.welcome.channels;
+	/* Exactly the region and two eventfds per channel, or nothing. */
+	if (nch == 0 || nch > 64 || (unsigned)nfds != 1 + 2 * nch) {
+		close_fds(fds, (unsigned)nfds);
+		close(fd);
+		return -EPROTO;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		close_fds(fds, (unsigned)nfds);
+		close(fd);
+		return -ENOMEM;
+	}
+	l->client = c;
+	l->sock = fd;
+	l->tenant = m.u.welcome.tenant;
+	ret = ar_region_attach(&l->region, fds[0]);
+	if (ret) {
+		close_fds(fds, (unsigned)nfds);
+		close(fd);
+		free(l);
+		return ret == -ENOMEM ? ret : -EPROTO;
+	}
+	l->data = ar_region_data(&l->region, &l->data_bytes);
+	l->q = calloc(nch, sizeof(*l->q));
+	l->nr_channels = nch;
+	if (!l->q || ar__alloc_init(l)) {
+		close_fds(fds + 1, (unsigned)nfds - 1);
+		l->nr_channels = 0;
+		ar__link_close(l);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < nch; i++) {
+		ret = queue_init(l, i, fds[1 + 2 * i], fds[2 + 2 * i]);
+		if (ret) {
+			for (uint32_t k = i + 1; k < nch; k++) {
+				close(fds[1 + 2 * k]);
+				close(fds[2 + 2 * k]);
+			}
+			l->nr_channels = i + 1;
+			ar__link_close(l);
+			return ret;
+		}
+	}
+	*out = l;
+	return 0;
+}
+
+void ar__link_close(struct link *l)
+{
+	for (uint32_t i = 0; l->q && i < l->nr_channels; i++) {
+		queue_fini(&l->q[i]);
+		if (l->q[i].doorbell > 0)
+			close(l->q[i].doorbell);
+		if (l->q[i].wake > 0)
+			close(l->q[i].wake);
+	}
+	free(l->q);
+	if (l->free)
+		ar__alloc_fini(l);
+	ar_region_release(&l->region);
+	close(l->sock);
+	free(l);
+}
+
+/* ---- queues ---- */
+
+/* The last few (client, queue) pairs this thread used. */
+#define TLS_SLOTS 4
+static __thread struct {
+	uint64_t client_id;
+	struct ar_queue *q;
+} tls_q[TLS_SLOTS];
+
+static void release_thread_queue(void *arg)
+{
+	struct ar_queue *q = arg;
+	struct ar_client *c = q->link->client;
+
+	pthread_mutex_lock(&c->lock);
+	/* A queue with ops in flight is retired rather than reused: their
+	 * completions would reach the next owner. */
+	if (!q->inflight)
+		q->owned = false;
+	pthread_mutex_unlock(&c->lock);
+}
+
+AR_VISIBLE int ar_queue_get(struct ar_client *c, struct ar_queue **out)
+{
+	struct ar_queue *q = NULL;
+	struct link *l;
+	int ret;
+
+	for (int i = 0; i < TLS_SLOTS; i++) {
+		if (tls_q[i].client_id == c->id) {
+			*out = tls_q[i].q;
+			return 0;
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	for (l = c->links; l && !q; l = l->next)
+		for (uint32_t i = 0; i < l->nr_channels && !q; i++)
+			if (!l->q[i].owned && !l->q[i].err)
+				q = &l->q[i];
+	if (!q) {
+		ret = ar__link_open(c, &l);
+		if (ret) {
+			pthread_mutex_unlock(&c->lock);
+			return ret;
+		}
+		l->next = c->links;
+		c->links = l;
+		q = &l->q[0];
+	}
+	q->owned = true;
+	pthread_mutex_unlock(&c->lock);
+	pthread_setspecific(c->key, q);
+	for (int i = 0; i < TLS_SLOTS; i++) {
+		if (!tls_q[i].client_id || i == TLS_SLOTS - 1) {
+			tls_q[i].client_id = c->id;
+			tls_q[i].q = q;
+			break;
+		}
+	}
+	*out = q;
+	return 0;
+}
+
+AR_VISIBLE unsigned ar_queue_inflight(const struct ar_queue *q)
+{
+	return q->inflight;
+}
+
+AR_VISIBLE uint32_t ar_queue_tenant(const struct ar_queue *q)
+{
+	return q->link->tenant;
+}
+
+/* ---- slots ---- */
+
+int ar__slot_get(struct ar_queue *q, uint64_t user_data, bool sync)
+{
+	uint32_t i = q->free_head;
+	struct slot *s;
+
+	if (i == UINT32_MAX)
+		return -EAGAIN;
+	s = &q->slots[i];
+	q->free_head = s->next_free;
+	s->gen++;
+	s->state = SLOT_PENDING;
+	s->sync = sync;
+	s->user_data = user_data;
+	s->nr_out = 0;
+	s->status = 0;
+	s->value = 0;
+	q->inflight++;
+	return (int)i;
+}
+
+void ar__slot_put(struct ar_queue *q, uint32_t i)
+{
+	struct slot *s = &q->slots[i];
+
+	free(s->more);
+	s->more = NULL;
+	s->state = SLOT_FREE;
+	s->next_free = q->free_head;
+	q->free_head = i;
+	q->inflight--;
+}
+
+/* ---- submission ---- */
+
+static int gone(struct ar_queue *q, int err)
+{
+	if (!q->err)
+		q->err = err;
+	return q->err;
+}
+
+int ar__queue_put(struct ar_queue *q, const struct ar_wire_msg *m)
+{
+	const void *p;
+	int64_t n;
+	int ret;
+
+	if (q->err)
+		return q->err;
+	n = ar_wire_encode(q->enc, m, &p);
+	if (n < 0)
+		return (int)n;
+	ret = ar_ring_sp_enqueue(&q->sq, p, (uint32_t)n);
+	if (ret == -EAGAIN) {
+		/* Full: what it holds must reach the broker before anyone
+		 * waits for room (see ar_ring_sp_reserve). */
+		ar_flush(q);
+		return -EAGAIN;
+	}
+	if (ret == -EPROTO)
+		return gone(q, -EPROTO);
+	return ret;
+}
+
+AR_VISIBLE int ar_flush(struct ar_queue *q)
+{
+	if (q->err)
+		return q->err;
+	ar_ring_sp_publish(&q->sq);
+	if (ar_ring_sp_needs_wakeup(&q->sq)) {
+		int ret = ar_ring_sp_wake(&q->sq, &q->sq_wait);
+
+		if (ret < 0)
+			return gone(q, -ECONNRESET);
+	}
+	return 0;
+}
+
+/* ---- completions ---- */
+
+int ar__queue_drain(struct ar_queue *q)
+{
+	struct ar_ring_rec rec;
+	struct ar_wire_msg m;
+	int n = 0, ret;
+
+	if (q->err)
+		return q->err;
+	while ((ret = ar_ring_sc_peek(&q->cq, &rec)) > 0) {
+		const struct ar_wire_completion *cm = &m.u.completion;
+		uint32_t idx;
+		struct slot *s;
+
+		memcpy(q->cbuf, rec.data, rec.len);
+		ar_ring_sc_consume(&q->cq);
+		if (ar_wire_decode(q->cbuf, rec.len, &m) || m.type != AR_WIRE_COMPLETION)
+			return gone(q, -EPROTO);
+		idx = (uint32_t)cm->id;
+		if (idx >= AR_QUEUE_SLOTS)
+			continue;
+		s = &q->slots[idx];
+		if (s->state != SLOT_PENDING || s->gen != (uint32_t)(cm->id >> 32))
+			continue;
+		s->status = cm->status;
+		s->value = cm->value;
+		for (uint32_t i = 0; i < cm->nr_outputs && i < s->nr_out; i++) {
+			struct out_dst *d = i < AR_SLOT_OUTS ? &s->out[i]
+							     : &s->more[i - AR_SLOT_OUTS];
+			uint64_t len = cm->outputs[i].len;
+
+			if (d->dst)
+				memcpy(d->dst, cm->outputs[i].bytes,
+				       len < d->cap ? len : d->cap);
+		}
+		s->state = SLOT_DONE;
+		if (!s->sync)
+			q->done[q->done_tail++ % AR_QUEUE_SLOTS] = idx;
+		n++;
+	}
+	ar_ring_sc_release(&q->cq);
+	if (ret < 0)
+		return gone(q, -EPROTO);
+	return n;
+}
+
+/*
+ * Wait until the CQ has something, the deadline passes (returns 0) or the
+ * broker is gone (-ECONNRESET). Spins for spin_ns, yielding now and then,
+ * then sleeps on the wake-up eventfd and the socket together.
+ */
+static int wait_cq(struct ar_queue *q, uint64_t deadline)
+{
+	uint64_t start = now_ns(), t = start, last_yield = start;
+	struct pollfd p[2] = {
+		{ .fd = q->wake, .events = POLLIN },
+		{ .fd = q->link->sock, .events = POLLIN | POLLRDHUP },
+	};
+
+	for (;;) {
+		for (int i = 0; i < 64; i++) {
+			/* Relaxed is enough to notice; the drain that follows
+			 * reads the tail with acquire. */
+			if (ar_load_relaxed(&q->cq.g.ctl->prod_tail) != q->cq.head)
+				return 1;
+			ar_cpu_relax();
+		}
+		t = now_ns();
+		if (t >= deadline)
+			return 0;
+		if (t - start < q->spin_ns) {
+			if (t - last_yield >= SPIN_YIELD_NS) {
+				sched_yield();
+				last_yield = t;
+			}
+			continue;
+		}
+		if (!ar_ring_sc_prepare_sleep(&q->cq))
+			return 1;
+		uint64_t left = deadline - t;
+		int ms = deadline == UINT64_MAX ? 1000 : (int)((left + 999999) / 1000000);
+
+		if (ms > 1000)
+			ms = 1000;
+		int r = poll(p, 2, ms);
+
+		ar_ring_sc_finish_sleep(&q->cq);
+		if (r > 0 && (p[0].revents & POLLIN)) {
+			uint64_t v;
+
+			(void)!read(q->wake, &v, sizeof(v));
+		}
+		if (r > 0 && p[1].revents) {
+			/* Completions the broker posted before it went are
+			 * still ours to read. */
+			if (ar_load_relaxed(&q->cq.g.ctl->prod_tail) != q->cq.head)
+				return 1;
+			return gone(q, -ECONNRESET);
+		}
+		start = now_ns();
+	}
+}
+
+AR_VISIBLE int ar_reap(struct ar_queue *q, struct ar_cqe *cqes, unsigned max)
+{
+	unsigned n = 0;
+	int ret = ar__queue_drain(q);
+
+	if (ret < 0 && q->done_head == q->done_tail)
+		return ret;
+	while (n < max && q->done_head != q->done_tail) {
+		uint32_t idx = q->done[q->done_head++ % AR_QUEUE_SLOTS];
+		struct slot *s = &q->slots[idx];
+
+		cqes[n++] = (struct ar_cqe){ .user_data = s->user_data,
+					     .status = s->status,
+					     .value = s->value };
+		ar__slot_put(q, idx);
+	}
+	return (int)n;
+}
+
+/* After the broker is gone, every op in flight fails. */
+static void fail_inflight(struct ar_queue *q)
+{
+	for (uint32_t i = 0; i < AR_QUEUE_SLOTS; i++) {
+		struct slot *s = &q->slots[i];
+
+		if (s->state != SLOT_PENDING)
+			continue;
+		s->status = q->err;
+		s->state = SLOT_DONE;
+		if (!s->sync)
+			q->done[q->done_tail++ % AR_QUEUE_SLOTS] = i;
+	}
+}
+
+AR_VISIBLE int ar_wait(struct ar_queue *q, struct ar_cqe *cqes, unsigned max,
+		       unsigned min, int64_t timeout_ns)
+{
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now_ns() + (uint64_t)timeout_ns;
+	unsigned got = 0;
+	int ret;
+
+	if (min > max)
+		min = max;
+	ret = ar_flush(q);
+	for (;;) {
+		ret = ar_reap(q, cqes + got, max - got);
+		if (ret < 0) {
+			fail_inflight(q);
+			ret = ar_reap(q, cqes + got, max - got);
+			if (ret <= 0)
+				return got ? (int)got : q->err;
+		}
+		got += (unsigned)ret;
+		if (got >= min || got == max)
+			return (int)got;
+		ret = wait_cq(q, deadline);
+		if (ret == 0)
+			return (int)got;
+		if (ret < 0) {
+			ar__queue_drain(q);
+			fail_inflight(q);
+		}
+	}
+}
+
+int ar__queue_wait_slot(struct ar_queue *q, uint32_t idx, uint64_t *value)
+{
+	struct slot *s = &q->slots[idx];
+	int ret = ar_flush(q), status;
+
+	while (s->state != SLOT_DONE) {
+		ret = ar__queue_drain(q);
+		if (ret < 0 || (s->state != SLOT_DONE &&
+				(ret = wait_cq(q, UINT64_MAX)) < 0)) {
+			fail_inflight(q);
+			break;
+		}
+	}
+	if (s->state != SLOT_DONE)
+		s->status = q->err ? q->err : -ECONNRESET;
+	status = s->status;
+	if (value)
+		*value = s->value;
+	ar__slot_put(q, idx);
+	return status;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libclient's private structures (never installed).
+ *
+ * A client holds links: connections to the broker, each with its region
+ * (channels and a data area). A queue is one channel of a link, owned by
+ * one thread at a time. A queue keeps a table of slots, one per op in
+ * flight; an op's request id is its slot index and the slot's generation,
+ * so a stale or forged completion id matches nothing.
+ */
+#ifndef ACCELRING_CLIENT_PVT_H
+#define ACCELRING_CLIENT_PVT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <accelring/client.h>
+#include <accelring/ring.h>
+#include <accelring/wire.h>
+
+#define AR_VISIBLE __attribute__((visibility("default")))
+
+/* Ops one queue may have in flight. */
+#define AR_QUEUE_SLOTS 4096u
+/* Inline outputs a slot records without allocating. */
+#define AR_SLOT_OUTS 4u
+
+enum { SLOT_FREE, SLOT_PENDING, SLOT_DONE };
+
+struct out_dst {
+	void *dst;
+	uint64_t cap;
+};
+
+struct slot {
+	uint64_t user_data;
+	uint32_t gen;
+	uint8_t state;
+	bool sync;		/* a caller waits for it; ar_reap skips it */
+	uint16_t nr_out;
+	int32_t status;
+	uint32_t next_free;
+	uint64_t value;
+	struct out_dst out[AR_SLOT_OUTS];
+	struct out_dst *more;	/* outputs beyond AR_SLOT_OUTS */
+};
+
+struct link;
+
+struct ar_queue {
+	struct link *link;
+	uint32_t idx;
+	bool owned;
+	int err;			/* sticky: -EPROTO or -ECONNRESET */
+	struct ar_ring_prod sq;
+	struct ar_ring_cons cq;
+	struct ar_ring_wait sq_wait;	/* the doorbell */
+	int doorbell, wake;
+	uint64_t spin_ns;
+	struct ar_wire_enc *enc;
+	struct slot *slots;
+	uint32_t free_head;		/* UINT32_MAX: none free */
+	uint32_t inflight;
+	uint32_t *done;			/* FIFO of completed async slots */
+	uint32_t done_head, done_tail;
+	uint8_t *cbuf;			/* private copy of one completion */
+};
+
+/* One block of free data area. */
+struct blk {
+	uint64_t off, len;
+};
+
+struct link {
+	struct link *next;
+	struct ar_client *client;
+	int sock;
+	uint32_t tenant;
+	uint32_t nr_channels;
+	struct ar_region region;
+	uint8_t *data;
+	uint64_t data_bytes;
+	struct ar_queue *q;
+	pthread_mutex_t alloc_lock;
+	struct blk *free;
+	uint32_t nr_free, cap_free;
+};
+
+struct ar_client {
+	uint64_t id;			/* tells thread caches apart */
+	char path[108];
+	pthread_mutex_t lock;
+	struct link *links;
+	uint32_t want_channels;
+	uint64_t data_bytes;
+	uint64_t spin_ns;
+	pthread_key_t key;
+	char error[256];		/* the broker's last refusal */
+};
+
+/* client.c */
+int ar__link_open(struct ar_client *c, struct link **out);
+void ar__link_close(struct link *l);
+/* Take a free slot; -EAGAIN if none. */
+int ar__slot_get(struct ar_queue *q, uint64_t user_data, bool sync);
+void ar__slot_put(struct ar_queue *q, uint32_t idx);
+static inline uint64_t ar__slot_id(const struct ar_queue *q, uint32_t idx)
+{
+	return ((uint64_t)q->slots[idx].gen << 32) | idx;
+}
+/* Encode m into the SQ (not published). -EAGAIN: flushed, retry later. */
+int ar__queue_put(struct ar_queue *q, const struct ar_wire_msg *m);
+/* Read every completion in the CQ into its slot. */
+int ar__queue_drain(struct ar_queue *q);
+/* Wait for the slot to complete; returns its status, frees the slot. */
+int ar__queue_wait_slot(struct ar_queue *q, uint32_t idx, uint64_t *value);
+
+/* ops.c: a submission made while ar__tls_sync is set takes a slot that
+ * ar_reap() skips; its index is left in ar__tls_slot for
+ * ar__queue_wait_slot(). */
+extern __thread bool ar__tls_sync;
+extern __thread int ar__tls_slot;
+
+/* alloc.c */
+int ar__alloc_init(struct link *l);
+void ar__alloc_fini(struct link *l);
+/* Whether [p, p+len) lies in l's data area; its offset if so. */
+bool ar__in_area(const struct link *l, const void *p, uint64_t len, uint64_t *off);
+
+#endif /* ACCELRING_CLIENT_PVT_H */
