@@ -127,6 +127,14 @@ int main(int argc, char **argv)
 	long ncpu;
 	int ret;
 
+	/* Signals are read from a signalfd by the loop, so no thread may
+	 * take them the classic way: block them before any thread starts,
+	 * plugins' threads included (OpenBLAS starts its pool when loaded). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (configure(&b.cfg, argc, argv))
 		return 2;
 	b.host = (struct ar_plugin_host){ .size = sizeof(b.host),
@@ -135,13 +143,6 @@ int main(int argc, char **argv)
 	if (ar__plugins_load(&b.plugins, b.cfg.plugins, &b.host, b.cfg.plugin_dir))
 		return 1;
 
-	/* Signals are read from a signalfd by the loop, so no thread may
-	 * take them the classic way: block them before any thread starts. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	b.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (b.sig_fd < 0 || (ret = io_uring_queue_init(256, &b.ring, 0))) {
 		ar_err("cannot set up the event loop: %s",

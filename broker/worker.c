@@ -173,6 +173,9 @@ static void do_remove(struct ar_worker *w, struct ar_channel *ch)
 	w->ch[ch->slot]->slot = ch->slot;
 	ch->removing = true;
 	w->nr_removing++;
+	atomic_fetch_add_explicit(&w->b->ops_done, ch->ops, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->b->ops_cancelled, ch->cancelled,
+				  memory_order_relaxed);
 	ar_debug("worker %u: conn %u channel %u: %llu ops, %llu cancelled",
 		 w->idx, ch->conn->id, ch->idx, (unsigned long long)ch->ops,
 		 (unsigned long long)ch->cancelled);
@@ -343,7 +346,10 @@ static void post(struct ar_worker *w, struct ar_channel *ch, struct ar_req *r)
 		ar__conn_poison(ch->conn, "completion ring refused a completion", ret);
 		return;
 	}
-	ch->ops++;
+	if (r->status == -ECANCELED)
+		ch->cancelled++;
+	else
+		ch->ops++;
 }
 
 static void publish(struct ar_channel *ch)
@@ -403,6 +409,12 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 	}
 }
 
+static bool past_grace(struct ar_broker *b)
+{
+	return atomic_load_explicit(&b->draining, memory_order_acquire) &&
+	       ar__now_ns() >= b->drain_deadline_ns;
+}
+
 /* Run reqs[0..n) and post their completions, group by group. */
 static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 		unsigned n, bool cancel)
@@ -433,24 +445,27 @@ static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 					reqs[k].status = reqs[k].op.status > 0 ?
 						-reqs[k].op.status : reqs[k].op.status;
 			} else {
+				/* One by one, each completion posted as soon as
+				 * its op is done; past a shutdown's grace period
+				 * the rest are cancelled. */
 				for (unsigned k = i; k < j; k++) {
-					int ret = rt->fn(&reqs[k].op);
+					int ret = past_grace(b) ? -ECANCELED
+								: rt->fn(&reqs[k].op);
 
 					reqs[k].status = ret > 0 ? -ret : ret;
+					post(w, ch, &reqs[k]);
+					publish(ch);
 				}
+				i = j;
+				continue;
 			}
 		}
-		for (unsigned k = i; k < j; k++) {
+		for (unsigned k = i; k < j; k++)
 			post(w, ch, &reqs[k]);
-			if (reqs[k].status == -ECANCELED)
-				ch->cancelled++;
-		}
 		/* Completions go out as each group finishes. */
 		publish(ch);
 		i = j;
 	}
-	atomic_fetch_add_explicit(cancel ? &b->ops_cancelled : &b->ops_done, n,
-				  memory_order_relaxed);
 }
 
 /*

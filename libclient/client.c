@@ -512,8 +512,8 @@ int ar__queue_drain(struct ar_queue *q)
 	struct ar_wire_msg m;
 	int n = 0, ret;
 
-	if (q->err)
-		return q->err;
+	/* Even after the broker went away (q->err set), what it completed
+	 * before is in the CQ, and ours to read. */
 	while ((ret = ar_ring_sc_peek(&q->cq, &rec)) > 0) {
 		const struct ar_wire_completion *cm = &m.u.completion;
 		uint32_t idx;

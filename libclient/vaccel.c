@@ -30,10 +30,29 @@ static int pos(int err)
 	return err < 0 ? -err : err;
 }
 
+/*
+ * A forked child is a new tenant: it must not share its parent's channels
+ * (two processes on one SPSC ring), so it forgets the parent's client and
+ * connects on its own at its next call. The parent's mappings and fds stay
+ * in the child unused, as with any library state across fork().
+ */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&g_lock, NULL);
+	g_client = NULL;
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
 static int get_queue(struct ar_queue **q)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int ret = 0;
 
+	pthread_once(&once, register_atfork);
 	pthread_mutex_lock(&g_lock);
 	if (!g_client)
 		ret = ar_client_connect(NULL, &g_client);

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker_harness.h"
+
+#ifndef AR_BROKER_PATH
+#error "AR_BROKER_PATH must name the accelringd binary"
+#endif
+#ifndef AR_PLUGIN_BUILD_DIR
+#error "AR_PLUGIN_BUILD_DIR must name the built plugins' directory"
+#endif
+
+/* Every broker this process started and has not stopped. */
+#define MAX_BROKERS 8
+static struct test_broker *live[MAX_BROKERS];
+static pid_t owner;
+
+static void cleanup_all(void)
+{
+	/* Only the process that started them; forked children exit too. */
+	if (getpid() != owner)
+		return;
+	for (int i = 0; i < MAX_BROKERS; i++)
+		if (live[i])
+			test_broker_stop(live[i]);
+}
+
+static void rm_rf(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void print_log(const struct test_broker *b)
+{
+	char line[1024];
+	FILE *f = fopen(b->log, "r");
+
+	if (!f)
+		return;
+	fprintf(stderr, "---- accelringd log ----\n");
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fclose(f);
+}
+
+int test_broker_start(struct test_broker *b, const char *const *args)
+{
+	const char *argv[64];
+	char sock_arg[160], dir_arg[300];
+	struct pollfd p;
+	int pipefd[2], n = 0, slot = -1;
+	char ready[8];
+
+	if (!owner) {
+		owner = getpid();
+		atexit(cleanup_all);
+	}
+	for (int i = 0; i < MAX_BROKERS; i++)
+		if (!live[i]) {
+			slot = i;
+			break;
+		}
+	if (slot < 0)
+		return -1;
+	memset(b, 0, sizeof(*b));
+	snprintf(b->dir, sizeof(b->dir), "/tmp/accelring-test.XXXXXX");
+	if (!mkdtemp(b->dir))
+		return -1;
+	snprintf(b->sock, sizeof(b->sock), "%s/accelring.sock", b->dir);
+	snprintf(b->address, sizeof(b->address), "unix://%s", b->sock);
+	snprintf(b->log, sizeof(b->log), "%s/broker.log", b->dir);
+	snprintf(sock_arg, sizeof(sock_arg), "--socket=%s", b->sock);
+	snprintf(dir_arg, sizeof(dir_arg), "--plugin-dir=%s", AR_PLUGIN_BUILD_DIR);
+	argv[n++] = AR_BROKER_PATH;
+	argv[n++] = sock_arg;
+	argv[n++] = dir_arg;
+	argv[n++] = "--plugins=blas:mbench:noop";
+	argv[n++] = "--log-level=info";
+	for (int i = 0; args && args[i] && n < 62; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	b->pid = fork();
+	if (b->pid == 0) {
+		char fdnum[16];
+		int log = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		dup2(log, 2);
+		dup2(pipefd[1], 5);	/* dup2 clears CLOEXEC on the copy */
+		snprintf(fdnum, sizeof(fdnum), "5");
+		setenv("ACCELRING_READY_FD", fdnum, 1);
+		unsetenv("ACCELRING_PLUGINS");
+		unsetenv("VACCEL_PLUGINS");
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	live[slot] = b;
+	p = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
+	if (poll(&p, 1, 10000) != 1 || read(pipefd[0], ready, sizeof(ready)) <= 0) {
+		close(pipefd[0]);
+		print_log(b);
+		test_broker_stop(b);
+		return -1;
+	}
+	close(pipefd[0]);
+	setenv("ACCELRING_ADDRESS", b->address, 1);
+	return 0;
+}
+
+int test_broker_stop(struct test_broker *b)
+{
+	int status = -1;
+
+	for (int i = 0; i < MAX_BROKERS; i++)
+		if (live[i] == b)
+			live[i] = NULL;
+	if (b->pid > 0) {
+		kill(b->pid, SIGTERM);
+		for (int i = 0; i < 1000; i++) {
+			if (waitpid(b->pid, &status, WNOHANG) == b->pid)
+				break;
+			if (i == 999) {
+				kill(b->pid, SIGKILL);
+				waitpid(b->pid, &status, 0);
+			}
+			usleep(10000);
+		}
+		b->pid = 0;
+	}
+	if (b->dir[0]) {
+		if (getenv("ACCELRING_TEST_KEEP_LOG"))
+			print_log(b);
+		rm_rf(b->dir);
+		b->dir[0] = '\0';
+	}
+	if (status >= 0 && WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return -1;
+}
+
+bool test_broker_alive(const struct test_broker *b)
+{
+	return b->pid > 0 && kill(b->pid, 0) == 0 &&
+	       waitpid(b->pid, NULL, WNOHANG) == 0;
+}
+
+int test_broker_fds(const struct test_broker *b)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)b->pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+int test_broker_settled_fds(const struct test_broker *b)
+{
+	int last = test_broker_fds(b), now;
+
+	for (int i = 0; i < 50; i++) {
+		usleep(200000);
+		now = test_broker_fds(b);
+		if (now == last)
+			return now;
+		last = now;
+	}
+	return last;
+}
+
+bool test_broker_logged(const struct test_broker *b, const char *s)
+{
+	char line[2048];
+	bool found = false;
+	FILE *f = fopen(b->log, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, s) != NULL;
+	fclose(f);
+	return found;
+}

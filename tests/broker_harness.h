@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * broker_harness - start a real accelringd on a temporary socket for a
+ * test, and stop it (by its pid) and remove everything afterwards, also
+ * when the test fails (an atexit handler covers assertion exits).
+ */
+#ifndef ACCELRING_TESTS_BROKER_HARNESS_H
+#define ACCELRING_TESTS_BROKER_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct test_broker {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	char address[160];
+	char log[128];
+};
+
+/*
+ * Start accelringd with the build's plugins and extra "--name=value"
+ * arguments (NULL-terminated). Sets ACCELRING_ADDRESS for clients started
+ * afterwards. Returns 0, or -1 if it did not become ready (its log is
+ * printed).
+ */
+int test_broker_start(struct test_broker *b, const char *const *args);
+
+/* SIGTERM, wait; SIGKILL after 10 s. Returns the exit status, or -1. */
+int test_broker_stop(struct test_broker *b);
+
+/* Whether the broker process is still running. */
+bool test_broker_alive(const struct test_broker *b);
+
+/* Open fds of the broker (from /proc), or -1. */
+int test_broker_fds(const struct test_broker *b);
+
+/* Open fds of the broker once the count has not changed for 200 ms (a
+ * closed client is released asynchronously), or -1. */
+int test_broker_settled_fds(const struct test_broker *b);
+
+/* Whether the broker's log contains s. */
+bool test_broker_logged(const struct test_broker *b, const char *s);
+
+#endif

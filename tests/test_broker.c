@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_broker - end to end: a real accelringd, real clients (libaccelring
+ * through both its APIs), real plugins on real libraries.
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <accelring/client.h>
+#include <vaccel.h>
+
+#include "broker_harness.h"
+
+static struct test_broker broker;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void fill(float *x, size_t n, unsigned seed)
+{
+	srand(seed);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)rand() / RAND_MAX - 0.5f;
+}
+
+static double max_diff(const float *x, const float *y, size_t n)
+{
+	double worst = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (fabs((double)x[i] - y[i]) > worst)
+			worst = fabs((double)x[i] - y[i]);
+	return worst;
+}
+
+/* vaccel_noop runs in the broker: a thousand of them, in one session. */
+static void test_broker_noop_roundtrip(void **state)
+{
+	struct vaccel_session s;
+
+	(void)state;
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	assert_true(s.id > 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(vaccel_noop(&s), 0);
+	assert_int_equal(vaccel_session_release(&s), 0);
+	/* Released means gone: the broker refuses it now. */
+	assert_int_equal(vaccel_noop(&s), EPERM);
+	assert_int_equal(vaccel_session_release(&s), EPERM);
+}
+
+/* sgemm through the broker equals cblas_sgemm in process, for odd shapes,
+ * leading dimensions wider than the rows, and both staged and zero-copy
+ * buffers. */
+static void test_broker_sgemm_matches_cblas(void **state)
+{
+	static const int64_t shapes[][6] = {
+		/* m, n, k, lda, ldb, ldc */
+		{ 1, 1, 1, 1, 1, 1 },
+		{ 17, 33, 9, 9, 33, 33 },
+		{ 5, 7, 3, 8, 9, 10 },
+		{ 256, 256, 256, 256, 256, 256 },
+	};
+	struct vaccel_session s;
+	struct ar_client *c;
+	struct ar_queue *q;
+	uint32_t sid;
+
+	(void)state;
+	assert_int_equal(vaccel_session_init(&s, VACCEL_PLUGIN_CPU), 0);
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
+		int64_t m = shapes[t][0], n = shapes[t][1], k = shapes[t][2];
+		int64_t lda = shapes[t][3], ldb = shapes[t][4], ldc = shapes[t][5];
+		size_t na = (size_t)((m - 1) * lda + k), nb = (size_t)((k - 1) * ldb + n),
+		       nc = (size_t)((m - 1) * ldc + n);
+		float *a = malloc(na * 4), *b = malloc(nb * 4), *c1 = malloc(nc * 4),
+		      *c2 = malloc(nc * 4);
+
+		fill(a, na, 1);
+		fill(b, nb, 2);
+		fill(c1, nc, 3);
+		memcpy(c2, c1, nc * 4);
+		assert_int_equal(vaccel_sgemm(&s, m, n, k, 0.75f, a, lda, b, ldb,
+					      -0.5f, c1, ldc), 0);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+			    (int)n, (int)k, 0.75f, a, (int)lda, b, (int)ldb,
+			    -0.5f, c2, (int)ldc);
+		/* Same library, same inputs: the same result bit for bit is
+		 * likely but not promised across thread counts. */
+		assert_true(max_diff(c1, c2, nc) < 1e-4);
+		free(a);
+		free(b);
+		free(c1);
+		free(c2);
+	}
+	assert_int_equal(vaccel_session_release(&s), 0);
+
+	/* Zero copy: buffers in the shared data area, via the native API. */
+	assert_int_equal(ar_client_connect(NULL, &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), 0);
+	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	{
+		int64_t d = 128;
+		float *a = ar_buf_alloc(q, d * d * 4), *b = ar_buf_alloc(q, d * d * 4),
+		      *cc = ar_buf_alloc(q, d * d * 4), *want = malloc(d * d * 4);
+		struct ar_sgemm sg = { .m = d, .n = d, .k = d, .lda = d, .ldb = d,
+				       .ldc = d, .alpha = 1, .beta = 0, .a = a,
+				       .b = b, .c = cc };
+		struct ar_cqe cqe;
+
+		assert_non_null(a);
+		assert_non_null(cc);
+		fill(a, d * d, 4);
+		fill(b, d * d, 5);
+		assert_int_equal(ar_submit_sgemm(q, sid, &sg, 77), 0);
+		assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
+		assert_int_equal(cqe.user_data, 77);
+		assert_int_equal(cqe.status, 0);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d,
+			    (int)d, 1, a, (int)d, b, (int)d, 0, want, (int)d);
+		assert_true(max_diff(cc, want, d * d) < 1e-4);
+		/* Buffers outside the data area are refused, not copied. */
+		sg.a = want;
+		assert_int_equal(ar_submit_sgemm(q, sid, &sg, 78), -EFAULT);
+		ar_buf_free(q, a);
+		ar_buf_free(q, b);
+		ar_buf_free(q, cc);
+		free(want);
+	}
+	assert_int_equal(ar_session_close(q, sid), 0);
+	ar_client_close(c);
+}
+
+/* Image ops return the noop plugin's dummy outputs, truncated to the
+ * caller's buffers, for inline and staged images alike. */
+static void test_broker_image_ops(void **state)
+{
+	unsigned char text[512], name[512], tiny[8];
+	static unsigned char big[300000];
+	struct vaccel_session s;
+
+	(void)state;
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	memset(big, 7, sizeof(big));
+	assert_int_equal(vaccel_image_classification(&s, big, text, name, 100,
+						     sizeof(text), sizeof(name)), 0);
+	assert_string_equal(text, "This is a dummy classification tag!");
+	assert_string_equal(name, "This is a dummy imgname!");
+	memset(name, 0, sizeof(name));
+	assert_int_equal(vaccel_image_classification(&s, big, text, name, sizeof(big),
+						     sizeof(text), sizeof(name)), 0);
+	assert_string_equal(name, "This is a dummy imgname!");
+	memset(tiny, 'x', sizeof(tiny));
+	assert_int_equal(vaccel_image_detection(&s, big, tiny, 10, sizeof(tiny)), 0);
+	assert_memory_equal(tiny, "This is", 7);
+	assert_int_equal(tiny[7], '\0');
+	assert_int_equal(vaccel_image_segmentation(&s, big, name, 10, sizeof(name)), 0);
+	assert_int_equal(vaccel_image_pose(&s, big, name, 10, sizeof(name)), 0);
+	assert_int_equal(vaccel_image_depth(&s, big, name, 10, sizeof(name)), 0);
+	assert_int_equal(vaccel_session_release(&s), 0);
+}
+
+/* exec and genop reach the broker (answered by noop); genop's sgemm is the
+ * real sgemm. */
+static void test_broker_exec_and_genop(void **state)
+{
+	struct vaccel_session s;
+	int in = 5, out = 0;
+	struct vaccel_arg r[] = { { .size = sizeof(in), .buf = &in } };
+	struct vaccel_arg w[] = { { .size = sizeof(out), .buf = &out } };
+
+	(void)state;
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	assert_int_equal(vaccel_exec(&s, "/lib/libfoo.so", "bar", r, 1, w, 1), 0);
+	{
+		uint8_t op = VACCEL_OP_NOOP;
+		struct vaccel_arg g[] = { { .size = 1, .buf = &op } };
+
+		assert_int_equal(vaccel_genop(&s, g, 1, NULL, 0), 0);
+	}
+	{
+		uint8_t op = VACCEL_OP_BLAS_SGEMM;
+		int64_t m = 3, n = 4, k = 2, lda = 2, ldb = 4, ldc = 4;
+		float alpha = 1, beta = 0, a[6], b[8], c[12], want[12];
+		struct vaccel_arg g[] = {
+			{ .size = 1, .buf = &op }, { .size = 8, .buf = &m },
+			{ .size = 8, .buf = &n }, { .size = 8, .buf = &k },
+			{ .size = 4, .buf = &alpha }, { .size = sizeof(a), .buf = a },
+			{ .size = 8, .buf = &lda }, { .size = sizeof(b), .buf = b },
+			{ .size = 8, .buf = &ldb }, { .size = 4, .buf = &beta },
+			{ .size = 8, .buf = &ldc },
+		};
+		struct vaccel_arg gw[] = { { .size = sizeof(c), .buf = c } };
+
+		fill(a, 6, 7);
+		fill(b, 8, 8);
+		assert_int_equal(vaccel_genop(&s, g, 11, gw, 1), 0);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 2, 1,
+			    a, 2, b, 4, 0, want, 4);
+		assert_true(max_diff(c, want, 12) < 1e-5);
+		/* A wrong argument count is the caller's error. */
+		assert_int_equal(vaccel_genop(&s, g, 10, gw, 1), EINVAL);
+	}
+	assert_int_equal(vaccel_session_release(&s), 0);
+}
+
+/* A broker without a plugin for an op answers ENOTSUP, cleanly, and keeps
+ * serving the ops it has. */
+static void test_broker_unsupported_op_enotsup(void **state)
+{
+	const char *args[] = { "--plugins=blas", NULL };
+	struct test_broker b2;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	uint32_t sid;
+
+	(void)state;
+	assert_int_equal(test_broker_start(&b2, args), 0);
+	assert_int_equal(ar_client_connect(b2.address, &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), 0);
+	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	assert_int_equal(ar_submit_noop(q, sid, 1), 0);
+	assert_int_equal(ar_submit_generic(q, sid, AR_OP_TORCH_JITLOAD_FORWARD,
+					   "model.pt", "run", NULL, 0, NULL, 0, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
+		assert_int_equal(cqe.status, -ENOTSUP);
+	}
+	assert_int_equal(ar_session_close(q, sid), 0);
+	ar_client_close(c);
+	test_broker_stop(&b2);
+	/* The process-wide vAccel client still points at the main broker. */
+	setenv("ACCELRING_ADDRESS", broker.address, 1);
+}
+
+/* A session belongs to the process that opened it: another tenant naming
+ * its id is refused, for ops and for release. */
+static void test_broker_sessions_are_per_tenant(void **state)
+{
+	int p2c[2], c2p[2];
+	uint32_t theirs;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	pid_t pid;
+	char go;
+
+	(void)state;
+	assert_int_equal(pipe(p2c), 0);
+	assert_int_equal(pipe(c2p), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct ar_client *cc;
+		struct ar_queue *cq;
+		uint32_t id = 0;
+
+		if (ar_client_connect(NULL, &cc) || ar_queue_get(cc, &cq) ||
+		    ar_session_open(cq, 0, &id))
+			_exit(1);
+		if (write(c2p[1], &id, sizeof(id)) != sizeof(id) ||
+		    read(p2c[0], &go, 1) != 1)
+			_exit(1);
+		/* Still ours after the other tenant's attempts. */
+		_exit(ar_session_close(cq, id) == 0 ? 0 : 2);
+	}
+	assert_int_equal(read(c2p[0], &theirs, sizeof(theirs)), sizeof(theirs));
+	assert_int_equal(ar_client_connect(NULL, &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), 0);
+	assert_int_equal(ar_submit_noop(q, theirs, 5), 0);
+	assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
+	assert_int_equal(cqe.status, -EPERM);
+	assert_int_equal(ar_session_close(q, theirs), -EPERM);
+	assert_int_equal(ar_session_close(q, 0xdeadbeef), -EPERM);
+	ar_client_close(c);
+	assert_int_equal(write(p2c[1], "g", 1), 1);
+	{
+		int st;
+
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	close(p2c[0]);
+	close(p2c[1]);
+	close(c2p[0]);
+	close(c2p[1]);
+}
+
+/* Several processes with several threads each, at once: every op of every
+ * thread completes with its own result. */
+struct worker_arg {
+	int id;
+	int failures;
+};
+
+static void *client_thread(void *p)
+{
+	struct worker_arg *w = p;
+	struct vaccel_session s;
+	float a[64], b[64], c[64], want[64];
+
+	if (vaccel_session_init(&s, 0)) {
+		w->failures++;
+		return NULL;
+	}
+	for (int i = 0; i < 500; i++) {
+		if (vaccel_noop(&s))
+			w->failures++;
+		if (i % 50 == 0) {
+			fill(a, 64, (unsigned)(w->id * 1000 + i));
+			fill(b, 64, (unsigned)(w->id * 1000 + i + 1));
+			if (vaccel_sgemm(&s, 8, 8, 8, 1, a, 8, b, 8, 0, c, 8)) {
+				w->failures++;
+				continue;
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 8, 8, 8,
+				    1, a, 8, b, 8, 0, want, 8);
+			if (max_diff(c, want, 64) > 1e-5)
+				w->failures++;
+		}
+	}
+	if (vaccel_session_release(&s))
+		w->failures++;
+	return NULL;
+}
+
+static void test_broker_many_clients(void **state)
+{
+	enum { PROCS = 4, THREADS = 3 };
+	pid_t pids[PROCS];
+
+	(void)state;
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		if (pids[p] == 0) {
+			pthread_t t[THREADS];
+			struct worker_arg w[THREADS];
+			int bad = 0;
+
+			for (int i = 0; i < THREADS; i++) {
+				w[i] = (struct worker_arg){ p * THREADS + i, 0 };
+				pthread_create(&t[i], NULL, client_thread, &w[i]);
+			}
+			for (int i = 0; i < THREADS; i++) {
+				pthread_join(t[i], NULL);
+				bad += w[i].failures;
+			}
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		int st;
+
+		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
+/* The async API: many ops in flight, each completing once with its own
+ * user_data, in batches larger than the broker's. */
+static void test_broker_async_many_inflight(void **state)
+{
+	enum { N = 3000 };
+	static uint8_t seen[N];
+	struct ar_cqe cqes[256];
+	struct ar_client *c;
+	struct ar_queue *q;
+	unsigned done = 0, sent = 0;
+	uint32_t sid;
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(ar_client_connect(NULL, &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), 0);
+	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	while (done < N) {
+		while (sent < N) {
+			int ret = (sent % 10 == 9) ? ar_submit_mbench(q, sid, 1, sent)
+						   : ar_submit_noop(q, sid, sent);
+
+			if (ret == -EAGAIN)
+				break;
+			assert_int_equal(ret, 0);
+			sent++;
+		}
+		int n = ar_wait(q, cqes, 256, 1, -1);
+
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++) {
+			assert_true(cqes[i].user_data < N);
+			assert_int_equal(cqes[i].status, 0);
+			assert_int_equal(seen[cqes[i].user_data]++, 0);
+		}
+		done += (unsigned)n;
+	}
+	assert_int_equal(ar_queue_inflight(q), 0);
+	assert_int_equal(ar_session_close(q, sid), 0);
+	ar_client_close(c);
+}
+
+/* A client killed with an op in flight: the broker notices, releases its
+ * fds and region, and keeps serving everyone else. */
+static void test_broker_client_killed_mid_op(void **state)
+{
+	struct vaccel_session s;
+	int base, now = -1;
+	pid_t pid;
+
+	(void)state;
+	/* Our own connection exists already; count with it, once the broker
+	 * has finished releasing the earlier tests' clients. */
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	base = test_broker_settled_fds(&broker);
+	assert_true(base > 0);
+	for (int round = 0; round < 5; round++) {
+		int pfd[2];
+		char x;
+
+		assert_int_equal(pipe(pfd), 0);
+		pid = fork();
+		if (pid == 0) {
+			struct ar_client *c;
+			struct ar_queue *q;
+			uint32_t sid;
+
+			if (ar_client_connect(NULL, &c) || ar_queue_get(c, &q) ||
+			    ar_session_open(q, 0, &sid))
+				_exit(1);
+			ar_submit_mbench(q, sid, 200000, 1);
+			ar_flush(q);
+			(void)!write(pfd[1], "x", 1);
+			pause();
+			_exit(0);
+		}
+		assert_int_equal(read(pfd[0], &x, 1), 1);
+		usleep(1000 * (unsigned)(round * 10));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(pfd[0]);
+		close(pfd[1]);
+		/* Meanwhile the broker serves us. */
+		assert_int_equal(vaccel_noop(&s), 0);
+	}
+	/* fds come back once the mbench ops have finished (<= 0.2 s each). */
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < 5000; usleep(20000)) {
+		now = test_broker_fds(&broker);
+		if (now == base)
+			break;
+	}
+	assert_int_equal(now, base);
+	assert_true(test_broker_alive(&broker));
+	assert_int_equal(vaccel_noop(&s), 0);
+	assert_int_equal(vaccel_session_release(&s), 0);
+}
+
+/* A broker that dies is an error for its clients, never a hang. */
+static void test_broker_gone_gives_error(void **state)
+{
+	struct test_broker b2;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	uint32_t sid;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(test_broker_start(&b2, NULL), 0);
+	assert_int_equal(ar_client_connect(b2.address, &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), 0);
+	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	assert_int_equal(ar_submit_mbench(q, sid, 2000000, 9), 0);
+	assert_int_equal(ar_flush(q), 0);
+	usleep(50000);
+	kill(b2.pid, SIGKILL);
+	t0 = now_ms();
+	assert_int_equal(ar_wait(q, &cqe, 1, 1, 10ll * 1000000000), 1);
+	assert_int_equal(cqe.user_data, 9);
+	assert_int_equal(cqe.status, -ECONNRESET);
+	assert_true(now_ms() - t0 < 5000);
+	assert_int_equal(ar_submit_noop(q, sid, 10), -ECONNRESET);
+	ar_client_close(c);
+	test_broker_stop(&b2);
+	setenv("ACCELRING_ADDRESS", broker.address, 1);
+	/* No broker at all: a clear error at connect time. */
+	assert_int_equal(ar_client_connect("unix:///nonexistent/accelring.sock", &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), -ENOENT);
+	ar_client_close(c);
+	assert_int_equal(ar_client_connect("tcp://127.0.0.1:1", &c), -EPROTONOSUPPORT);
+	assert_int_equal(ar_client_connect("relative/path", &c), -EINVAL);
+}
+
+/* An unknown plugin, or one built for another plugin ABI, stops the
+ * broker at start with a message saying so. */
+static void test_broker_refuses_bad_plugins(void **state)
+{
+	const char *unknown[] = { "--plugins=noop:doesnotexist", NULL };
+	const char *abi[] = { "--plugins=noop:" AR_BAD_ABI_PLUGIN, NULL };
+	struct test_broker b2;
+
+	(void)state;
+	assert_int_equal(test_broker_start(&b2, unknown), -1);
+	assert_int_equal(test_broker_start(&b2, abi), -1);
+	/* The harness printed both logs; check the words with a fresh run
+	 * kept alive long enough to read them. */
+	{
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd),
+			 "%s --socket=/tmp/accelring-abi-%d.sock --plugin-dir=%s "
+			 "--plugins=%s 2>&1 | grep -q 'built for plugin ABI 99'",
+			 AR_BROKER_PATH, (int)getpid(), AR_PLUGIN_BUILD_DIR,
+			 AR_BAD_ABI_PLUGIN);
+		assert_int_equal(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd),
+			 "%s --socket=/tmp/accelring-abi-%d.sock --plugin-dir=%s "
+			 "--plugins=doesnotexist 2>&1 | grep -q 'cannot load'",
+			 AR_BROKER_PATH, (int)getpid(), AR_PLUGIN_BUILD_DIR);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* SIGTERM under load: queued ops run for the grace period, the rest
+ * complete with ECANCELED; every op completes exactly once. */
+static void test_broker_sigterm_drains(void **state)
+{
+	const char *args[] = { "--grace-ms=150", NULL };
+	enum { N = 100 };
+	struct test_broker b2;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqes[N];
+	int done = 0, ok = 0, cancelled = 0;
+	uint32_t sid;
+
+	(void)state;
+	assert_int_equal(test_broker_start(&b2, args), 0);
+	assert_int_equal(ar_client_connect(b2.address, &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), 0);
+	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(ar_submit_mbench(q, sid, 10000, (uint64_t)i), 0);
+	assert_int_equal(ar_flush(q), 0);
+	usleep(30000);
+	kill(b2.pid, SIGTERM);
+	while (done < N) {
+		int n = ar_wait(q, cqes, N, 1, 10ll * 1000000000);
+
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++) {
+			if (cqes[i].status == 0)
+				ok++;
+			else if (cqes[i].status == -ECANCELED)
+				cancelled++;
+			else {
+				fail_msg("op %llu: status %d",
+					 (unsigned long long)cqes[i].user_data,
+					 cqes[i].status);
+			}
+		}
+		done += n;
+	}
+	assert_int_equal(ok + cancelled, N);
+	assert_true(ok > 0);
+	assert_true(cancelled > 0);
+	ar_client_close(c);
+	assert_int_equal(test_broker_stop(&b2), 0);
+	setenv("ACCELRING_ADDRESS", broker.address, 1);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return test_broker_start(&broker, NULL);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	vaccel_cleanup();
+	return test_broker_stop(&broker) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_broker_noop_roundtrip),
+		cmocka_unit_test(test_broker_sgemm_matches_cblas),
+		cmocka_unit_test(test_broker_image_ops),
+		cmocka_unit_test(test_broker_exec_and_genop),
+		cmocka_unit_test(test_broker_unsupported_op_enotsup),
+		cmocka_unit_test(test_broker_sessions_are_per_tenant),
+		cmocka_unit_test(test_broker_many_clients),
+		cmocka_unit_test(test_broker_async_many_inflight),
+		cmocka_unit_test(test_broker_client_killed_mid_op),
+		cmocka_unit_test(test_broker_gone_gives_error),
+		cmocka_unit_test(test_broker_refuses_bad_plugins),
+		cmocka_unit_test(test_broker_sigterm_drains),
+	};
+
+	if (getenv("ACCELRING_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ACCELRING_TEST_FILTER"));
+	return cmocka_run_group_tests_name("broker", tests, setup, teardown);
+}
