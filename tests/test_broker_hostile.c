@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_broker_hostile - SECURITY.md's attacks on a real accelringd, from a
+ * raw client that speaks the protocol itself and then breaks it. Each
+ * attack must cost the attacker its connection (or get a clear error) and
+ * nobody else anything: after each, a well-behaved client still works.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <accelring/client.h>
+#include <accelring/ring.h>
+#include <accelring/wire.h>
+
+#include "broker_harness.h"
+
+static struct test_broker broker;
+
+/* A client that does everything by hand. */
+struct raw {
+	int sock;
+	struct ar_region region;
+	uint32_t channels;
+	int doorbell, wake;
+	struct ar_ring_prod sq;
+	struct ar_ring_cons cq;
+	struct ar_wire_enc *enc;
+	uint8_t *data;
+	uint64_t data_bytes;
+};
+
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, broker.sock);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_frame(int fd, const struct ar_wire_msg *m, const int *fds, int nfds)
+{
+	struct ar_wire_enc *e = ar_wire_enc_create();
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(253 * sizeof(int))];
+	} cb;
+	struct msghdr msg = { 0 };
+	struct iovec iov[2];
+	const void *p;
+	int64_t n = ar_wire_encode(e, m, &p);
+	uint32_t len = htole32((uint32_t)n);
+
+	iov[0] = (struct iovec){ &len, 4 };
+	iov[1] = (struct iovec){ (void *)p, (size_t)n };
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&cb, 0, sizeof(cb));
+		msg.msg_control = cb.b;
+		msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	}
+	(void)sendmsg(fd, &msg, MSG_NOSIGNAL);
+	ar_wire_enc_destroy(e);
+}
+
+static struct ar_wire_msg hello(void)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_HELLO };
+
+	m.u.hello = (struct ar_wire_hello){ .abi_major = AR_ABI_MAJOR,
+					    .abi_minor = AR_ABI_MINOR,
+					    .channels = 1, .data_bytes = 1 << 20 };
+	return m;
+}
+
+/* Read the welcome; returns its status, fills fds. */
+static int read_welcome(int fd, int *fds, int *nfds, char *why, size_t whylen)
+{
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(253 * sizeof(int))];
+	} cb;
+	uint64_t frame[128];
+	struct iovec iov = { frame, sizeof(frame) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cb.b, .msg_controllen = sizeof(cb.b) };
+	struct ar_wire_msg m;
+	uint64_t copy[128];
+	ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	uint32_t len;
+
+	*nfds = 0;
+	if (n < 4)
+		return -ECONNRESET;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+		memcpy(fds + *nfds, CMSG_DATA(cm), (size_t)k * sizeof(int));
+		*nfds += k;
+	}
+	memcpy(&len, frame, 4);
+	len = le32toh(len);
+	assert_true(4 + len <= (size_t)n);
+	memcpy(copy, (uint8_t *)frame + 4, len);
+	assert_int_equal(ar_wire_decode(copy, len, &m), 0);
+	assert_int_equal(m.type, AR_WIRE_WELCOME);
+	if (why && m.u.welcome.message)
+		snprintf(why, whylen, "%s", m.u.welcome.message);
+	return m.u.welcome.status;
+}
+
+static void raw_open(struct raw *r)
+{
+	struct ar_wire_msg m = hello();
+	int fds[8], nfds;
+
+	memset(r, 0, sizeof(*r));
+	r->sock = raw_connect();
+	send_frame(r->sock, &m, NULL, 0);
+	assert_int_equal(read_welcome(r->sock, fds, &nfds, NULL, 0), 0);
+	assert_int_equal(nfds, 3);
+	assert_int_equal(ar_region_attach(&r->region, fds[0]), 0);
+	r->doorbell = fds[1];
+	r->wake = fds[2];
+	assert_int_equal(ar_ring_prod_init(&r->sq, &r->region, 0, AR_RING_SQ), 0);
+	assert_int_equal(ar_ring_cons_init(&r->cq, &r->region, 0, AR_RING_CQ), 0);
+	r->enc = ar_wire_enc_create();
+	r->data = ar_region_data(&r->region, &r->data_bytes);
+}
+
+static void raw_close(struct raw *r)
+{
+	ar_wire_enc_destroy(r->enc);
+	ar_region_release(&r->region);
+	close(r->doorbell);
+	close(r->wake);
+	close(r->sock);
+}
+
+static void raw_push(struct raw *r, const void *buf, uint32_t len)
+{
+	assert_int_equal(ar_ring_sp_enqueue(&r->sq, buf, len), 0);
+	ar_ring_sp_publish(&r->sq);
+	(void)eventfd_write(r->doorbell, 1);
+}
+
+static void raw_send(struct raw *r, const struct ar_wire_msg *m)
+{
+	const void *p;
+	int64_t n = ar_wire_encode(r->enc, m, &p);
+
+	assert_true(n > 0);
+	raw_push(r, p, (uint32_t)n);
+}
+
+/* The next completion, waiting up to 5 s. */
+static struct ar_wire_completion raw_complete(struct raw *r)
+{
+	static uint64_t copy[8192];
+	struct ar_wire_msg m;
+	struct ar_ring_rec rec;
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ar_ring_sc_peek(&r->cq, &rec) != 1) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 5)
+			fail_msg("no completion within 5 s");
+		usleep(100);
+	}
+	memcpy(copy, rec.data, rec.len);
+	ar_ring_sc_consume(&r->cq);
+	ar_ring_sc_release(&r->cq);
+	assert_int_equal(ar_wire_decode(copy, rec.len, &m), 0);
+	assert_int_equal(m.type, AR_WIRE_COMPLETION);
+	return m.u.completion;
+}
+
+static uint32_t raw_session(struct raw *r)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_OPEN };
+	struct ar_wire_completion c;
+
+	m.u.session_open.id = 1;
+	raw_send(r, &m);
+	c = raw_complete(r);
+	assert_int_equal(c.status, 0);
+	return (uint32_t)c.value;
+}
+
+/* Whether the broker closed our socket within 5 s. */
+static bool closed_by_broker(int fd)
+{
+	char b[64];
+	ssize_t n;
+
+	for (int i = 0; i < 50; i++) {
+		n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* A well-behaved client still gets served. */
+static void others_unharmed(void)
+{
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	uint32_t sid;
+
+	assert_true(test_broker_alive(&broker));
+	assert_int_equal(ar_client_connect(broker.address, &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), 0);
+	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	assert_int_equal(ar_submit_noop(q, sid, 1), 0);
+	assert_int_equal(ar_wait(q, &cqe, 1, 1, 5ll * 1000000000), 1);
+	assert_int_equal(cqe.status, 0);
+	ar_client_close(c);
+}
+
+/* SECURITY 1: a tail past the ring, wrapped, backwards or misaligned
+ * poisons the tenant (EPROTO), and nothing is read out of range. */
+static void test_broker_hostile_lying_tail(void **state)
+{
+	static const int64_t delta[] = { 65536 * 2, 65536 + 8, -8, 3, 0x80000000ll };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(delta) / sizeof(delta[0]); i++) {
+		struct raw r;
+
+		raw_open(&r);
+		raw_session(&r);
+		ar_store_release(&r.sq.g.ctl->prod_tail,
+				 (uint32_t)(r.sq.tail + (uint32_t)delta[i]));
+		(void)eventfd_write(r.doorbell, 1);
+		assert_true(closed_by_broker(r.sock));
+		/* The broker told us why, through the ring's flag too. */
+		assert_true(ar_load_acquire(&r.sq.g.ctl->flags) & AR_RING_F_ERROR);
+		raw_close(&r);
+	}
+	assert_true(test_broker_logged(&broker, "submission ring corrupt"));
+	others_unharmed();
+}
+
+/* A record that is not a message poisons the tenant (protocol error). */
+static void test_broker_hostile_garbage_message(void **state)
+{
+	uint64_t junk[16];
+	struct raw r;
+
+	(void)state;
+	memset(junk, 0x5a, sizeof(junk));
+	raw_open(&r);
+	raw_push(&r, junk, sizeof(junk));
+	assert_true(closed_by_broker(r.sock));
+	raw_close(&r);
+	/* A message only the broker may send is refused the same way. */
+	raw_open(&r);
+	{
+		struct ar_wire_msg m = { .type = AR_WIRE_COMPLETION };
+
+		raw_send(&r, &m);
+	}
+	assert_true(closed_by_broker(r.sock));
+	raw_close(&r);
+	assert_true(test_broker_logged(&broker, "undecodable request"));
+	others_unharmed();
+}
+
+/* SECURITY 3: offsets and lengths of 0, 1, UINT32_MAX, overflowing, below
+ * the minimum, misaligned: EINVAL, and the connection stays usable. */
+static void test_broker_hostile_bad_refs(void **state)
+{
+	struct { uint64_t a_off, a_len, c_off, c_len; int64_t m; } t[] = {
+		{ 0, 0, 4096, 64, 4 },			/* A empty */
+		{ 0, 1, 4096, 64, 4 },			/* A of 1 byte */
+		{ 0, UINT32_MAX, 4096, 64, 4 },		/* past the area */
+		{ UINT64_MAX - 8, 64, 4096, 64, 4 },	/* off + len overflows */
+		{ 1ull << 20, 64, 4096, 64, 4 },	/* at the end */
+		{ 0, 60, 4096, 64, 4 },			/* below 4x4 floats */
+		{ 2, 64, 4096, 64, 4 },			/* misaligned */
+		{ 0, 64, 4096, 64, 0 },			/* m = 0 */
+		{ 0, 64, 4096, 64, -1 },		/* m < 0 */
+		{ 0, 64, 4096, 64, 1ll << 40 },		/* m beyond int */
+	};
+	struct raw r;
+	uint32_t sid;
+
+	(void)state;
+	raw_open(&r);
+	sid = raw_session(&r);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct ar_wire_msg m = { .type = AR_WIRE_OP };
+		struct ar_wire_sgemm *s = &m.u.op.u.sgemm;
+		struct ar_wire_completion c;
+
+		m.u.op.id = 100 + i;
+		m.u.op.session = sid;
+		m.u.op.op = AR_OP_BLAS_SGEMM;
+		m.u.op.args_kind = AR_ARGS_SGEMM;
+		*s = (struct ar_wire_sgemm){ .m = t[i].m, .n = 4, .k = 4, .lda = 4,
+					     .ldb = 4, .ldc = 4, .alpha = 1 };
+		s->a = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = t[i].a_off, .len = t[i].a_len };
+		s->b = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 8192, .len = 64 };
+		s->c = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = t[i].c_off, .len = t[i].c_len };
+		raw_send(&r, &m);
+		c = raw_complete(&r);
+		assert_int_equal(c.id, 100 + i);
+		if (c.status != -EINVAL)
+			fail_msg("case %zu: status %d, want -EINVAL", i, c.status);
+	}
+	/* An inline output bigger than a completion can hold: EMSGSIZE. */
+	{
+		struct ar_wire_msg m = { .type = AR_WIRE_OP };
+		struct ar_wire_completion c;
+
+		m.u.op.id = 7;
+		m.u.op.session = sid;
+		m.u.op.op = AR_OP_IMAGE_CLASSIFY;
+		m.u.op.args_kind = AR_ARGS_IMAGE;
+		m.u.op.u.image.img = (struct ar_wire_buf){ .kind = AR_BUF_BYTES, .bytes = "x", .len = 1 };
+		m.u.op.u.image.out_text = (struct ar_wire_buf){ .kind = AR_BUF_SIZE, .len = 1u << 30 };
+		raw_send(&r, &m);
+		c = raw_complete(&r);
+		assert_int_equal(c.status, -EMSGSIZE);
+	}
+	/* And a valid op still runs on the same connection. */
+	{
+		struct ar_wire_msg m = { .type = AR_WIRE_OP };
+
+		m.u.op.id = 8;
+		m.u.op.session = sid;
+		raw_send(&r, &m);
+		assert_int_equal(raw_complete(&r).status, 0);
+	}
+	raw_close(&r);
+	others_unharmed();
+}
+
+/* SECURITY 2: the broker acts on its private copy while another thread
+ * flips the record's bytes in shared memory; whatever it sees, it never
+ * crashes (this test runs under ASan in the sanitizer build). */
+static _Atomic bool flipping;
+
+static void *flipper(void *arg)
+{
+	struct raw *r = arg;
+	unsigned x = 1;
+
+	while (atomic_load(&flipping)) {
+		x = x * 1103515245 + 12345;
+		r->sq.g.data[(x >> 8) % 512] ^= (uint8_t)(x >> 24);
+	}
+	return NULL;
+}
+
+static void test_broker_hostile_double_fetch(void **state)
+{
+	struct raw r;
+	pthread_t t;
+	uint32_t sid;
+
+	(void)state;
+	raw_open(&r);
+	sid = raw_session(&r);
+	atomic_store(&flipping, true);
+	pthread_create(&t, NULL, flipper, &r);
+	for (int i = 0; i < 2000; i++) {
+		struct ar_wire_msg m = { .type = AR_WIRE_OP };
+		const void *p;
+		int64_t n;
+
+		m.u.op.id = (uint64_t)i;
+		m.u.op.session = sid;
+		m.u.op.op = AR_OP_IMAGE_CLASSIFY;
+		m.u.op.args_kind = AR_ARGS_IMAGE;
+		m.u.op.u.image.img = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 0, .len = 64 };
+		m.u.op.u.image.out_text = (struct ar_wire_buf){ .kind = AR_BUF_SIZE, .len = 64 };
+		n = ar_wire_encode(r.enc, &m, &p);
+		if (ar_ring_sp_enqueue(&r.sq, p, (uint32_t)n))
+			break;	/* poisoned, or full: either ends the run */
+		ar_ring_sp_publish(&r.sq);
+		(void)eventfd_write(r.doorbell, 1);
+		while (ar_ring_sc_dequeue(&r.cq, (uint8_t[4096]){ 0 }, 4096) > 0)
+			;
+		ar_ring_sc_release(&r.cq);
+	}
+	atomic_store(&flipping, false);
+	pthread_join(t, NULL);
+	raw_close(&r);
+	others_unharmed();
+}
+
+/* SECURITY 5: the region memfd cannot be shrunk or grown by the client. */
+static void test_broker_hostile_memfd_sealed(void **state)
+{
+	struct raw r;
+
+	(void)state;
+	raw_open(&r);
+	assert_int_equal(ftruncate(r.region.fd, 4096), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(r.region.fd, (off_t)r.region.bytes * 2), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(fcntl(r.region.fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+	raw_close(&r);
+	others_unharmed();
+}
+
+/* SECURITY 6: fds sent to the broker (one, or 253, or with truncated
+ * control data) are closed and the connection refused; after 10k such
+ * attempts the broker holds no more fds than before. */
+static void test_broker_hostile_fd_abuse(void **state)
+{
+	int fds[253], base, after = -1;
+	char why[256];
+
+	(void)state;
+	base = test_broker_settled_fds(&broker);
+	for (int i = 0; i < 253; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	for (int i = 0; i < 10000; i++) {
+		struct ar_wire_msg m = hello();
+		int got[8], n, fd = raw_connect();
+
+		send_frame(fd, &m, fds, i % 100 == 0 ? 253 : 1 + i % 3);
+		if (i % 1000 == 0) {
+			assert_int_equal(read_welcome(fd, got, &n, why, sizeof(why)), -EPROTO);
+			assert_int_equal(n, 0);
+			assert_non_null(strstr(why, "file descriptors"));
+		}
+		close(fd);
+	}
+	for (int i = 0; i < 253; i++)
+		close(fds[i]);
+	after = test_broker_settled_fds(&broker);
+	assert_int_equal(after, base);
+	others_unharmed();
+}
+
+/* A hello from another ABI major is refused with a reason; so is silence
+ * past the handshake timeout, and a hello frame claiming to be huge. */
+static void test_broker_hostile_handshake(void **state)
+{
+	struct ar_wire_msg m = hello();
+	char why[256] = "";
+	int fds[8], n, fd;
+	uint32_t huge = htole32(1u << 30);
+
+	(void)state;
+	m.u.hello.abi_major = AR_ABI_MAJOR + 1;
+	fd = raw_connect();
+	send_frame(fd, &m, NULL, 0);
+	assert_int_equal(read_welcome(fd, fds, &n, why, sizeof(why)), -EPROTONOSUPPORT);
+	assert_non_null(strstr(why, "ABI"));
+	close(fd);
+
+	fd = raw_connect();
+	assert_int_equal(send(fd, &huge, 4, 0), 4);
+	assert_int_equal(read_welcome(fd, fds, &n, why, sizeof(why)), -EMSGSIZE);
+	close(fd);
+
+	m = hello();
+	m.u.hello.data_bytes = 1ull << 40;
+	fd = raw_connect();
+	send_frame(fd, &m, NULL, 0);
+	assert_int_equal(read_welcome(fd, fds, &n, why, sizeof(why)), -E2BIG);
+	close(fd);
+
+	/* The harness runs this broker with a 300 ms handshake limit. */
+	fd = raw_connect();
+	assert_true(closed_by_broker(fd));
+	close(fd);
+	assert_true(test_broker_logged(&broker, "no hello within"));
+	others_unharmed();
+}
+
+/* SECURITY 9: a client that never reaps stops being served at capacity:
+ * the broker keeps its requests in the client's own SQ, not in memory. */
+static void test_broker_hostile_never_reaps(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct raw r;
+	uint32_t sid, sent = 0;
+	const void *p;
+	int64_t n;
+
+	(void)state;
+	raw_open(&r);
+	sid = raw_session(&r);
+	m.u.op.session = sid;
+	n = ar_wire_encode(r.enc, &m, &p);
+	for (;;) {
+		if (ar_ring_sp_enqueue(&r.sq, p, (uint32_t)n)) {
+			ar_ring_sp_publish(&r.sq);
+			(void)eventfd_write(r.doorbell, 1);
+			usleep(200000);
+			/* Full SQ, and it stays full: the broker stopped. */
+			if (ar_ring_sp_enqueue(&r.sq, p, (uint32_t)n))
+				break;
+		}
+		if (++sent > 10000000)
+			fail_msg("the SQ never filled up");
+	}
+	assert_true(ar_load_acquire(&r.sq.g.ctl->cons_head) != r.sq.tail);
+	others_unharmed();
+	raw_close(&r);
+}
+
+static int setup(void **state)
+{
+	const char *args[] = { "--handshake-ms=300", NULL };
+
+	(void)state;
+	return test_broker_start(&broker, args);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return test_broker_stop(&broker) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_broker_hostile_lying_tail),
+		cmocka_unit_test(test_broker_hostile_garbage_message),
+		cmocka_unit_test(test_broker_hostile_bad_refs),
+		cmocka_unit_test(test_broker_hostile_double_fetch),
+		cmocka_unit_test(test_broker_hostile_memfd_sealed),
+		cmocka_unit_test(test_broker_hostile_fd_abuse),
+		cmocka_unit_test(test_broker_hostile_handshake),
+		cmocka_unit_test(test_broker_hostile_never_reaps),
+	};
+
+	if (getenv("ACCELRING_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ACCELRING_TEST_FILTER"));
+	return cmocka_run_group_tests_name("broker_hostile", tests, setup, teardown);
+}
