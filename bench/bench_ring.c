@@ -9,7 +9,7 @@
  * a raw SPSC ring of fixed slots of the same size with the same batching: no
  * headers, no padding, no validation, i.e. what our ring's safety costs.
  *
- * ratio_to_floor: latency rows, p50 / floor p50; throughput rows, baseline
+ * ratio: latency rows, p50 / floor p50; throughput rows, baseline
  * ops/s / our ops/s. Both read "times the floor's cost"; 1.0 is the floor.
  *
  * usage: bench_ring [--json] [--iters N] [--records N] [--spin-ns N]
@@ -29,205 +29,17 @@
 
 #include <accelring/ring.h>
 
+#include "bench_common.h"
+
 #define CHUNK 4096	/* throughput: records per timed chunk */
 
 static struct {
-	bool json;
-	uint64_t iters;
 	uint64_t records;
 	uint64_t spin_ns;
-	uint32_t reps;
-	int cpu[2];
-	bool pinned;
 } opt = {
-	.iters = 200000,
 	.records = 10000000,
-	.reps = 3,
 	.spin_ns = AR_WAIT_SPIN_NS_DEFAULT,
-	.cpu = { 0, 1 },
 };
-
-struct result {
-	char name[64];
-	char baseline[64];
-	double p50, p99, p999;	/* ns per op */
-	double ops;		/* ops/s, 0 for latency rows */
-	double ratio;
-	char note[96];
-};
-
-static struct result results[32];
-static int nresults;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void pin(int which)
-{
-	cpu_set_t set;
-
-	if (!opt.pinned)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(opt.cpu[which], &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		perror("sched_setaffinity");
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const uint64_t *s, size_t n, double p)
-{
-	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-
-	return (double)s[i < n ? i : n - 1];
-}
-
-/* Index of the median of v[0..n), ties broken by position. */
-static int median_index(const double *v, int n)
-{
-	for (int i = 0; i < n; i++) {
-		int below = 0;
-
-		for (int j = 0; j < n; j++)
-			below += v[j] < v[i] || (v[j] == v[i] && j < i);
-		if (below == n / 2)
-			return i;
-	}
-	return 0;
-}
-
-/* Sorts samples and stores their percentiles, divided by scale, in r. */
-static void set_pcts(struct result *r, uint64_t *samples, size_t n, double scale)
-{
-	qsort(samples, n, sizeof(*samples), cmp_u64);
-	r->p50 = pct(samples, n, 0.50) / scale;
-	r->p99 = pct(samples, n, 0.99) / scale;
-	r->p999 = pct(samples, n, 0.999) / scale;
-}
-
-/*
- * Latency rows run opt.reps times; the run with the median p50 is kept.
- * add() appends a run, keep_median() folds the last reps runs into one.
- */
-static void keep_median(int reps)
-{
-	int first = nresults - reps;
-	double p50[9];
-
-	for (int i = 0; i < reps; i++)
-		p50[i] = results[first + i].p50;
-	results[first] = results[first + median_index(p50, reps)];
-	nresults = first + 1;
-}
-
-static struct result *add(const char *name, uint64_t *samples, size_t n,
-			  double scale)
-{
-	struct result *r = &results[nresults++];
-
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	set_pcts(r, samples, n, scale);
-	return r;
-}
-
-/* Shared between the two processes of one measurement. */
-struct shared {
-	_Alignas(64) uint64_t ping;
-	_Alignas(64) uint64_t pong;
-	_Alignas(64) uint32_t go;
-	_Alignas(64) uint8_t slots[];	/* raw baseline ring */
-};
-
-static struct shared *shm_new(size_t extra)
-{
-	void *p = mmap(NULL, sizeof(struct shared) + extra,
-		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(1);
-	}
-	return p;
-}
-
-/* Runs fn(arg) in a child pinned to the second CPU; returns its pid. */
-static pid_t spawn(void (*fn)(void *), void *arg)
-{
-	pid_t pid = fork();
-
-	if (pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (pid == 0) {
-		pin(1);
-		fn(arg);
-		_exit(0);
-	}
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status)) {
-		fprintf(stderr, "bench peer failed (status %d)\n", status);
-		exit(1);
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* The floor: one atomic each way. */
-
-static struct shared *floor_shm;
-
-static void floor_peer(void *arg)
-{
-	uint64_t n = *(uint64_t *)arg;
-
-	for (uint64_t i = 1; i <= n; i++) {
-		while (ar_load_acquire(&floor_shm->ping) != i)
-			ar_cpu_relax();
-		ar_store_release(&floor_shm->pong, i);
-	}
-}
-
-static void bench_floor(void)
-{
-	uint64_t n = opt.iters, *s = calloc(n, sizeof(*s));
-	pid_t pid;
-
-	floor_shm = shm_new(0);
-	pid = spawn(floor_peer, &n);
-	for (uint64_t i = 1; i <= n; i++) {
-		uint64_t t0 = now_ns();
-
-		ar_store_release(&floor_shm->ping, i);
-		while (ar_load_acquire(&floor_shm->pong) != i)
-			ar_cpu_relax();
-		s[i - 1] = now_ns() - t0;
-	}
-	reap(pid);
-	/* Drop the first tenth: page faults, caches, frequency. */
-	add("floor_pingpong", s + n / 10, n - n / 10, 1.0);
-	snprintf(results[nresults - 1].note, sizeof(results[0].note),
-		 "one atomic each way");
-	free(s);
-	munmap(floor_shm, sizeof(struct shared));
-}
 
 /* ------------------------------------------------------------------ */
 /* Ring round trip: one 64-byte record each way (56-byte payload). */
@@ -549,7 +361,7 @@ static double tp_run(struct tp_ctx *x, bool raw, struct result *r,
 
 /*
  * Throughput moves several-fold within minutes on a shared VM, so the
- * baseline and the ring run back to back, opt.reps times, and the pair
+ * baseline and the ring run back to back, bench.reps times, and the pair
  * with the median ratio is reported.
  */
 static void bench_tp(uint32_t len, uint32_t batch, bool copy)
@@ -561,7 +373,7 @@ static void bench_tp(uint32_t len, uint32_t batch, bool copy)
 	struct result raw[9], ours[9], *out;
 	char base[64];
 	double ratio[9];
-	uint32_t reps = opt.reps;
+	uint32_t reps = bench.reps;
 	int pick;
 	size_t maxchunks;
 	uint64_t *s;
@@ -607,40 +419,14 @@ static void bench_tp(uint32_t len, uint32_t batch, bool copy)
 
 static void print(void)
 {
-	if (opt.json) {
-		for (int i = 0; i < nresults; i++) {
-			struct result *r = &results[i];
+	char footer[512];
 
-			printf("{\"name\":\"%s\",\"p50_ns\":%.1f,\"p99_ns\":%.1f,"
-			       "\"p999_ns\":%.1f,", r->name, r->p50, r->p99, r->p999);
-			if (r->ops > 0)
-				printf("\"ops_per_s\":%.0f,", r->ops);
-			else
-				printf("\"ops_per_s\":null,");
-			printf("\"ratio_to_floor\":%.3f,\"floor\":\"%s\","
-			       "\"pinned\":%s}\n", r->ratio, r->baseline,
-			       opt.pinned ? "true" : "false");
-		}
-		return;
-	}
-	printf("%-30s %10s %10s %10s %12s %8s  %s\n", "measurement", "p50 ns",
-	       "p99 ns", "p99.9 ns", "ops/s", "x floor", "notes");
-	for (int i = 0; i < nresults; i++) {
-		struct result *r = &results[i];
-		char ops[32] = "-";
-
-		if (r->ops > 0)
-			snprintf(ops, sizeof(ops), "%.1fM", r->ops / 1e6);
-		printf("%-30s %10.1f %10.1f %10.1f %12s %8.2f  %s\n", r->name,
-		       r->p50, r->p99, r->p999, ops, r->ratio, r->note);
-	}
-	printf("\nLatency rows: round trip of one 64 B record each way, median "
-	       "of %u runs by p50; x floor = p50 / floor_pingpong p50.\n"
-	       "Throughput rows: one way, ns per "
-	       "record per %d-record chunk; x floor = raw_spsc ops/s / ring "
-	       "ops/s.\n%s\n", opt.reps, CHUNK,
-	       opt.pinned ? "Processes pinned to two CPUs." :
-			    "NOT pinned (fewer than 2 CPUs): figures are noisy.");
+	snprintf(footer, sizeof(footer),
+		 "Latency rows: round trip of one 64 B record each way, median "
+		 "of %u runs by p50; ratio = p50 / floor_pingpong p50.\n"
+		 "Throughput rows: one way, ns per record per %d-record chunk; "
+		 "ratio = raw_spsc ops/s / ring ops/s.", bench.reps, CHUNK);
+	print_table(footer);
 }
 
 static void usage(const char *argv0)
@@ -670,46 +456,46 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'j': opt.json = true; break;
-		case 'i': opt.iters = strtoull(optarg, NULL, 0); break;
+		case 'j': bench.json = true; break;
+		case 'i': bench.iters = strtoull(optarg, NULL, 0); break;
 		case 'r': opt.records = strtoull(optarg, NULL, 0); break;
 		case 's': opt.spin_ns = strtoull(optarg, NULL, 0); break;
-		case 'n': opt.reps = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'n': bench.reps = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'c':
-			if (sscanf(optarg, "%d,%d", &opt.cpu[0], &opt.cpu[1]) != 2)
+			if (sscanf(optarg, "%d,%d", &bench.cpu[0], &bench.cpu[1]) != 2)
 				usage(argv[0]);
 			break;
 		default: usage(argv[0]);
 		}
 	}
-	if (opt.iters < 100 || opt.records < 10 * CHUNK || opt.reps < 1 ||
-	    opt.reps > 9)
+	if (bench.iters < 100 || opt.records < 10 * CHUNK || bench.reps < 1 ||
+	    bench.reps > 9)
 		usage(argv[0]);
 	sched_getaffinity(0, sizeof(set), &set);
-	opt.pinned = CPU_ISSET(opt.cpu[0], &set) && CPU_ISSET(opt.cpu[1], &set) &&
-		     opt.cpu[0] != opt.cpu[1];
+	bench.pinned = CPU_ISSET(bench.cpu[0], &set) && CPU_ISSET(bench.cpu[1], &set) &&
+		     bench.cpu[0] != bench.cpu[1];
 	pin(0);
 
-	for (uint32_t i = 0; i < opt.reps; i++)
+	for (uint32_t i = 0; i < bench.reps; i++)
 		bench_floor();
-	keep_median((int)opt.reps);
+	keep_median((int)bench.reps);
 	fl = &results[0];
 	fl->ratio = 1.0;
 	snprintf(fl->baseline, sizeof(fl->baseline), "floor_pingpong");
 
-	for (uint32_t i = 0; i < opt.reps; i++)
-		bench_rtt("ring_rtt_poll", AR_WAIT_POLL, 0, opt.iters,
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_rtt("ring_rtt_poll", AR_WAIT_POLL, 0, bench.iters,
 			  "busy-poll both sides");
-	keep_median((int)opt.reps);
+	keep_median((int)bench.reps);
 	snprintf(note, sizeof(note), "spin %" PRIu64 " ns, then eventfd/futex",
 		 opt.spin_ns);
-	for (uint32_t i = 0; i < opt.reps; i++)
+	for (uint32_t i = 0; i < bench.reps; i++)
 		bench_rtt("ring_rtt_spin_sleep", AR_WAIT_FUTEX, opt.spin_ns,
-			  opt.iters, note);
-	keep_median((int)opt.reps);
+			  bench.iters, note);
+	keep_median((int)bench.reps);
 	/* Sleeping every time costs ~65 us a round trip: fewer iterations. */
 	bench_rtt("ring_rtt_sleep", AR_WAIT_FUTEX, 0,
-		  opt.iters / 20 > 1000 ? opt.iters / 20 : 1000,
+		  bench.iters / 20 > 1000 ? bench.iters / 20 : 1000,
 		  "spin 0: sleeps every time");
 	for (int i = 1; i < nresults; i++) {
 		results[i].ratio = results[i].p50 / fl->p50;

@@ -233,9 +233,12 @@ struct ar_conn {
 	/* The loop's recvmsg. */
 	struct msghdr msg;
 	struct iovec iov;
+	/* Room for the most fds one message can carry (SCM_MAX_FD, 253),
+	 * so that an fd flood is seen and closed rather than truncated:
+	 * CMSG_SPACE(253 * sizeof(int)) = 1032 on Linux, with margin. */
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(253 * sizeof(int))];
+		char buf[1088];
 	} cbuf;
 	uint32_t rlen;
 	uint8_t rbuf[4 + AR_HELLO_MAX] __attribute__((aligned(8)));

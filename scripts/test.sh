@@ -71,12 +71,14 @@ run_suite build-tsan "-DAR_TSAN=ON -DAR_BUILD_BENCH=OFF" "-LE model" "$tsan_run"
 if [ $long -eq 1 ]; then
 	secs=${FUZZ_SECONDS:-300}
 	echo "=== fuzz campaigns (clang, libFuzzer, ASan+UBSan), ${secs}s each"
-	if CC=clang-14 cmake -S "$top" -B "$top/build-fuzz" -DAR_FUZZ=ON -DAR_ASAN=ON \
+	if CC=clang-14 CXX=clang++-14 cmake -S "$top" -B "$top/build-fuzz" -DAR_FUZZ=ON -DAR_ASAN=ON \
 		-DAR_BUILD_BENCH=OFF >/dev/null &&
 	   cmake --build "$top/build-fuzz" -j"$jobs" >/dev/null; then
-		for t in region ring; do
+		for t in region ring request; do
 			mkdir -p "$top/build-fuzz/corpus-$t"
-			if "$top/build-fuzz/tests/fuzz_$t" -max_total_time="$secs" \
+			dict=()
+			[ -f "$top/tests/fuzz/$t.dict" ] && dict=(-dict="$top/tests/fuzz/$t.dict")
+			if "$top/build-fuzz/tests/fuzz_$t" -max_total_time="$secs" "${dict[@]}" \
 				-artifact_prefix="$top/build-fuzz/crash-$t-" \
 				"$top/build-fuzz/corpus-$t" "$top/tests/fuzz/corpus/$t" \
 				>"$top/build-fuzz/fuzz_$t.log" 2>&1; then

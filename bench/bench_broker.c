@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_broker - what an op through accelringd costs, against baselines
+ * measured in the same run:
+ *   - the floor (one atomic each way between two pinned processes) and a
+ *     plain UNIX-socket request/response of the same size, for the noop
+ *     round trip (broker and client busy-polling, and spinning 20 us then
+ *     sleeping);
+ *   - the same socket pipelining batches of 64, for the async API's noop
+ *     throughput from one client thread;
+ *   - cblas_sgemm in process, for sgemm through the broker with its
+ *     matrices in the shared data area (zero copy), at 64, 256 and 1024.
+ * A real broker is started for each configuration (tests/broker_harness.c).
+ *
+ * usage: bench_broker [--json] [--iters N] [--reps N] [--cpus A,B]
+ */
+#include <cblas.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <accelring/client.h>
+
+#include "bench_common.h"
+#include "broker_harness.h"
+
+#define MSG 64		/* the socket baseline's message: a noop request's size */
+#define TP_OPS 2000000u	/* async throughput: ops per run */
+#define TP_BATCH 256u
+
+/* Pin every thread of the broker to the second CPU. */
+static void pin_broker(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	cpu_set_t set;
+	DIR *d;
+
+	if (!bench.pinned)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(bench.cpu[1], &set);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			sched_setaffinity(atoi(e->d_name), sizeof(set), &set);
+	if (d)
+		closedir(d);
+}
+
+static void start(struct test_broker *b, const char *spin_us, bool pinned)
+{
+	char spin[64];
+	const char *args[] = { spin, "--workers=1", NULL };
+
+	snprintf(spin, sizeof(spin), "--spin-us=%s", spin_us);
+	if (test_broker_start(b, args)) {
+		fprintf(stderr, "bench_broker: cannot start accelringd\n");
+		exit(1);
+	}
+	if (pinned)
+		pin_broker(b->pid);
+}
+
+static void session(const struct test_broker *b, struct ar_client **c,
+		    struct ar_queue **q, uint32_t *sid)
+{
+	if (ar_client_connect(b->address, c) || ar_queue_get(*c, q) ||
+	    ar_session_open(*q, 0, sid)) {
+		fprintf(stderr, "bench_broker: cannot open a session\n");
+		exit(1);
+	}
+}
+
+/* ---- baselines: a UNIX socket ---- */
+
+static int sv[2];
+
+static void sock_echo(void *arg)
+{
+	uint8_t buf[MSG * 64];
+	uint64_t n = *(uint64_t *)arg;
+
+	close(sv[0]);
+	for (;;) {
+		ssize_t got = read(sv[1], buf, sizeof(buf));
+
+		if (got <= 0)
+			break;
+		if (write(sv[1], buf, (size_t)got) != got)
+			break;
+	}
+	(void)n;
+}
+
+static void bench_socket_rtt(void)
+{
+	uint64_t n = bench.iters, *s = calloc(n, sizeof(*s));
+	uint8_t msg[MSG] = { 1 };
+	pid_t pid;
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	pid = spawn(sock_echo, &n);
+	close(sv[1]);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		size_t got = 0;
+
+		if (write(sv[0], msg, MSG) != MSG)
+			exit(1);
+		while (got < MSG) {
+			ssize_t r = read(sv[0], msg + got, MSG - got);
+
+			if (r <= 0)
+				exit(1);
+			got += (size_t)r;
+		}
+		s[i] = now_ns() - t0;
+	}
+	close(sv[0]);
+	reap(pid);
+	add("unix_socket_rtt", s + n / 10, n - n / 10, 1.0);
+	snprintf(results[nresults - 1].note, sizeof(results[0].note),
+		 "%d B request and response, blocking read", MSG);
+	free(s);
+}
+
+static void bench_socket_tp(void)
+{
+	uint8_t buf[MSG * 64];
+	uint64_t n = TP_OPS / 4, t0, dt;
+	struct result *r;
+	pid_t pid;
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	pid = spawn(sock_echo, &n);
+	close(sv[1]);
+	memset(buf, 1, sizeof(buf));
+	t0 = now_ns();
+	for (uint64_t i = 0; i < n; i += 64) {
+		size_t got = 0;
+
+		if (write(sv[0], buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			exit(1);
+		while (got < sizeof(buf)) {
+			ssize_t rd = read(sv[0], buf + got, sizeof(buf) - got);
+
+			if (rd <= 0)
+				exit(1);
+			got += (size_t)rd;
+		}
+	}
+	dt = now_ns() - t0;
+	close(sv[0]);
+	reap(pid);
+	r = &results[nresults++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "unix_socket_batch64");
+	r->ops = (double)n * 1e9 / (double)dt;
+	r->p50 = r->p99 = r->p999 = (double)dt / (double)n;
+	r->ratio = 1.0;
+	snprintf(r->baseline, sizeof(r->baseline), "unix_socket_batch64");
+	snprintf(r->note, sizeof(r->note), "%d B messages, 64 per write, echoed", MSG);
+}
+
+/* ---- through the broker ---- */
+
+static void bench_noop_rtt(const char *name, const char *spin_us,
+			   const char *client_spin_ns, const char *note)
+{
+	uint64_t n = bench.iters, *s = calloc(n, sizeof(*s));
+	struct test_broker b;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	uint32_t sid;
+
+	setenv("ACCELRING_SPIN_NS", client_spin_ns, 1);
+	start(&b, spin_us, true);
+	session(&b, &c, &q, &sid);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+
+		if (ar_submit_noop(q, sid, i) || ar_wait(q, &cqe, 1, 1, -1) != 1 ||
+		    cqe.status)
+			exit(1);
+		s[i] = now_ns() - t0;
+	}
+	ar_client_close(c);
+	test_broker_stop(&b);
+	unsetenv("ACCELRING_SPIN_NS");
+	add(name, s + n / 10, n - n / 10, 1.0);
+	snprintf(results[nresults - 1].note, sizeof(results[0].note), "%s", note);
+	free(s);
+}
+
+static void bench_noop_async(void)
+{
+	struct ar_cqe cqes[TP_BATCH];
+	struct test_broker b;
+	struct ar_client *c;
+	struct ar_queue *q;
+	uint64_t sent = 0, done = 0, t0, dt;
+	struct result *r;
+	uint32_t sid;
+
+	start(&b, "20", true);
+	session(&b, &c, &q, &sid);
+	t0 = now_ns();
+	while (done < TP_OPS) {
+		while (sent < TP_OPS && sent - done < 4 * TP_BATCH) {
+			if (ar_submit_noop(q, sid, sent))
+				break;
+			sent++;
+			if (sent % TP_BATCH == 0)
+				ar_flush(q);
+		}
+		int got = ar_wait(q, cqes, TP_BATCH, 1, -1);
+
+		if (got <= 0)
+			exit(1);
+		done += (uint64_t)got;
+	}
+	dt = now_ns() - t0;
+	ar_client_close(c);
+	test_broker_stop(&b);
+	r = &results[nresults++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "broker_noop_async");
+	r->ops = (double)TP_OPS * 1e9 / (double)dt;
+	r->p50 = r->p99 = r->p999 = (double)dt / TP_OPS;
+	snprintf(r->note, sizeof(r->note), "one client thread, %u in flight, flush per %u",
+		 4 * TP_BATCH, TP_BATCH);
+}
+
+static void bench_sgemm(int64_t d, uint32_t iters)
+{
+	uint64_t *in = calloc(iters, sizeof(uint64_t)), *br = calloc(iters, sizeof(uint64_t));
+	struct test_broker b;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	struct result *r1, *r2;
+	uint32_t sid;
+	char name[64];
+
+	/* Unpinned: OpenBLAS uses every CPU, in process and in the broker. */
+	start(&b, "20", false);
+	session(&b, &c, &q, &sid);
+	float *a = ar_buf_alloc(q, (size_t)(d * d * 4)), *bb = ar_buf_alloc(q, (size_t)(d * d * 4));
+	float *cc = ar_buf_alloc(q, (size_t)(d * d * 4));
+	float *la = malloc((size_t)(d * d * 4)), *lb = malloc((size_t)(d * d * 4)),
+	      *lc = malloc((size_t)(d * d * 4));
+	struct ar_sgemm sg = { .m = d, .n = d, .k = d, .lda = d, .ldb = d, .ldc = d,
+			       .alpha = 1, .beta = 0, .a = a, .b = bb, .c = cc };
+
+	if (!a || !bb || !cc) {
+		fprintf(stderr, "bench_broker: data area too small for %lld\n", (long long)d);
+		exit(1);
+	}
+	for (int64_t i = 0; i < d * d; i++)
+		la[i] = a[i] = (float)(i % 13) / 13, lb[i] = bb[i] = (float)(i % 7) / 7;
+	/* Interleaved, so that drift hits both sides alike; one warm-up. */
+	for (uint32_t i = 0; i <= iters; i++) {
+		uint64_t t0 = now_ns();
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d,
+			    (int)d, 1, la, (int)d, lb, (int)d, 0, lc, (int)d);
+		uint64_t t1 = now_ns();
+
+		if (ar_submit_sgemm(q, sid, &sg, i) || ar_wait(q, &cqe, 1, 1, -1) != 1 ||
+		    cqe.status)
+			exit(1);
+		uint64_t t2 = now_ns();
+
+		if (i) {
+			in[i - 1] = t1 - t0;
+			br[i - 1] = t2 - t1;
+		}
+	}
+	snprintf(name, sizeof(name), "sgemm_%lld_inprocess", (long long)d);
+	r1 = add(name, in, iters, 1.0);
+	snprintf(r1->baseline, sizeof(r1->baseline), "%s", name);
+	r1->ratio = 1.0;
+	snprintf(r1->note, sizeof(r1->note), "cblas_sgemm in the client, %u runs", iters);
+	snprintf(name, sizeof(name), "sgemm_%lld_broker", (long long)d);
+	r2 = add(name, br, iters, 1.0);
+	r1 = &results[nresults - 2];
+	snprintf(r2->baseline, sizeof(r2->baseline), "%s", r1->name);
+	r2->ratio = r2->p50 / r1->p50;
+	snprintf(r2->note, sizeof(r2->note), "blas plugin, zero copy, %u runs", iters);
+	ar_client_close(c);
+	test_broker_stop(&b);
+	free(la);
+	free(lb);
+	free(lc);
+	free(in);
+	free(br);
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr, "usage: %s [--json] [--iters N] [--reps N] [--cpus A,B]\n", argv0);
+	exit(2);
+}
+
+static void latency_ratios(int from, int base)
+{
+	for (int i = from; i < nresults; i++) {
+		results[i].ratio = results[i].p50 / results[base].p50;
+		snprintf(results[i].baseline, sizeof(results[i].baseline), "%s",
+			 results[base].name);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "iters", required_argument, NULL, 'i' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "reps", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char footer[512];
+	cpu_set_t set;
+	int c, first, sock;
+
+	bench.iters = 100000;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': bench.json = true; break;
+		case 'i': bench.iters = strtoull(optarg, NULL, 0); break;
+		case 'n': bench.reps = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'c':
+			if (sscanf(optarg, "%d,%d", &bench.cpu[0], &bench.cpu[1]) != 2)
+				usage(argv[0]);
+			break;
+		default: usage(argv[0]);
+		}
+	}
+	if (bench.iters < 100 || bench.reps < 1 || bench.reps > 9)
+		usage(argv[0]);
+	sched_getaffinity(0, sizeof(set), &set);
+	bench.pinned = CPU_ISSET(bench.cpu[0], &set) && CPU_ISSET(bench.cpu[1], &set) &&
+		       bench.cpu[0] != bench.cpu[1];
+	pin(0);
+
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_floor();
+	keep_median((int)bench.reps);
+	latency_ratios(0, 0);
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_socket_rtt();
+	keep_median((int)bench.reps);
+	sock = nresults - 1;
+	first = nresults;
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_noop_rtt("broker_noop_rtt_poll", "10000000", "10000000000",
+			       "broker and client busy-poll");
+	keep_median((int)bench.reps);
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_noop_rtt("broker_noop_rtt_spin_sleep", "20", "20000",
+			       "spin 20 us, then sleep (defaults)");
+	keep_median((int)bench.reps);
+	latency_ratios(sock, 0);
+	/* And each broker row against the socket too, as a second line. */
+	for (int i = first; i < first + 2; i++) {
+		results[nresults] = results[i];
+		results[nresults].ratio = results[i].p50 / results[sock].p50;
+		memcpy(results[nresults].baseline, results[sock].name,
+		       sizeof(results[0].baseline));
+		nresults++;
+	}
+	bench_socket_tp();
+	bench_noop_async();
+	results[nresults - 1].ratio = results[nresults - 2].ops / results[nresults - 1].ops;
+	snprintf(results[nresults - 1].baseline, sizeof(results[0].baseline),
+		 "unix_socket_batch64");
+	bench_sgemm(64, 2000);
+	bench_sgemm(256, 200);
+	bench_sgemm(1024, 10);
+	snprintf(footer, sizeof(footer),
+		 "Latency rows: one op's round trip, median of %u runs by p50; "
+		 "ratio = p50 / the baseline's p50.\n"
+		 "Throughput rows: ratio = baseline ops/s / ours (below 1: faster).\n"
+		 "sgemm rows: ratio = broker p50 / in-process p50, interleaved runs.",
+		 bench.reps);
+	print_table(footer);
+	return 0;
+}
