@@ -1,12 +1,44 @@
 #!/usr/bin/env bash
-# The README's first command: install what is needed, build, and run the
-# main job. Until the broker exists that is the ring benchmark, which prints
-# how the ring compares with the cross-core floor and a raw SPSC ring
-# measured in the same run. Extra arguments go to bench_ring (--json, ...).
+# The README's first command: install what is needed, build, start a real
+# accelringd on a private socket, run the noop, sgemm and classify examples
+# against it (their output is shown), and stop it.
+# Extra arguments are passed to accelringd (e.g. --log-level=info).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
 cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$top/build" -j"$(nproc)" --target bench_ring >/dev/null
-echo "== bench_ring (two processes, one memfd, $(nproc) CPUs)"
-exec "$top/build/bench/bench_ring" "$@"
+cmake --build "$top/build" -j"$(nproc)" >/dev/null
+
+dir=$(mktemp -d /tmp/accelring-demo.XXXXXX)
+broker=
+cleanup() {
+	if [ -n "$broker" ] && kill -0 "$broker" 2>/dev/null; then
+		kill -TERM "$broker"
+		wait "$broker" || true
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+echo "== starting accelringd on $dir/accelring.sock (plugins: blas, mbench, noop)"
+exec 3>"$dir/ready"
+ACCELRING_READY_FD=3 "$top/build/accelringd" --socket="$dir/accelring.sock" \
+	--plugin-dir="$top/build/plugins" --plugins=blas:mbench:noop \
+	--log-level=info "$@" 2> >(sed 's/^/   [broker] /' >&2) &
+broker=$!
+exec 3>&-
+for _ in $(seq 100); do
+	grep -q ready "$dir/ready" 2>/dev/null && break
+	sleep 0.05
+done
+export ACCELRING_ADDRESS="unix://$dir/accelring.sock"
+echo "== ACCELRING_ADDRESS=$ACCELRING_ADDRESS"
+
+echo "== noop 100000   (vAccel's noop example: the framework's own cost)"
+"$top/build/examples/noop" 100000
+echo "== sgemm 5 512   (C = alpha*A*B + beta*C in the blas plugin, checked here)"
+"$top/build/examples/sgemm" 5 512
+echo "== classify      (an image classification, answered by the noop plugin)"
+head -c 65536 /dev/urandom >"$dir/image.bin"
+"$top/build/examples/classify" "$dir/image.bin" 10
+echo "== stopping accelringd (SIGTERM)"
