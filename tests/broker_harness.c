@@ -110,8 +110,10 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 		int log = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 		dup2(log, 2);
-		dup2(pipefd[1], 5);	/* dup2 clears CLOEXEC on the copy */
-		snprintf(fdnum, sizeof(fdnum), "5");
+		/* The ready pipe stays open across exec; it may already be
+		 * any number, so clear its close-on-exec flag in place. */
+		fcntl(pipefd[1], F_SETFD, 0);
+		snprintf(fdnum, sizeof(fdnum), "%d", pipefd[1]);
 		setenv("ACCELRING_READY_FD", fdnum, 1);
 		unsetenv("ACCELRING_PLUGINS");
 		unsetenv("VACCEL_PLUGINS");
