@@ -85,7 +85,7 @@ AR_VISIBLE int ar_client_connect(const char *address, struct ar_client **out)
 	}
 	c->id = atomic_fetch_add(&next_client_id, 1);
 	pthread_mutex_init(&c->lock, NULL);
-	c->want_channels = (uint32_t)env_u64("ACCELRING_CHANNELS", 16);
+	c->want_channels = (uint32_t)env_u64("ACCELRING_CHANNELS", 4);
 	c->data_bytes = env_u64("ACCELRING_DATA_BYTES", 0);
 	c->spin_ns = env_u64("ACCELRING_SPIN_NS", AR_WAIT_SPIN_NS_DEFAULT);
 	if (pthread_key_create(&c->key, release_thread_queue)) {

@@ -200,7 +200,8 @@ int dec_string(const fb::String *s, const char **out)
 		return 0;
 	// An embedded NUL would make the name the plugin sees differ from
 	// the one that was checked.
-	if (s->size() >= AR_WIRE_MAX_NAME || std::strlen(s->c_str()) != s->size())
+	if (s->size() >= AR_WIRE_MAX_NAME ||
+	    std::memchr(s->c_str(), '\0', s->size()) != nullptr)
 		return -EINVAL;
 	*out = s->c_str();
 	return 0;
