@@ -261,7 +261,7 @@ struct ar_broker {
 	int nodes;			/* NUMA nodes, 1 without libnuma */
 	_Atomic bool draining;
 	_Atomic unsigned workers_running;
-	uint64_t drain_deadline_ns;
+	_Atomic uint64_t drain_deadline_ns;	/* a second signal moves it to 0 */
 	_Atomic uint64_t ops_done, ops_cancelled;
 };
 

@@ -253,14 +253,16 @@ static void start_drain(struct ar_broker *b, int sig)
 
 	if (atomic_load(&b->draining)) {
 		ar_warn("signal %d again: cancelling what is still queued", sig);
-		b->drain_deadline_ns = 0;
+		atomic_store_explicit(&b->drain_deadline_ns, 0, memory_order_relaxed);
 		for (unsigned i = 0; i < b->nr_workers; i++)
 			ar__worker_kick(b->workers[i]);
 		return;
 	}
 	ar_info("signal %d: no new connections; draining for up to %u ms",
 		sig, b->cfg.grace_ms);
-	b->drain_deadline_ns = ar__now_ns() + (uint64_t)b->cfg.grace_ms * 1000000u;
+	atomic_store_explicit(&b->drain_deadline_ns,
+			      ar__now_ns() + (uint64_t)b->cfg.grace_ms * 1000000u,
+			      memory_order_relaxed);
 	/* Release: workers that see draining see the deadline. */
 	atomic_store_explicit(&b->draining, true, memory_order_release);
 	sqe = get_sqe(b);

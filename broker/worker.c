@@ -412,7 +412,8 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 static bool past_grace(struct ar_broker *b)
 {
 	return atomic_load_explicit(&b->draining, memory_order_acquire) &&
-	       ar__now_ns() >= b->drain_deadline_ns;
+	       ar__now_ns() >= atomic_load_explicit(&b->drain_deadline_ns,
+							   memory_order_relaxed);
 }
 
 /* Run reqs[0..n) and post their completions, group by group. */
@@ -563,7 +564,8 @@ static void *worker_main(void *arg)
 		if (w->nr_removing)
 			reap(w);
 		draining = atomic_load_explicit(&b->draining, memory_order_acquire);
-		if (draining && ar__now_ns() >= b->drain_deadline_ns) {
+		if (draining && ar__now_ns() >= atomic_load_explicit(&b->drain_deadline_ns,
+							   memory_order_relaxed)) {
 			/* Grace is over: whatever is queued is cancelled. */
 			for (unsigned i = 0; i < w->nr_ch; i++)
 				while (service(w, w->ch[i], true))
