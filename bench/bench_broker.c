@@ -324,36 +324,19 @@ static void latency_ratios(int from, int base)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "iters", required_argument, NULL, 'i' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "reps", required_argument, NULL, 'n' },
+		BENCH_COMMON_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	char footer[512];
-	cpu_set_t set;
 	int c, first, sock;
 
 	bench.iters = 100000;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j': bench.json = true; break;
-		case 'i': bench.iters = strtoull(optarg, NULL, 0); break;
-		case 'n': bench.reps = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'c':
-			if (sscanf(optarg, "%d,%d", &bench.cpu[0], &bench.cpu[1]) != 2)
-				usage(argv[0]);
-			break;
-		default: usage(argv[0]);
-		}
-	}
-	if (bench.iters < 100 || bench.reps < 1 || bench.reps > 9)
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		if (!bench_option(c, optarg))
+			usage(argv[0]);
+	if (!bench_setup())
 		usage(argv[0]);
-	sched_getaffinity(0, sizeof(set), &set);
-	bench.pinned = CPU_ISSET(bench.cpu[0], &set) && CPU_ISSET(bench.cpu[1], &set) &&
-		       bench.cpu[0] != bench.cpu[1];
-	pin(0);
 
 	for (uint32_t i = 0; i < bench.reps; i++)
 		bench_floor();

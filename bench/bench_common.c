@@ -3,6 +3,7 @@
  * What every benchmark shares: timing, pinning, percentiles, the result
  * table (text or --json), and the floor every latency is compared with.
  */
+#include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,3 +223,35 @@ void print_table(const char *footer)
 			    "NOT pinned (fewer than 2 CPUs): figures are noisy.");
 }
 
+
+bool bench_option(int c, const char *arg)
+{
+	switch (c) {
+	case 'j':
+		bench.json = true;
+		return true;
+	case 'i':
+		bench.iters = strtoull(arg, NULL, 0);
+		return true;
+	case 'n':
+		bench.reps = (uint32_t)strtoul(arg, NULL, 0);
+		return true;
+	case 'c':
+		return sscanf(arg, "%d,%d", &bench.cpu[0], &bench.cpu[1]) == 2;
+	default:
+		return false;
+	}
+}
+
+bool bench_setup(void)
+{
+	cpu_set_t set;
+
+	if (bench.iters < 100 || bench.reps < 1 || bench.reps > 9)
+		return false;
+	sched_getaffinity(0, sizeof(set), &set);
+	bench.pinned = CPU_ISSET(bench.cpu[0], &set) && CPU_ISSET(bench.cpu[1], &set) &&
+		       bench.cpu[0] != bench.cpu[1];
+	pin(0);
+	return true;
+}

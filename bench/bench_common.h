@@ -54,6 +54,18 @@ pid_t spawn(void (*fn)(void *), void *arg);
 void reap(pid_t pid);
 /* Append the floor row: one atomic each way between two processes. */
 void bench_floor(void);
+/* The options every benchmark takes, for its getopt_long table. */
+#define BENCH_COMMON_OPTIONS                                   \
+	{ "json", no_argument, NULL, 'j' },                    \
+	{ "iters", required_argument, NULL, 'i' },             \
+	{ "reps", required_argument, NULL, 'n' },              \
+	{ "cpus", required_argument, NULL, 'c' }
+/* Apply one of them (c as in the table). Returns false for any other
+ * option, or a value that does not parse. */
+bool bench_option(int c, const char *arg);
+/* Check the common settings (false: show usage), then decide whether the
+ * two CPUs can be pinned and pin this process to the first. */
+bool bench_setup(void);
 /* Print every row, as a table with footer or as JSON lines. */
 void print_table(const char *footer);
 

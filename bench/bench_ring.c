@@ -440,41 +440,27 @@ static void usage(const char *argv0)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "iters", required_argument, NULL, 'i' },
+		BENCH_COMMON_OPTIONS,
 		{ "records", required_argument, NULL, 'r' },
 		{ "spin-ns", required_argument, NULL, 's' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "reps", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	char note[96];
 	struct result *fl;
-	cpu_set_t set;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'j': bench.json = true; break;
-		case 'i': bench.iters = strtoull(optarg, NULL, 0); break;
 		case 'r': opt.records = strtoull(optarg, NULL, 0); break;
 		case 's': opt.spin_ns = strtoull(optarg, NULL, 0); break;
-		case 'n': bench.reps = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'c':
-			if (sscanf(optarg, "%d,%d", &bench.cpu[0], &bench.cpu[1]) != 2)
+		default:
+			if (!bench_option(c, optarg))
 				usage(argv[0]);
-			break;
-		default: usage(argv[0]);
 		}
 	}
-	if (bench.iters < 100 || opt.records < 10 * CHUNK || bench.reps < 1 ||
-	    bench.reps > 9)
+	if (opt.records < 10 * CHUNK || !bench_setup())
 		usage(argv[0]);
-	sched_getaffinity(0, sizeof(set), &set);
-	bench.pinned = CPU_ISSET(bench.cpu[0], &set) && CPU_ISSET(bench.cpu[1], &set) &&
-		     bench.cpu[0] != bench.cpu[1];
-	pin(0);
 
 	for (uint32_t i = 0; i < bench.reps; i++)
 		bench_floor();

@@ -128,6 +128,17 @@ static int grow(void **p, size_t *cap, size_t need)
 	return 0;
 }
 
+static struct io_uring_sqe *sqe_get(struct ar_worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	if (!sqe) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
 static void finish_remove(struct ar_worker *w, struct ar_channel *ch)
 {
 	w->nr_removing--;
@@ -185,11 +196,7 @@ static void do_remove(struct ar_worker *w, struct ar_channel *ch)
 		finish_remove(w, ch);
 		return;
 	}
-	sqe = io_uring_get_sqe(&w->ring);
-	if (!sqe) {
-		io_uring_submit(&w->ring);
-		sqe = io_uring_get_sqe(&w->ring);
-	}
+	sqe = sqe_get(w);
 	io_uring_prep_cancel(sqe, (void *)((uintptr_t)ch | TAG_DOORBELL), 0);
 	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
 	io_uring_submit(&w->ring);
@@ -222,17 +229,6 @@ static void take_cmds(struct ar_worker *w)
 }
 
 /* ---- the io_uring: doorbells and commands ---- */
-
-static struct io_uring_sqe *sqe_get(struct ar_worker *w)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-
-	if (!sqe) {
-		io_uring_submit(&w->ring);
-		sqe = io_uring_get_sqe(&w->ring);
-	}
-	return sqe;
-}
 
 static void arm(struct ar_worker *w)
 {

@@ -485,38 +485,39 @@ AR_VISIBLE int vaccel_torch_model_run(struct vaccel_session *sess,
 		       r, (size_t)nr_read, w, (size_t)nr_write);
 }
 
+/* A model op with no arguments but the model's name. */
+static int model_op(struct vaccel_session *sess, const struct vaccel_resource *model,
+		    uint32_t op)
+{
+	if (!model)
+		return VACCEL_EINVAL;
+	return generic(sess, op, res_name(model), NULL, NULL, 0, NULL, 0);
+}
+
 AR_VISIBLE int vaccel_tf_model_load(struct vaccel_session *sess,
 				    struct vaccel_resource *model, void *status)
 {
 	(void)status;
-	if (!model)
-		return VACCEL_EINVAL;
-	return generic(sess, AR_OP_TF_SESSION_LOAD, res_name(model), NULL, NULL, 0, NULL, 0);
+	return model_op(sess, model, AR_OP_TF_SESSION_LOAD);
 }
 
 AR_VISIBLE int vaccel_tf_model_unload(struct vaccel_session *sess,
 				      struct vaccel_resource *model, void *status)
 {
 	(void)status;
-	if (!model)
-		return VACCEL_EINVAL;
-	return generic(sess, AR_OP_TF_SESSION_DELETE, res_name(model), NULL, NULL, 0, NULL, 0);
+	return model_op(sess, model, AR_OP_TF_SESSION_DELETE);
 }
 
 AR_VISIBLE int vaccel_tflite_model_load(struct vaccel_session *sess,
 					struct vaccel_resource *model)
 {
-	if (!model)
-		return VACCEL_EINVAL;
-	return generic(sess, AR_OP_TFLITE_SESSION_LOAD, res_name(model), NULL, NULL, 0, NULL, 0);
+	return model_op(sess, model, AR_OP_TFLITE_SESSION_LOAD);
 }
 
 AR_VISIBLE int vaccel_tflite_model_unload(struct vaccel_session *sess,
 					  struct vaccel_resource *model)
 {
-	if (!model)
-		return VACCEL_EINVAL;
-	return generic(sess, AR_OP_TFLITE_SESSION_DELETE, res_name(model), NULL, NULL, 0, NULL, 0);
+	return model_op(sess, model, AR_OP_TFLITE_SESSION_DELETE);
 }
 
 /*
