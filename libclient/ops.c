@@ -65,6 +65,20 @@ static int put(struct ar_queue *q, struct ar_wire_msg *m, int idx)
 	return ret;
 }
 
+/*
+ * Fill an op's header. The message is not zeroed as a whole: its union
+ * holds the generic op's two argument arrays (2 KiB), and clearing them for
+ * every op cost more than encoding it. Each caller fills its own member.
+ */
+static void op_msg(struct ar_wire_msg *m, uint32_t session, uint32_t op,
+		   uint32_t args_kind)
+{
+	m->type = AR_WIRE_OP;
+	m->u.op.session = session;
+	m->u.op.op = op;
+	m->u.op.args_kind = args_kind;
+}
+
 /* Set by the vAccel layer around a submission it waits for itself. */
 __thread bool ar__tls_sync;
 __thread int ar__tls_slot;
@@ -84,27 +98,24 @@ static int slot(struct ar_queue *q, uint64_t user_data)
 
 AR_VISIBLE int ar_submit_noop(struct ar_queue *q, uint32_t session, uint64_t user_data)
 {
-	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct ar_wire_msg m;
 	int idx = slot(q, user_data);
 
 	if (idx < 0)
 		return idx;
-	m.u.op.session = session;
-	m.u.op.op = AR_OP_NOOP;
+	op_msg(&m, session, AR_OP_NOOP, AR_ARGS_NONE);
 	return put(q, &m, idx);
 }
 
 AR_VISIBLE int ar_submit_mbench(struct ar_queue *q, uint32_t session,
 				uint32_t time_us, uint64_t user_data)
 {
-	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct ar_wire_msg m;
 	int idx = slot(q, user_data);
 
 	if (idx < 0)
 		return idx;
-	m.u.op.session = session;
-	m.u.op.op = AR_OP_MBENCH;
-	m.u.op.args_kind = AR_ARGS_MBENCH;
+	op_msg(&m, session, AR_OP_MBENCH, AR_ARGS_MBENCH);
 	m.u.op.u.mbench.time_us = time_us;
 	return put(q, &m, idx);
 }
@@ -121,7 +132,7 @@ static bool span_bytes(int64_t rows, int64_t cols, int64_t ld, uint64_t *bytes)
 AR_VISIBLE int ar_submit_sgemm(struct ar_queue *q, uint32_t session,
 			       const struct ar_sgemm *s, uint64_t user_data)
 {
-	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct ar_wire_msg m;
 	struct ar_wire_sgemm *w = &m.u.op.u.sgemm;
 	uint64_t na, nb, nc, oa, ob, oc;
 	int idx;
@@ -135,9 +146,7 @@ AR_VISIBLE int ar_submit_sgemm(struct ar_queue *q, uint32_t session,
 	idx = slot(q, user_data);
 	if (idx < 0)
 		return idx;
-	m.u.op.session = session;
-	m.u.op.op = AR_OP_BLAS_SGEMM;
-	m.u.op.args_kind = AR_ARGS_SGEMM;
+	op_msg(&m, session, AR_OP_BLAS_SGEMM, AR_ARGS_SGEMM);
 	*w = (struct ar_wire_sgemm){ .m = s->m, .n = s->n, .k = s->k,
 				     .lda = s->lda, .ldb = s->ldb, .ldc = s->ldc,
 				     .alpha = s->alpha, .beta = s->beta };
@@ -152,7 +161,7 @@ AR_VISIBLE int ar_submit_image(struct ar_queue *q, uint32_t session, uint32_t op
 			       size_t len_text, void *out_imgname,
 			       size_t len_imgname, uint64_t user_data)
 {
-	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct ar_wire_msg m;
 	struct ar_wire_image *w = &m.u.op.u.image;
 	int idx, ret;
 
@@ -161,9 +170,8 @@ AR_VISIBLE int ar_submit_image(struct ar_queue *q, uint32_t session, uint32_t op
 	idx = slot(q, user_data);
 	if (idx < 0)
 		return idx;
-	m.u.op.session = session;
-	m.u.op.op = op;
-	m.u.op.args_kind = AR_ARGS_IMAGE;
+	op_msg(&m, session, op, AR_ARGS_IMAGE);
+	*w = (struct ar_wire_image){ 0 };
 	in_buf(q, img, len_img, &w->img);
 	ret = 0;
 	if (out_text && len_text)
@@ -183,7 +191,7 @@ AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t 
 				 const struct ar_arg *write, uint32_t nr_write,
 				 uint64_t user_data)
 {
-	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct ar_wire_msg m;
 	struct ar_wire_generic *g = &m.u.op.u.generic;
 	int idx, ret = 0;
 
@@ -193,9 +201,8 @@ AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t 
 	idx = slot(q, user_data);
 	if (idx < 0)
 		return idx;
-	m.u.op.session = session;
-	m.u.op.op = op;
-	m.u.op.args_kind = AR_ARGS_GENERIC;
+	/* Only the first nr_read and nr_write entries are read. */
+	op_msg(&m, session, op, AR_ARGS_GENERIC);
 	g->library = library;
 	g->symbol = symbol;
 	g->nr_read = nr_read;

@@ -178,6 +178,80 @@ static void test_wire_completion_roundtrip(void **state)
 	free(c);
 }
 
+/*
+ * The shapes encoded from a patched template (no-argument ops, mbench,
+ * completions without outputs) carry every value, extremes included, and
+ * do not disturb the builder's messages encoded in between.
+ */
+static void test_wire_template_shapes(void **state)
+{
+	static const uint64_t ids[] = { 0, 1, 0x123456789abcdefull, UINT64_MAX };
+	struct ar_wire_msg m, o;
+	void *c = NULL;
+
+	(void)state;
+	for (unsigned i = 0; i < 4; i++) {
+		for (uint32_t op = 0; op < AR_OP_MAX; op++) {
+			if (ar_op_args_kind(op) != AR_ARGS_NONE &&
+			    ar_op_args_kind(op) != AR_ARGS_GENERIC)
+				continue;
+			memset(&m, 0xa5, sizeof(m));	/* the union is not read */
+			m.type = AR_WIRE_OP;
+			m.u.op.id = ids[i];
+			m.u.op.session = (uint32_t)(ids[i] >> 7);
+			m.u.op.op = op;
+			m.u.op.args_kind = AR_ARGS_NONE;
+			assert_int_equal(roundtrip(&m, &o, &c), 0);
+			assert_int_equal(o.type, AR_WIRE_OP);
+			assert_true(o.u.op.id == ids[i]);
+			assert_int_equal(o.u.op.session, (uint32_t)(ids[i] >> 7));
+			assert_int_equal(o.u.op.op, op);
+			assert_int_equal(o.u.op.args_kind, AR_ARGS_NONE);
+			assert_int_equal(o.u.op.u.generic.nr_read, 0);
+			assert_null(o.u.op.u.generic.library);
+			free(c);
+		}
+		m.u.op.op = AR_OP_MBENCH;
+		m.u.op.args_kind = AR_ARGS_MBENCH;
+		m.u.op.u.mbench.time_us = (uint32_t)ids[i];
+		assert_int_equal(roundtrip(&m, &o, &c), 0);
+		assert_true(o.u.op.id == ids[i]);
+		assert_int_equal(o.u.op.op, AR_OP_MBENCH);
+		assert_int_equal(o.u.op.u.mbench.time_us, (uint32_t)ids[i]);
+		free(c);
+
+		memset(&m, 0x5a, sizeof(m));
+		m.type = AR_WIRE_COMPLETION;
+		m.u.completion.id = ids[i];
+		m.u.completion.status = i ? -(int32_t)i * 1000 : 0;
+		m.u.completion.value = ~ids[i];
+		m.u.completion.nr_outputs = 0;
+		assert_int_equal(roundtrip(&m, &o, &c), 0);
+		assert_int_equal(o.type, AR_WIRE_COMPLETION);
+		assert_true(o.u.completion.id == ids[i]);
+		assert_int_equal(o.u.completion.status, i ? -(int32_t)i * 1000 : 0);
+		assert_true(o.u.completion.value == ~ids[i]);
+		assert_int_equal(o.u.completion.nr_outputs, 0);
+		free(c);
+
+		/* A builder message in between keeps its own contents. */
+		m.u.completion.nr_outputs = 1;
+		m.u.completion.outputs[0] = (struct ar_wire_buf){
+			.kind = AR_BUF_BYTES, .bytes = "x", .len = 2 };
+		assert_int_equal(roundtrip(&m, &o, &c), 0);
+		assert_int_equal(o.u.completion.nr_outputs, 1);
+		assert_string_equal(o.u.completion.outputs[0].bytes, "x");
+		assert_true(o.u.completion.id == ids[i]);
+		free(c);
+	}
+	/* An op number out of range is refused, template or not. */
+	m.type = AR_WIRE_OP;
+	m.u.op.op = AR_OP_MAX;
+	m.u.op.args_kind = AR_ARGS_NONE;
+	const void *p;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+}
+
 /* The encoder refuses what the decoder would: bad op, kind, count. */
 static void test_wire_encode_rejects_invalid(void **state)
 {
@@ -333,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_wire_sgemm_roundtrip),
 		cmocka_unit_test(test_wire_generic_roundtrip),
 		cmocka_unit_test(test_wire_completion_roundtrip),
+		cmocka_unit_test(test_wire_template_shapes),
 		cmocka_unit_test(test_wire_encode_rejects_invalid),
 		cmocka_unit_test(test_wire_decode_rejects_bad_structure),
 		cmocka_unit_test(test_wire_decode_rejects_bad_values),
