@@ -243,6 +243,15 @@ bool bench_option(int c, const char *arg)
 	}
 }
 
+/* The CPUs this process was allowed before bench_setup pinned it. */
+static cpu_set_t allowed;
+
+void unpin(void)
+{
+	if (bench.pinned && sched_setaffinity(0, sizeof(allowed), &allowed))
+		perror("sched_setaffinity");
+}
+
 bool bench_setup(void)
 {
 	cpu_set_t set;
@@ -250,6 +259,7 @@ bool bench_setup(void)
 	if (bench.iters < 100 || bench.reps < 1 || bench.reps > 9)
 		return false;
 	sched_getaffinity(0, sizeof(set), &set);
+	allowed = set;
 	bench.pinned = CPU_ISSET(bench.cpu[0], &set) && CPU_ISSET(bench.cpu[1], &set) &&
 		       bench.cpu[0] != bench.cpu[1];
 	pin(0);

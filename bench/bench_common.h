@@ -39,6 +39,8 @@ struct shared {
 uint64_t now_ns(void);
 /* Pin the calling process to bench.cpu[which] (if bench.pinned). */
 void pin(int which);
+/* Give this process back every CPU it had before bench_setup. */
+void unpin(void);
 /* Index of the median of v[0..n), ties broken by position. */
 int median_index(const double *v, int n);
 /* Sorts samples and stores their percentiles, divided by scale, in r. */

@@ -355,7 +355,7 @@ void ar__link_close(struct link *l)
 
 /* The last few (client, queue) pairs this thread used. */
 #define TLS_SLOTS 4
-static __thread struct {
+static AR_TLS struct {
 	uint64_t client_id;
 	struct ar_queue *q;
 } tls_q[TLS_SLOTS];

@@ -20,6 +20,10 @@
 #include <accelring/wire.h>
 
 #define AR_VISIBLE __attribute__((visibility("default")))
+/* Thread-locals the op path reads: static TLS, no __tls_get_addr call per
+ * access (the library is linked, not dlopen'ed, in the usual case, and
+ * glibc keeps static TLS room for the few bytes a dlopen needs). */
+#define AR_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* Ops one queue may have in flight. */
 #define AR_QUEUE_SLOTS 4096u
@@ -119,8 +123,8 @@ int ar__queue_wait_slot(struct ar_queue *q, uint32_t idx, uint64_t *value);
 /* ops.c: a submission made while ar__tls_sync is set takes a slot that
  * ar_reap() skips; its index is left in ar__tls_slot for
  * ar__queue_wait_slot(). */
-extern __thread bool ar__tls_sync;
-extern __thread int ar__tls_slot;
+extern AR_TLS bool ar__tls_sync;
+extern AR_TLS int ar__tls_slot;
 
 /* alloc.c */
 int ar__alloc_init(struct link *l);

@@ -80,8 +80,8 @@ static void op_msg(struct ar_wire_msg *m, uint32_t session, uint32_t op,
 }
 
 /* Set by the vAccel layer around a submission it waits for itself. */
-__thread bool ar__tls_sync;
-__thread int ar__tls_slot;
+AR_TLS bool ar__tls_sync;
+AR_TLS int ar__tls_slot;
 
 static int slot(struct ar_queue *q, uint64_t user_data)
 {

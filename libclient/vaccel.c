@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@
 #define INLINE_MAX 2048u
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ar_client *g_client;
+/* Written under g_lock; read without it on every op (acquire pairs with
+ * the release store after connecting). */
+static struct ar_client *_Atomic g_client;
 
 static int pos(int err)
 {
@@ -50,16 +53,23 @@ static void register_atfork(void)
 static int get_queue(struct ar_queue **q)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct ar_client *c = atomic_load_explicit(&g_client, memory_order_acquire);
 	int ret = 0;
 
-	pthread_once(&once, register_atfork);
-	pthread_mutex_lock(&g_lock);
-	if (!g_client)
-		ret = ar_client_connect(NULL, &g_client);
-	pthread_mutex_unlock(&g_lock);
-	if (ret)
-		return ret;
-	return ar_queue_get(g_client, q);
+	if (!c) {
+		pthread_once(&once, register_atfork);
+		pthread_mutex_lock(&g_lock);
+		c = atomic_load_explicit(&g_client, memory_order_relaxed);
+		if (!c) {
+			ret = ar_client_connect(NULL, &c);
+			if (!ret)
+				atomic_store_explicit(&g_client, c, memory_order_release);
+		}
+		pthread_mutex_unlock(&g_lock);
+		if (ret)
+			return ret;
+	}
+	return ar_queue_get(c, q);
 }
 
 AR_VISIBLE int vaccel_bootstrap(void)
@@ -72,8 +82,7 @@ AR_VISIBLE int vaccel_bootstrap(void)
 AR_VISIBLE int vaccel_cleanup(void)
 {
 	pthread_mutex_lock(&g_lock);
-	ar_client_close(g_client);
-	g_client = NULL;
+	ar_client_close(atomic_exchange(&g_client, NULL));
 	pthread_mutex_unlock(&g_lock);
 	return 0;
 }
