@@ -35,6 +35,10 @@ void ar__config_defaults(struct ar_config *c)
 	c->handshake_ms = 2000;
 	c->grace_ms = 5000;
 	c->log_level = ar__log_level;
+	c->max_frame = 1u << 20;
+	c->idle_ms = 600000;
+	c->frame_ms = 10000;
+	c->keepalive_s = 30;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -85,6 +89,10 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		ret = set_str(c->plugin_dir, sizeof(c->plugin_dir), val);
 	else if (!strcmp(key, "plugins"))
 		ret = set_str(c->plugins, sizeof(c->plugins), val);
+	else if (!strcmp(key, "tcp"))
+		ret = set_str(c->tcp, sizeof(c->tcp), val);
+	else if (!strcmp(key, "allow-peers"))
+		ret = set_str(c->allow_peers, sizeof(c->allow_peers), val);
 	else if (!strcmp(key, "log-level")) {
 		ret = ar__log_parse_level(val);
 		if (ret > 0) {
@@ -105,6 +113,11 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("max-data-bytes", max_data_bytes, 0, AR_REGION_DATA_MAX)
 		U("handshake-ms", handshake_ms, 1, 3600000)
 		U("grace-ms", grace_ms, 0, 3600000)
+		U("vsock-port", vsock_port, 0, UINT32_MAX - 1)
+		U("max-frame", max_frame, AR_MIN_FRAME, AR_MAX_FRAME)
+		U("idle-ms", idle_ms, 1, 86400000)
+		U("frame-ms", frame_ms, 1, 3600000)
+		U("keepalive-s", keepalive_s, 0, 86400)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;
 	}

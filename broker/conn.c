@@ -18,27 +18,80 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <arpa/inet.h>
+#include <linux/vm_sockets.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-struct ar_conn *ar__conn_new(struct ar_broker *b, int fd)
+/* The peer's network address, "tcp 10.0.0.1:4242" or "vsock 3:1024";
+ * key gets the same without the port (one tenant per host or VM). */
+static int peer_name(int fd, int kind, char *peer, size_t cap, char *key,
+		     size_t kcap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	if (kind == AR_LISTEN_VSOCK) {
+		const struct sockaddr_vm *v = (const struct sockaddr_vm *)&ss;
+
+		snprintf(peer, cap, "vsock %u:%u", v->svm_cid, v->svm_port);
+		snprintf(key, kcap, "vsock cid %u", v->svm_cid);
+		return 0;
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(peer, cap, "tcp %s:%u", host, ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof(host));
+		snprintf(peer, cap, "tcp [%s]:%u", host, ntohs(in->sin6_port));
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	snprintf(key, kcap, "tcp %s", host);
+	return 0;
+}
+
+struct ar_conn *ar__conn_new(struct ar_broker *b, int fd, int kind)
 {
 	struct ar_conn *c = calloc(1, sizeof(*c));
 	socklen_t len = sizeof(c->cred);
+	int ret;
 
 	if (!c)
 		return NULL;
 	c->fd = fd;
 	c->id = b->next_conn_id++;
+	c->kind = kind;
 	c->state = AR_CONN_HANDSHAKE;
 	atomic_init(&c->refs, 1);
-	/* The kernel's word for who the peer is, taken at connect(). */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
-		ar_warn("conn %u: refused: SO_PEERCRED: %s", c->id, strerror(errno));
-		free(c);
-		return NULL;
+	if (kind == AR_LISTEN_UNIX) {
+		/* The kernel's word for who the peer is, taken at connect(). */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
+			ar_warn("conn %u: refused: SO_PEERCRED: %s", c->id, strerror(errno));
+			free(c);
+			return NULL;
+		}
+		snprintf(c->peer, sizeof(c->peer), "pid %d uid %u gid %u",
+			 (int)c->cred.pid, (unsigned)c->cred.uid, (unsigned)c->cred.gid);
+		snprintf(c->key, sizeof(c->key), "%s", c->peer);
+	} else {
+		ret = peer_name(fd, kind, c->peer, sizeof(c->peer), c->key, sizeof(c->key));
+		if (ret) {
+			ar_warn("conn %u: refused: no peer address: %s", c->id,
+				strerror(-ret));
+			free(c);
+			return NULL;
+		}
+		ar__stream_socket_opts(b, fd, kind);
 	}
 	c->deadline_ns = ar__now_ns() + (uint64_t)b->cfg.handshake_ms * 1000000u;
 	return c;
@@ -58,6 +111,7 @@ static void conn_free(struct ar_conn *c)
 			close(c->ch[i].wake);
 	}
 	free(c->ch);
+	ar__stream_free(c);
 	if (c->region.base)
 		ar_region_release(&c->region);
 	if (c->tenant)
@@ -78,9 +132,8 @@ void ar__conn_poison(struct ar_conn *c, const char *why, int err)
 {
 	if (atomic_exchange(&c->poisoned, true))
 		return;
-	ar_warn("conn %u (pid %d uid %u): protocol error, disconnecting: %s (%s)",
-		c->id, (int)c->cred.pid, (unsigned)c->cred.uid, why,
-		strerror(err < 0 ? -err : err));
+	ar_warn("conn %u (%s): protocol error, disconnecting: %s (%s)",
+		c->id, c->peer, why, strerror(err < 0 ? -err : err));
 	/* The loop's pending recv sees EOF and tears the connection down;
 	 * the fd itself stays open until the last reference goes. */
 	shutdown(c->fd, SHUT_RDWR);
@@ -150,8 +203,7 @@ static int refuse(struct ar_conn *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	ar_warn("conn %u (pid %d uid %u): refused: %s", c->id, (int)c->cred.pid,
-		(unsigned)c->cred.uid, why);
+	ar_warn("conn %u (%s): refused: %s", c->id, c->peer, why);
 	wm.message = why;
 	(void)send_welcome(c, &wm, NULL, 0);
 	return err;
@@ -177,9 +229,18 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		return refuse(c, -EPROTONOSUPPORT,
 			      "client speaks ABI %u.%u, broker %u.%u",
 			      h->abi_major, h->abi_minor, AR_ABI_MAJOR, AR_ABI_MINOR);
+	if (c->kind != AR_LISTEN_UNIX && h->transport != AR_TRANSPORT_STREAM)
+		return refuse(c, -EPROTONOSUPPORT,
+			      "shared memory needs the UNIX socket; over %s ask for the stream transport",
+			      c->kind == AR_LISTEN_TCP ? "TCP" : "vsock");
+	if (c->kind != AR_LISTEN_UNIX && !ar__peer_allowed(b, c))
+		return refuse(c, -EACCES, "peer %s is not in allow-peers", c->peer);
+	c->stream = h->transport == AR_TRANSPORT_STREAM;
 	p.nr_channels = h->channels ? h->channels : 1;
 	if (p.nr_channels > b->cfg.max_channels)
 		p.nr_channels = b->cfg.max_channels;
+	if (c->stream)
+		p.nr_channels = 1;	/* a connection per client thread */
 	p.sq_bytes = h->sq_bytes ? h->sq_bytes : b->cfg.sq_bytes;
 	p.cq_bytes = h->cq_bytes ? h->cq_bytes : b->cfg.cq_bytes;
 	p.data_bytes = h->data_bytes ? h->data_bytes : b->cfg.data_bytes;
@@ -194,7 +255,7 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 			      "data area of %llu bytes asked, at most %llu allowed",
 			      (unsigned long long)p.data_bytes,
 			      (unsigned long long)b->cfg.max_data_bytes);
-	c->tenant = ar__tenant_get(&c->cred);
+	c->tenant = ar__tenant_get(c->key);
 	if (!c->tenant)
 		return refuse(c, -ENOMEM, "out of memory");
 
@@ -238,6 +299,15 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 	wm.abi_minor = AR_ABI_MINOR;
 	wm.tenant = c->tenant->id;
 	wm.channels = p.nr_channels;
+	if (c->stream) {
+		/* The region stays the broker's; the loop plays the client's
+		 * part of the channel (stream.c). */
+		ret = ar__stream_init(b, c);
+		if (ret)
+			return refuse(c, ret, "cannot set up the stream: %s", strerror(-ret));
+		wm.max_frame = b->cfg.max_frame;
+		nfd = 0;
+	}
 	ret = send_welcome(c, &wm, fds, nfd);
 	if (ret) {
 		ar_warn("conn %u: cannot send the welcome: %s", c->id, strerror(-ret));
@@ -256,10 +326,9 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		ar__conn_get(c);
 		ar__worker_add(b->workers[wi], &c->ch[i]);
 	}
-	ar_info("conn %u: pid %d uid %u gid %u tenant %u: %u channels, sq %u cq %u, data %llu bytes",
-		c->id, (int)c->cred.pid, (unsigned)c->cred.uid,
-		(unsigned)c->cred.gid, c->tenant->id, p.nr_channels, p.sq_bytes,
-		p.cq_bytes, (unsigned long long)c->data_bytes);
+	ar_info("conn %u: %s tenant %u: %s, %u channels, sq %u cq %u, data %llu bytes",
+		c->id, c->peer, c->tenant->id, c->stream ? "stream" : "shared memory",
+		p.nr_channels, p.sq_bytes, p.cq_bytes, (unsigned long long)c->data_bytes);
 	return 0;
 }
 

@@ -75,6 +75,14 @@ struct ar_config {
 	unsigned handshake_ms;		/* to finish the handshake */
 	unsigned grace_ms;		/* SIGTERM: drain for this long */
 	int log_level;
+	/* Stream transports (VMs): listeners, limits, timeouts. */
+	char tcp[128];			/* "HOST:PORT" to listen on, or "" */
+	uint32_t vsock_port;		/* 0: no vsock listener */
+	uint32_t max_frame;		/* largest frame, header excluded */
+	unsigned idle_ms;		/* nothing received, nothing in flight */
+	unsigned frame_ms;		/* a started frame must be complete */
+	unsigned keepalive_s;		/* TCP keepalive idle time; 0: off */
+	char allow_peers[1024];		/* ','-separated; "" allows all */
 };
 
 void ar__config_defaults(struct ar_config *c);
@@ -127,6 +135,7 @@ struct ar_req_ctx {
 	uint8_t *arena;			/* inline outputs of this batch */
 	size_t arena_cap, arena_used;
 	uint32_t max_inline;		/* inline output bytes one completion holds */
+	bool report_writes;		/* stream channel: list written ranges */
 };
 
 struct ar_req {
@@ -140,6 +149,8 @@ struct ar_req {
 	uint32_t nr_inline;		/* outputs returned in the completion */
 	struct ar_buf *inline_out[AR_WIRE_MAX_ARGS];
 	uint64_t inline_cap[AR_WIRE_MAX_ARGS];	/* a plugin may only lower len */
+	uint32_t nr_written;		/* data-area ranges the op writes */
+	struct ar_wire_range written[AR_WIRE_MAX_ARGS];
 	struct ar_op op;
 	struct ar_buf read[AR_WIRE_MAX_ARGS];
 	struct ar_buf write[AR_WIRE_MAX_ARGS];
@@ -168,9 +179,7 @@ struct ar_session {
 struct ar_tenant {
 	struct ar_tenant *next;		/* global list, under tenants lock */
 	uint32_t id;
-	pid_t pid;
-	uid_t uid;
-	gid_t gid;
+	char key[80];			/* the peer: process, or network address */
 	unsigned refs;			/* connections; under tenants lock */
 	pthread_mutex_t lock;		/* sessions */
 	struct ar_session *sessions;
@@ -178,8 +187,9 @@ struct ar_tenant {
 	_Atomic uint32_t gen;		/* bumped when a session closes */
 };
 
-/* The tenant of a peer (by pid), created on first use. NULL: ENOMEM. */
-struct ar_tenant *ar__tenant_get(const struct ucred *cred);
+/* The tenant of a peer, by key (a process for UNIX peers, an address or
+ * a vsock CID for network ones), created on first use. NULL: ENOMEM. */
+struct ar_tenant *ar__tenant_get(const char *key);
 void ar__tenant_put(struct ar_tenant *t);
 /* Returns the new session id, or -ENOMEM / -EMFILE (too many). */
 int64_t ar__session_open(struct ar_tenant *t, uint32_t flags);
@@ -214,6 +224,18 @@ struct ar_channel {
 enum { AR_CONN_HANDSHAKE, AR_CONN_ACTIVE, AR_CONN_DEAD };
 
 #define AR_HELLO_MAX 1024u		/* the largest handshake frame */
+#define AR_MIN_FRAME 4096u		/* max-frame's bounds */
+#define AR_MAX_FRAME (64u << 20)
+
+/* Where a connection came in. */
+enum { AR_LISTEN_UNIX, AR_LISTEN_TCP, AR_LISTEN_VSOCK, AR_LISTEN_MAX };
+
+/* io_uring user_data tags of the loop, in a pointer's low bits (conns) or
+ * alone (the rest, which may use the bits above the tag). */
+enum { L_ACCEPT = 1, L_RECV = 2, L_SIGNAL = 3, L_TIMER = 4, L_CANCEL = 5,
+       L_SEND = 6, L_WAKE = 7, L_MASK = 7 };
+
+struct ar_stream;
 
 struct ar_conn {
 	struct ar_conn *next;		/* the loop's list */
@@ -222,7 +244,12 @@ struct ar_conn {
 	int state;			/* loop thread only */
 	_Atomic int refs;
 	_Atomic bool poisoned;		/* a worker found a protocol error */
-	struct ucred cred;
+	struct ucred cred;		/* UNIX peers */
+	int kind;			/* AR_LISTEN_* */
+	bool stream;			/* stream transport (frames on the socket) */
+	char peer[80];			/* who, for logs */
+	char key[80];			/* its tenant's key */
+	struct ar_stream *st;		/* stream.c; loop thread only */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */
 	struct ar_region region;
@@ -251,6 +278,8 @@ struct ar_broker {
 	struct ar_plugin_host host;
 	int listen_fd;
 	bool listen_owned;		/* we bound it (not socket activation) */
+	int stream_fd[AR_LISTEN_MAX];	/* TCP and vsock listeners; -1: none */
+	char tcp_bound[80];		/* the TCP listener's address, port resolved */
 	int sig_fd;
 	struct io_uring ring;
 	struct ar_conn *conns;
@@ -268,7 +297,7 @@ struct ar_broker {
 uint64_t ar__now_ns(void);
 
 /* conn.c */
-struct ar_conn *ar__conn_new(struct ar_broker *b, int fd);
+struct ar_conn *ar__conn_new(struct ar_broker *b, int fd, int kind);
 /* Handle bytes (and fds) the loop received during the handshake. Returns 1
  * when the connection became active, 0 to keep reading, <0 to drop it. */
 int ar__conn_handshake(struct ar_broker *b, struct ar_conn *c, int res);
@@ -288,8 +317,30 @@ void ar__worker_kick(struct ar_worker *w);
 void ar__worker_join(struct ar_worker *w);
 int ar__worker_node(const struct ar_worker *w);
 
+/* stream.c: the loop's side of a stream connection */
+int ar__stream_init(struct ar_broker *b, struct ar_conn *c);
+void ar__stream_free(struct ar_conn *c);
+int ar__stream_start(struct ar_broker *b, struct ar_conn *c);
+int ar__stream_on_recv(struct ar_broker *b, struct ar_conn *c, int res);
+int ar__stream_on_send(struct ar_broker *b, struct ar_conn *c, int res);
+int ar__stream_on_wake(struct ar_broker *b, struct ar_conn *c, int res);
+int ar__stream_tick(struct ar_broker *b, struct ar_conn *c, uint64_t now);
+void ar__stream_cancel(struct ar_broker *b, struct ar_conn *c);
+/* Whether c's pending recv is the stream's (it holds a reference). */
+bool ar__stream_owns_recv(const struct ar_conn *c);
+/* Stream operations still in the loop's io_uring. */
+unsigned ar__streams_in_flight(void);
+/* Keepalive and no-delay on an accepted TCP connection. */
+void ar__stream_socket_opts(struct ar_broker *b, int fd, int kind);
+/* Whether allow-peers admits c (a network peer). */
+bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c);
+
 /* loop.c */
+struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b);
 int ar__broker_listen(struct ar_broker *b);
+/* TCP and vsock listeners, if configured. */
+int ar__broker_listen_streams(struct ar_broker *b);
+void ar__broker_close_listeners(struct ar_broker *b);
 int ar__broker_run(struct ar_broker *b);
 void ar__broker_close_conns(struct ar_broker *b);
 

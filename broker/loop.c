@@ -5,12 +5,15 @@
  * Each turn: submit what was queued and wait for at least one completion,
  * then handle every completion in the order the kernel posted them:
  *   accept     a new connection: SO_PEERCRED, then a recvmsg for its hello;
- *   recv       handshake bytes; after the handshake, only EOF is expected,
- *              and EOF (a dead or disconnected client, or one a worker
- *              poisoned) tears the connection down at once;
+ *   recv       handshake bytes; after the handshake, for a shared-memory
+ *              client only EOF is expected, and EOF (a dead or
+ *              disconnected client, or one a worker poisoned) tears the
+ *              connection down at once; a stream client's frames go to
+ *              stream.c, as do its sends and CQ wake-ups;
  *   signal     SIGTERM/SIGINT (signalfd): stop accepting, drain, exit;
  *   timer      every 100 ms: handshake deadlines, the end of a drain.
- * Ops never pass through here: workers poll the rings themselves.
+ * Shared-memory ops never pass through here: workers poll the rings
+ * themselves. Listeners: the UNIX socket, and optionally TCP and vsock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/vm_sockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,9 +32,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-enum { L_ACCEPT = 1, L_RECV = 2, L_SIGNAL = 3, L_TIMER = 4, L_CANCEL = 5,
-       L_MASK = 7 };
 
 #define TICK_NS 100000000ll
 
@@ -128,7 +131,93 @@ int ar__broker_listen(struct ar_broker *b)
 	return 0;
 }
 
-static struct io_uring_sqe *get_sqe(struct ar_broker *b)
+/* "HOST:PORT" or "[V6]:PORT": TCP listener for stream clients (VMs). */
+static int listen_tcp(struct ar_broker *b)
+{
+	char host[128], *colon;
+	const char *port;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE },
+			*ai;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, one = 1, ret;
+
+	snprintf(host, sizeof(host), "%s", b->cfg.tcp);
+	colon = strrchr(host, ':');
+	if (!colon) {
+		ar_err("tcp: '%s' is not HOST:PORT", b->cfg.tcp);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	port = colon + 1;
+	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+		colon[-1] = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	ret = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (ret) {
+		ar_err("tcp: cannot resolve '%s': %s", b->cfg.tcp, gai_strerror(ret));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 512) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		ret = -errno;
+		ar_err("tcp: cannot listen on %s: %s", b->cfg.tcp, strerror(errno));
+		freeaddrinfo(ai);
+		close(fd);
+		return ret;
+	}
+	freeaddrinfo(ai);
+	getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+	snprintf(b->tcp_bound, sizeof(b->tcp_bound), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 host, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						       : ((struct sockaddr_in *)&ss)->sin_port));
+	b->stream_fd[AR_LISTEN_TCP] = fd;
+	ar_info("listening on tcp %s (stream transport)", b->tcp_bound);
+	return 0;
+}
+
+/* vsock listener, any CID. Only when configured: on a machine that is
+ * itself a guest, vsock leads to its hypervisor. */
+static int listen_vsock(struct ar_broker *b)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				  .svm_port = b->cfg.vsock_port };
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), ret;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 512)) {
+		ret = -errno;
+		ar_err("vsock: cannot listen on port %u: %s", b->cfg.vsock_port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	b->stream_fd[AR_LISTEN_VSOCK] = fd;
+	ar_info("listening on vsock port %u (stream transport)", b->cfg.vsock_port);
+	return 0;
+}
+
+int ar__broker_listen_streams(struct ar_broker *b)
+{
+	int ret = 0;
+
+	b->stream_fd[AR_LISTEN_UNIX] = -1;
+	b->stream_fd[AR_LISTEN_TCP] = -1;
+	b->stream_fd[AR_LISTEN_VSOCK] = -1;
+	if (b->cfg.tcp[0])
+		ret = listen_tcp(b);
+	if (!ret && b->cfg.vsock_port)
+		ret = listen_vsock(b);
+	return ret;
+}
+
+struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
 
@@ -139,18 +228,30 @@ static struct io_uring_sqe *get_sqe(struct ar_broker *b)
 	return sqe;
 }
 
-static void arm_accept(struct ar_broker *b)
+static int listener_fd(const struct ar_broker *b, int kind)
 {
-	struct io_uring_sqe *sqe = get_sqe(b);
+	return kind == AR_LISTEN_UNIX ? b->listen_fd : b->stream_fd[kind];
+}
 
-	io_uring_prep_accept(sqe, b->listen_fd, NULL, NULL,
+void ar__broker_close_listeners(struct ar_broker *b)
+{
+	for (int k = AR_LISTEN_TCP; k < AR_LISTEN_MAX; k++)
+		if (b->stream_fd[k] >= 0)
+			close(b->stream_fd[k]);
+}
+
+static void arm_accept(struct ar_broker *b, int kind)
+{
+	struct io_uring_sqe *sqe = ar__loop_sqe(b);
+
+	io_uring_prep_accept(sqe, listener_fd(b, kind), NULL, NULL,
 			     SOCK_CLOEXEC | SOCK_NONBLOCK);
-	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)L_ACCEPT);
+	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)(L_ACCEPT | kind << 3));
 }
 
 static void arm_recv(struct ar_broker *b, struct ar_conn *c)
 {
-	struct io_uring_sqe *sqe = get_sqe(b);
+	struct io_uring_sqe *sqe = ar__loop_sqe(b);
 
 	if (c->state == AR_CONN_HANDSHAKE)
 		c->iov = (struct iovec){ c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen };
@@ -170,7 +271,7 @@ static void arm_recv(struct ar_broker *b, struct ar_conn *c)
 static void arm_timer(struct ar_broker *b)
 {
 	static struct __kernel_timespec ts = { .tv_nsec = TICK_NS };
-	struct io_uring_sqe *sqe = get_sqe(b);
+	struct io_uring_sqe *sqe = ar__loop_sqe(b);
 
 	io_uring_prep_timeout(sqe, &ts, 0, 0);
 	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)L_TIMER);
@@ -180,7 +281,7 @@ static struct signalfd_siginfo siginfo;
 
 static void arm_signal(struct ar_broker *b)
 {
-	struct io_uring_sqe *sqe = get_sqe(b);
+	struct io_uring_sqe *sqe = ar__loop_sqe(b);
 
 	io_uring_prep_read(sqe, b->sig_fd, &siginfo, sizeof(siginfo), 0);
 	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)L_SIGNAL);
@@ -199,10 +300,13 @@ static void unlist(struct ar_broker *b, struct ar_conn *c)
 /* The socket is gone: release everything of the connection now. */
 static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 {
+	if (c->state == AR_CONN_DEAD)
+		return;
 	unlist(b, c);
+	ar__stream_cancel(b, c);
 	if (c->state == AR_CONN_ACTIVE) {
-		ar_info("conn %u (pid %d): closed (%s): releasing its %u channels and region",
-			c->id, (int)c->cred.pid, why ? strerror(-why) : "EOF",
+		ar_info("conn %u (%s): closed (%s): releasing its %u channels and region",
+			c->id, c->peer, why ? strerror(-why) : "EOF",
 			c->nr_channels);
 		for (uint32_t i = 0; i < c->nr_channels; i++)
 			ar__worker_remove(c->ch[i].worker, &c->ch[i]);
@@ -212,7 +316,7 @@ static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 }
 
 /* Returns whether another accept is armed. */
-static bool on_accept(struct ar_broker *b, int res)
+static bool on_accept(struct ar_broker *b, int kind, int res)
 {
 	struct ar_conn *c;
 
@@ -223,7 +327,7 @@ static bool on_accept(struct ar_broker *b, int res)
 			ar_warn("accept: %s", strerror(-res));
 		return false;
 	}
-	c = ar__conn_new(b, res);
+	c = ar__conn_new(b, res, kind);
 	if (!c) {
 		close(res);
 	} else {
@@ -233,18 +337,43 @@ static bool on_accept(struct ar_broker *b, int res)
 	}
 	if (atomic_load(&b->draining))
 		return false;
-	arm_accept(b);
+	arm_accept(b, kind);
 	return true;
 }
 
 static void on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 {
-	int ret = ar__conn_handshake(b, c, res);
+	int ret;
 
+	if (ar__stream_owns_recv(c)) {
+		/* A stream client's frames; the recv held a reference. */
+		ret = ar__stream_on_recv(b, c, res);
+		if (ret < 0)
+			teardown(b, c, ret == -ECONNRESET ? 0 : ret);
+		ar__conn_put(c);
+		return;
+	}
+	ret = ar__conn_handshake(b, c, res);
+	if (ret == 1 && c->stream)
+		ret = ar__stream_start(b, c);
+	else if (ret >= 0)
+		arm_recv(b, c);
 	if (ret < 0)
 		teardown(b, c, ret == -ECONNRESET ? 0 : ret);
+}
+
+/* A stream connection's send or CQ wake-up; each held a reference. */
+static void on_stream(struct ar_broker *b, struct ar_conn *c, int tag, int res)
+{
+	int ret = 0;
+
+	if (tag == L_SEND)
+		ret = ar__stream_on_send(b, c, res);
 	else
-		arm_recv(b, c);
+		ret = ar__stream_on_wake(b, c, res);
+	if (ret < 0 && c->state != AR_CONN_DEAD)
+		teardown(b, c, ret);
+	ar__conn_put(c);
 }
 
 static void start_drain(struct ar_broker *b, int sig)
@@ -265,9 +394,14 @@ static void start_drain(struct ar_broker *b, int sig)
 			      memory_order_relaxed);
 	/* Release: workers that see draining see the deadline. */
 	atomic_store_explicit(&b->draining, true, memory_order_release);
-	sqe = get_sqe(b);
-	io_uring_prep_cancel(sqe, (void *)(uintptr_t)L_ACCEPT, 0);
-	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)L_CANCEL);
+	sqe = ar__loop_sqe(b);
+	for (int k = 0; k < AR_LISTEN_MAX; k++) {
+		if (listener_fd(b, k) < 0)
+			continue;
+		sqe = ar__loop_sqe(b);
+		io_uring_prep_cancel(sqe, (void *)(uintptr_t)(L_ACCEPT | k << 3), 0);
+		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)L_CANCEL);
+	}
 	if (b->listen_owned)
 		unlink(b->cfg.socket_path);
 	for (unsigned i = 0; i < b->nr_workers; i++)
@@ -278,76 +412,127 @@ static void on_tick(struct ar_broker *b)
 {
 	uint64_t now = ar__now_ns();
 
-	for (struct ar_conn *c = b->conns; c; c = c->next) {
+	struct ar_conn *next;
+
+	for (struct ar_conn *c = b->conns; c; c = next) {
+		next = c->next;
 		if (c->state == AR_CONN_HANDSHAKE && now > c->deadline_ns) {
-			ar_warn("conn %u (pid %d): refused: no hello within %u ms",
-				c->id, (int)c->cred.pid, b->cfg.handshake_ms);
+			ar_warn("conn %u (%s): refused: no hello within %u ms",
+				c->id, c->peer, b->cfg.handshake_ms);
 			c->deadline_ns = UINT64_MAX;
 			shutdown(c->fd, SHUT_RDWR);
+		} else if (c->state == AR_CONN_ACTIVE && c->stream) {
+			int ret = ar__stream_tick(b, c, now);
+
+			if (ret < 0)
+				teardown(b, c, ret);
 		}
 	}
 }
 
+/* Handle every completion the ring holds. */
+static void dispatch(struct ar_broker *b, bool *accept_pending)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&b->ring, head, cqe) {
+		uintptr_t ud = (uintptr_t)io_uring_cqe_get_data(cqe);
+		void *p = (void *)(ud & ~(uintptr_t)L_MASK);
+
+		n++;
+		switch (ud & L_MASK) {
+		case L_ACCEPT: {
+			int kind = (int)(ud >> 3);
+
+			accept_pending[kind] = on_accept(b, kind, cqe->res);
+			break;
+		}
+		case L_RECV:
+			on_recv(b, p, cqe->res);
+			break;
+		case L_SEND:
+		case L_WAKE:
+			on_stream(b, p, (int)(ud & L_MASK), cqe->res);
+			break;
+		case L_SIGNAL:
+			if (cqe->res == sizeof(siginfo))
+				start_drain(b, (int)siginfo.ssi_signo);
+			arm_signal(b);
+			break;
+		case L_TIMER:
+			if (ud >> 3)
+				break;	/* close_conns' deadline */
+			on_tick(b);
+			for (int k = 0; k < AR_LISTEN_MAX; k++) {
+				if (!accept_pending[k] && listener_fd(b, k) >= 0 &&
+				    !atomic_load(&b->draining)) {
+					arm_accept(b, k);
+					accept_pending[k] = true;
+				}
+			}
+			arm_timer(b);
+			break;
+		default:
+			break;
+		}
+	}
+	io_uring_cq_advance(&b->ring, n);
+}
+
+static bool accept_pending[AR_LISTEN_MAX];
+
 int ar__broker_run(struct ar_broker *b)
 {
-	bool accept_pending = true;
-
-	arm_accept(b);
+	for (int k = 0; k < AR_LISTEN_MAX; k++) {
+		accept_pending[k] = listener_fd(b, k) >= 0;
+		if (accept_pending[k])
+			arm_accept(b, k);
+	}
 	arm_signal(b);
 	arm_timer(b);
 	for (;;) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
 		int ret = io_uring_submit_and_wait(&b->ring, 1);
 
 		if (ret < 0 && ret != -EINTR && ret != -ETIME) {
 			ar_err("io_uring: %s", strerror(-ret));
 			return ret;
 		}
-		io_uring_for_each_cqe(&b->ring, head, cqe) {
-			uintptr_t ud = (uintptr_t)io_uring_cqe_get_data(cqe);
-			void *p = (void *)(ud & ~(uintptr_t)L_MASK);
-
-			n++;
-			switch (ud & L_MASK) {
-			case L_ACCEPT:
-				accept_pending = on_accept(b, cqe->res);
-				break;
-			case L_RECV:
-				on_recv(b, p, cqe->res);
-				break;
-			case L_SIGNAL:
-				if (cqe->res == sizeof(siginfo))
-					start_drain(b, (int)siginfo.ssi_signo);
-				arm_signal(b);
-				break;
-			case L_TIMER:
-				on_tick(b);
-				if (!accept_pending && !atomic_load(&b->draining)) {
-					arm_accept(b);
-					accept_pending = true;
-				}
-				arm_timer(b);
-				break;
-			default:
-				break;
-			}
-		}
-		io_uring_cq_advance(&b->ring, n);
+		dispatch(b, accept_pending);
 		if (atomic_load(&b->draining) &&
 		    atomic_load(&b->workers_running) == 0)
 			return 0;
 	}
 }
 
-/* After the workers are joined: every connection the loop still holds. */
+/* After the workers are joined: every connection the loop still holds.
+ * A stream connection's recv, send or wake-up read still in the ring holds
+ * a reference: cancel them and collect their completions (for at most a
+ * second) so that everything is freed. */
 void ar__broker_close_conns(struct ar_broker *b)
 {
+	uint64_t end = ar__now_ns() + 1000000000u;
+	bool busy;
+
 	while (b->conns) {
 		struct ar_conn *c = b->conns;
 
+		/* The workers are gone and have dropped their channels. */
 		b->conns = c->next;
+		ar__stream_cancel(b, c);
 		c->state = AR_CONN_DEAD;
 		ar__conn_put(c);
 	}
+	do {
+		static struct __kernel_timespec ts = { .tv_nsec = TICK_NS };
+		struct io_uring_sqe *sqe = ar__loop_sqe(b);
+
+		busy = ar__streams_in_flight() > 0;
+		if (!busy)
+			break;
+		io_uring_prep_timeout(sqe, &ts, 0, 0);
+		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)(L_TIMER | 1 << 3));
+		io_uring_submit_and_wait(&b->ring, 1);
+		dispatch(b, accept_pending);
+	} while (ar__now_ns() < end);
 }

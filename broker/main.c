@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 		       strerror(b.sig_fd < 0 ? errno : -ret));
 		return 1;
 	}
-	if (ar__broker_listen(&b))
+	if (ar__broker_listen(&b) || ar__broker_listen_streams(&b))
 		return 1;
 
 	/* Workers, spread over the NUMA nodes; one node without libnuma. */
@@ -180,7 +180,11 @@ int main(int argc, char **argv)
 	if (getenv("ACCELRING_READY_FD")) {
 		int fd = atoi(getenv("ACCELRING_READY_FD"));
 
-		if (write(fd, "ready\n", 6) < 0)
+		char line[128];
+		int n = snprintf(line, sizeof(line), "ready%s%s\n",
+				 b.tcp_bound[0] ? " tcp=" : "", b.tcp_bound);
+
+		if (write(fd, line, (size_t)n) < 0)
 			ar_warn("ACCELRING_READY_FD: %s", strerror(errno));
 		close(fd);
 	}
@@ -189,13 +193,14 @@ int main(int argc, char **argv)
 
 	for (unsigned i = 0; i < b.nr_workers; i++)
 		ar__worker_join(b.workers[i]);
-	io_uring_queue_exit(&b.ring);
 	ar__broker_close_conns(&b);
+	io_uring_queue_exit(&b.ring);
 	ar_info("accelringd stopped: %llu ops completed, %llu cancelled",
 		(unsigned long long)atomic_load(&b.ops_done),
 		(unsigned long long)atomic_load(&b.ops_cancelled));
 	if (b.listen_owned)
 		close(b.listen_fd);
+	ar__broker_close_listeners(&b);
 	ar__plugins_unload(&b.plugins);
 	free(b.workers);
 	close(b.sig_fd);

@@ -20,6 +20,7 @@
  * its bytes (table, vtable, vector header, alignment): generous bounds. */
 #define COMPL_BASE 128u
 #define COMPL_PER_OUT 48u
+#define COMPL_PER_REF 24u
 
 /* Resolve an input: inline bytes in the copy, or a range of the data area.
  * align: the element alignment the op needs. */
@@ -60,6 +61,15 @@ static int resolve_out(struct ar_req_ctx *ctx, struct ar_req *r,
 			return -EINVAL;
 		out->ptr = ctx->data + w->off;
 		out->len = w->len;
+		if (ctx->report_writes) {
+			/* A stream client gets these bytes back in Chunks
+			 * before the completion, which lists the ranges. */
+			r->cq_bound += COMPL_PER_REF;
+			if (r->cq_bound > ctx->max_inline)
+				return -EMSGSIZE;
+			r->written[r->nr_written++] =
+				(struct ar_wire_range){ w->off, w->len };
+		}
 		return 0;
 	case AR_BUF_SIZE: {
 		uint64_t need = (w->len + 7) & ~7ull;
@@ -191,6 +201,7 @@ int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
 	r->id = 0;
 	r->route = NULL;
 	r->nr_inline = 0;
+	r->nr_written = 0;
 	r->cq_bound = COMPL_BASE;
 	ret = ar_wire_decode(copy, len, &m);
 	if (ret == -EBADMSG)

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tenants and their sessions. A tenant is a client process, identified by
- * the kernel (SO_PEERCRED at accept), never by anything it sends; all of a
- * process's connections share its sessions. A session id names a session
+ * the kernel (SO_PEERCRED at accept), or for stream transports a peer
+ * address (a VM's vsock CID, a TCP source address), never by anything it
+ * sends; all of a tenant's connections share its sessions. A session id names a session
  * only within its tenant's table, so an id guessed or copied from another
  * tenant finds nothing: EPERM, whether or not it exists elsewhere.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -21,22 +24,19 @@ static uint32_t next_tenant = 1;
  * name a newer session. */
 static _Atomic uint32_t next_session = 1;
 
-struct ar_tenant *ar__tenant_get(const struct ucred *cred)
+struct ar_tenant *ar__tenant_get(const char *key)
 {
 	struct ar_tenant *t;
 
 	pthread_mutex_lock(&tenants_lock);
 	for (t = tenants; t; t = t->next)
-		if (t->pid == cred->pid && t->uid == cred->uid &&
-		    t->gid == cred->gid)
+		if (!strcmp(t->key, key))
 			break;
 	if (!t) {
 		t = calloc(1, sizeof(*t));
 		if (t) {
 			t->id = next_tenant++;
-			t->pid = cred->pid;
-			t->uid = cred->uid;
-			t->gid = cred->gid;
+			snprintf(t->key, sizeof(t->key), "%s", key);
 			pthread_mutex_init(&t->lock, NULL);
 			t->next = tenants;
 			tenants = t;
@@ -62,8 +62,8 @@ void ar__tenant_put(struct ar_tenant *t)
 	*pp = t->next;
 	pthread_mutex_unlock(&tenants_lock);
 	if (t->nr_sessions)
-		ar_info("tenant %u (pid %d) gone: released %u sessions", t->id,
-			(int)t->pid, t->nr_sessions);
+		ar_info("tenant %u (%s) gone: released %u sessions", t->id,
+			t->key, t->nr_sessions);
 	pthread_mutex_destroy(&t->lock);
 	free(t->sessions);
 	free(t);

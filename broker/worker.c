@@ -323,7 +323,10 @@ static void post(struct ar_worker *w, struct ar_channel *ch, struct ar_req *r)
 	c->status = r->status;
 	c->value = r->value;
 	c->nr_outputs = 0;
+	c->nr_written = 0;
 	if (r->status == 0) {
+		c->nr_written = r->nr_written;
+		memcpy(c->written, r->written, r->nr_written * sizeof(r->written[0]));
 		c->nr_outputs = r->nr_inline;
 		for (uint32_t i = 0; i < r->nr_inline; i++) {
 			uint64_t len = r->inline_out[i]->len;
@@ -483,6 +486,7 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 		.data = c->data, .data_bytes = c->data_bytes,
 		.arena = w->arena, .arena_cap = w->arena_cap,
 		.max_inline = ch->cq.g.max_len,
+		.report_writes = c->stream,
 	};
 	unsigned n = 0, batch = w->b->cfg.batch;
 	size_t copied = 0;

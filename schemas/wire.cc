@@ -25,6 +25,7 @@ static_assert(int(AR_WIRE_SESSION_OPEN) == int(w::Body_SessionOpen), "wire");
 static_assert(int(AR_WIRE_SESSION_CLOSE) == int(w::Body_SessionClose), "wire");
 static_assert(int(AR_WIRE_OP) == int(w::Body_OpRequest), "wire");
 static_assert(int(AR_WIRE_COMPLETION) == int(w::Body_Completion), "wire");
+static_assert(int(AR_WIRE_CHUNK) == int(w::Body_Chunk), "wire");
 static_assert(int(AR_ARGS_SGEMM) == int(w::Args_Sgemm), "wire");
 static_assert(int(AR_ARGS_IMAGE) == int(w::Args_Image), "wire");
 static_assert(int(AR_ARGS_GENERIC) == int(w::Args_Generic), "wire");
@@ -450,7 +451,8 @@ int64_t ar_wire_encode(struct ar_wire_enc *e, const struct ar_wire_msg *m,
 		tmpl_set<uint32_t>(e, e->op_mbench, 2, m->u.op.u.mbench.time_us);
 		return n;
 	}
-	if (m->type == AR_WIRE_COMPLETION && m->u.completion.nr_outputs == 0) {
+	if (m->type == AR_WIRE_COMPLETION && m->u.completion.nr_outputs == 0 &&
+	    m->u.completion.nr_written == 0) {
 		n = tmpl_start(e, e->completion, out);
 		tmpl_set<uint64_t>(e, e->completion, 0, m->u.completion.id);
 		tmpl_set<int32_t>(e, e->completion, 1, m->u.completion.status);
@@ -474,8 +476,11 @@ int64_t encode_slow(fb::FlatBufferBuilder &f, const ar_wire_msg *m,
 	switch (m->type) {
 	case AR_WIRE_HELLO: {
 		const ar_wire_hello &h = m->u.hello;
+		if (h.transport > AR_TRANSPORT_STREAM)
+			return -EINVAL;
 		body = w::CreateHello(f, h.abi_major, h.abi_minor, h.channels,
-				      h.sq_bytes, h.cq_bytes, h.data_bytes)
+				      h.sq_bytes, h.cq_bytes, h.data_bytes,
+				      static_cast<uint8_t>(h.transport))
 			       .Union();
 		break;
 	}
@@ -483,7 +488,7 @@ int64_t encode_slow(fb::FlatBufferBuilder &f, const ar_wire_msg *m,
 		const ar_wire_welcome &h = m->u.welcome;
 		auto msg = h.message ? f.CreateString(h.message) : 0;
 		body = w::CreateWelcome(f, h.status, h.abi_major, h.abi_minor,
-					h.tenant, h.channels, msg)
+					h.tenant, h.channels, msg, h.max_frame)
 			       .Union();
 		break;
 	}
@@ -503,8 +508,26 @@ int64_t encode_slow(fb::FlatBufferBuilder &f, const ar_wire_msg *m,
 	case AR_WIRE_COMPLETION: {
 		const ar_wire_completion &c = m->u.completion;
 		auto outs = enc_bufs(f, c.outputs, c.nr_outputs, &bad);
-		body = w::CreateCompletion(f, c.id, c.status, c.value, outs)
+		fb::Offset<fb::Vector<const w::Ref *>> wr = 0;
+
+		if (c.nr_written > AR_WIRE_MAX_ARGS)
+			return -EINVAL;
+		if (c.nr_written) {
+			w::Ref *refs;
+
+			wr = f.CreateUninitializedVectorOfStructs(c.nr_written, &refs);
+			for (uint32_t i = 0; i < c.nr_written; i++)
+				refs[i] = w::Ref(c.written[i].off, c.written[i].len);
+		}
+		body = w::CreateCompletion(f, c.id, c.status, c.value, outs, wr)
 			       .Union();
+		break;
+	}
+	case AR_WIRE_CHUNK: {
+		const ar_wire_chunk &k = m->u.chunk;
+		auto v = f.CreateVector(static_cast<const uint8_t *>(k.bytes),
+					static_cast<size_t>(k.len));
+		body = w::CreateChunk(f, k.off, v).Union();
 		break;
 	}
 	default:
@@ -543,7 +566,10 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 		if (!h)
 			return -EINVAL;
 		m->u.hello = { h->abi_major(), h->abi_minor(), h->channels(),
-			       h->sq_bytes(), h->cq_bytes(), h->data_bytes() };
+			       h->sq_bytes(), h->cq_bytes(), h->data_bytes(),
+			       h->transport() };
+		if (m->u.hello.transport > AR_TRANSPORT_STREAM)
+			return -EINVAL;
 		break;
 	}
 	case w::Body_Welcome: {
@@ -556,6 +582,7 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 		o.abi_minor = h->abi_minor();
 		o.tenant = h->tenant();
 		o.channels = h->channels();
+		o.max_frame = h->max_frame();
 		if (dec_string(h->message(), &o.message))
 			return -EINVAL;
 		break;
@@ -598,6 +625,24 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 		for (uint32_t i = 0; i < o.nr_outputs; i++)
 			if (o.outputs[i].kind != AR_BUF_BYTES)
 				return -EINVAL;
+		o.nr_written = 0;
+		if (auto wr = c->written()) {
+			if (wr->size() > AR_WIRE_MAX_ARGS)
+				return -EINVAL;
+			for (uint32_t i = 0; i < wr->size(); i++)
+				o.written[i] = { wr->Get(i)->offset(),
+						 wr->Get(i)->length() };
+			o.nr_written = wr->size();
+		}
+		break;
+	}
+	case w::Body_Chunk: {
+		auto k = msg->body_as_Chunk();
+		if (!k)
+			return -EINVAL;
+		m->u.chunk.off = k->offset();
+		m->u.chunk.bytes = k->bytes() ? k->bytes()->data() : nullptr;
+		m->u.chunk.len = k->bytes() ? k->bytes()->size() : 0;
 		break;
 	}
 	default:

@@ -47,7 +47,8 @@ static void test_wire_handshake_roundtrip(void **state)
 	void *c = NULL;
 
 	(void)state;
-	m.u.hello = (struct ar_wire_hello){ 1, 2, 8, 65536, 131072, 1ull << 33 };
+	m.u.hello = (struct ar_wire_hello){ 1, 2, 8, 65536, 131072, 1ull << 33,
+					    AR_TRANSPORT_STREAM };
 	assert_int_equal(roundtrip(&m, &o, &c), 0);
 	assert_int_equal(o.type, AR_WIRE_HELLO);
 	assert_memory_equal(&o.u.hello, &m.u.hello, sizeof(m.u.hello));
@@ -58,11 +59,62 @@ static void test_wire_handshake_roundtrip(void **state)
 	m.u.welcome.status = -EPERM;
 	m.u.welcome.message = "uid 1000 is not allowed";
 	m.u.welcome.tenant = 7;
+	m.u.welcome.max_frame = 1u << 20;
 	assert_int_equal(roundtrip(&m, &o, &c), 0);
 	assert_int_equal(o.u.welcome.status, -EPERM);
 	assert_int_equal(o.u.welcome.tenant, 7);
+	assert_int_equal(o.u.welcome.max_frame, 1u << 20);
 	assert_string_equal(o.u.welcome.message, "uid 1000 is not allowed");
 	free(c);
+
+	/* A transport the decoder does not know is refused. */
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_HELLO;
+	m.u.hello.transport = 2;
+	const void *p;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+}
+
+/* Stream transport: Chunks carry their bytes; completions their ranges. */
+static void test_wire_stream_messages(void **state)
+{
+	static const uint8_t bytes[300] = { 1, 2, 3, [299] = 9 };
+	struct ar_wire_msg m, o;
+	void *c = NULL;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_CHUNK;
+	m.u.chunk = (struct ar_wire_chunk){ .off = 1ull << 40, .bytes = bytes,
+					    .len = sizeof(bytes) };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.type, AR_WIRE_CHUNK);
+	assert_true(o.u.chunk.off == 1ull << 40);
+	assert_int_equal(o.u.chunk.len, sizeof(bytes));
+	assert_memory_equal(o.u.chunk.bytes, bytes, sizeof(bytes));
+	free(c);
+
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_COMPLETION;
+	m.u.completion.id = 5;
+	m.u.completion.nr_written = 2;
+	m.u.completion.written[0] = (struct ar_wire_range){ 64, 4096 };
+	m.u.completion.written[1] = (struct ar_wire_range){ UINT64_MAX, 1 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.completion.nr_written, 2);
+	assert_true(o.u.completion.written[0].off == 64 &&
+		    o.u.completion.written[0].len == 4096);
+	assert_true(o.u.completion.written[1].off == UINT64_MAX);
+	free(c);
+	/* Without written ranges it comes from the template again. */
+	m.u.completion.nr_written = 0;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.completion.nr_written, 0);
+	assert_int_equal(o.u.completion.id, 5);
+	free(c);
+	m.u.completion.nr_written = AR_WIRE_MAX_ARGS + 1;
+	const void *p;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
 }
 
 /* Session open/close carry their request id, flags and session. */
@@ -226,6 +278,7 @@ static void test_wire_template_shapes(void **state)
 		m.u.completion.status = i ? -(int32_t)i * 1000 : 0;
 		m.u.completion.value = ~ids[i];
 		m.u.completion.nr_outputs = 0;
+		m.u.completion.nr_written = 0;
 		assert_int_equal(roundtrip(&m, &o, &c), 0);
 		assert_int_equal(o.type, AR_WIRE_COMPLETION);
 		assert_true(o.u.completion.id == ids[i]);
@@ -407,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_wire_sgemm_roundtrip),
 		cmocka_unit_test(test_wire_generic_roundtrip),
 		cmocka_unit_test(test_wire_completion_roundtrip),
+		cmocka_unit_test(test_wire_stream_messages),
 		cmocka_unit_test(test_wire_template_shapes),
 		cmocka_unit_test(test_wire_encode_rejects_invalid),
 		cmocka_unit_test(test_wire_decode_rejects_bad_structure),

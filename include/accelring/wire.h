@@ -33,6 +33,13 @@ enum ar_wire_type {
 	AR_WIRE_SESSION_CLOSE = 4,
 	AR_WIRE_OP = 5,
 	AR_WIRE_COMPLETION = 6,
+	AR_WIRE_CHUNK = 7,	/* stream transport: data-area bytes */
+};
+
+/* Transports a Hello asks for. */
+enum ar_wire_transport {
+	AR_TRANSPORT_SHM = 0,	/* rings and data area in a shared memfd */
+	AR_TRANSPORT_STREAM = 1,	/* everything on the socket, in frames */
 };
 
 /* Op types, vAccel's numbering (VACCEL_OP_*), plus accelring's own. */
@@ -133,18 +140,31 @@ struct ar_wire_op {
 	} u;
 };
 
+struct ar_wire_range {
+	uint64_t off, len;
+};
+
 struct ar_wire_completion {
 	uint64_t id;
 	int32_t status;		/* 0 or -errno */
 	uint64_t value;		/* op specific: session id for SessionOpen */
 	uint32_t nr_outputs;
+	uint32_t nr_written;	/* stream transport: ranges sent as Chunks */
 	struct ar_wire_buf outputs[AR_WIRE_MAX_ARGS];	/* AR_BUF_BYTES */
+	struct ar_wire_range written[AR_WIRE_MAX_ARGS];
+};
+
+struct ar_wire_chunk {
+	uint64_t off;		/* in the data area */
+	const void *bytes;	/* points into the message */
+	uint64_t len;
 };
 
 struct ar_wire_hello {
 	uint16_t abi_major, abi_minor;
 	uint32_t channels, sq_bytes, cq_bytes;
 	uint64_t data_bytes;
+	uint32_t transport;	/* enum ar_wire_transport */
 };
 
 struct ar_wire_welcome {
@@ -152,6 +172,7 @@ struct ar_wire_welcome {
 	uint16_t abi_major, abi_minor;
 	uint32_t tenant, channels;
 	const char *message;	/* why, when status != 0; may be NULL */
+	uint32_t max_frame;	/* stream transport: largest frame */
 };
 
 struct ar_wire_msg {
@@ -169,8 +190,33 @@ struct ar_wire_msg {
 		} session_close;
 		struct ar_wire_op op;
 		struct ar_wire_completion completion;
+		struct ar_wire_chunk chunk;
 	} u;
 };
+
+/*
+ * Frames: on a socket every message is preceded by its length, a 32-bit
+ * little-endian integer, which does not count itself.
+ */
+#define AR_FRAME_HDR 4u
+
+static inline void ar_frame_put_len(void *hdr, uint32_t len)
+{
+	uint8_t *p = (uint8_t *)hdr;
+
+	p[0] = (uint8_t)len;
+	p[1] = (uint8_t)(len >> 8);
+	p[2] = (uint8_t)(len >> 16);
+	p[3] = (uint8_t)(len >> 24);
+}
+
+static inline uint32_t ar_frame_get_len(const void *hdr)
+{
+	const uint8_t *p = (const uint8_t *)hdr;
+
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
 
 /* An encoder: a reusable FlatBuffers builder. One per thread. */
 struct ar_wire_enc;
