@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -45,17 +46,58 @@ static uint64_t env_u64(const char *name, uint64_t def)
 
 /* ---- addresses ---- */
 
-static int parse_address(const char *addr, char *path, size_t cap)
+/*
+ * unix:///path          shared memory (the default)
+ * unix-stream:///path   the same socket, stream transport
+ * tcp://host:port       stream transport (VMs)
+ * vsock://cid:port      stream transport (VMs)
+ */
+static int parse_address(const char *addr, struct ar_client *c)
 {
-	if (!strncmp(addr, "unix://", 7))
+	const char *colon;
+
+	c->kind = AR_ADDR_UNIX;
+	if (!strncmp(addr, "unix-stream://", 14)) {
+		c->kind = AR_ADDR_UNIX_STREAM;
+		addr += 14;
+	} else if (!strncmp(addr, "unix://", 7)) {
 		addr += 7;
-	else if (!strncmp(addr, "unix:", 5))
+	} else if (!strncmp(addr, "unix:", 5)) {
 		addr += 5;
-	else if (strstr(addr, "://"))
-		return -EPROTONOSUPPORT;	/* tcp://, vsock://: stream transport */
-	if (*addr != '/' || strlen(addr) >= cap)
+	} else if (!strncmp(addr, "tcp://", 6)) {
+		addr += 6;
+		colon = strrchr(addr, ':');
+		if (!colon || colon == addr || !colon[1] ||
+		    (size_t)(colon - addr) >= sizeof(c->host) ||
+		    strlen(colon + 1) >= sizeof(c->port))
+			return -EINVAL;
+		c->kind = AR_ADDR_TCP;
+		/* [v6]:port */
+		if (addr[0] == '[' && colon[-1] == ']')
+			snprintf(c->host, sizeof(c->host), "%.*s", (int)(colon - addr - 2), addr + 1);
+		else
+			snprintf(c->host, sizeof(c->host), "%.*s", (int)(colon - addr), addr);
+		snprintf(c->port, sizeof(c->port), "%s", colon + 1);
+		return 0;
+	} else if (!strncmp(addr, "vsock://", 8)) {
+		char *end;
+		unsigned long cid = strtoul(addr + 8, &end, 10), port;
+
+		if (*end != ':' || end == addr + 8)
+			return -EINVAL;
+		port = strtoul(end + 1, &end, 10);
+		if (*end || cid > UINT32_MAX || port > UINT32_MAX)
+			return -EINVAL;
+		c->kind = AR_ADDR_VSOCK;
+		c->cid = (uint32_t)cid;
+		c->vport = (uint32_t)port;
+		return 0;
+	} else if (strstr(addr, "://")) {
+		return -EPROTONOSUPPORT;
+	}
+	if (*addr != '/' || strlen(addr) >= sizeof(c->path))
 		return -EINVAL;
-	strcpy(path, addr);
+	strcpy(c->path, addr);
 	return 0;
 }
 
@@ -69,8 +111,10 @@ AR_VISIBLE int ar_client_connect(const char *address, struct ar_client **out)
 
 	if (!address) {
 		address = getenv("ACCELRING_ADDRESS");
+		/* vAccel's variable, for apps configured for vAccel's RPC
+		 * agent: the same schemes. */
 		env = getenv("VACCEL_RPC_ADDRESS");
-		if (!address && env && !strncmp(env, "unix:", 5))
+		if (!address && env && *env)
 			address = env;
 		if (!address)
 			address = AR_DEFAULT_ADDRESS;
@@ -78,7 +122,7 @@ AR_VISIBLE int ar_client_connect(const char *address, struct ar_client **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	ret = parse_address(address, c->path, sizeof(c->path));
+	ret = parse_address(address, c);
 	if (ret) {
 		free(c);
 		return ret;
@@ -113,7 +157,7 @@ AR_VISIBLE void ar_client_close(struct ar_client *c)
 
 /* ---- the handshake ---- */
 
-static int send_hello(struct ar_client *c, int fd)
+static int send_hello(struct ar_client *c, int fd, uint32_t transport)
 {
 	struct ar_wire_msg m = { .type = AR_WIRE_HELLO };
 	struct ar_wire_enc *e = ar_wire_enc_create();
@@ -127,9 +171,16 @@ static int send_hello(struct ar_client *c, int fd)
 	m.u.hello = (struct ar_wire_hello){
 		.abi_major = AR_ABI_MAJOR, .abi_minor = AR_ABI_MINOR,
 		.channels = c->want_channels, .data_bytes = c->data_bytes,
+		/* A stream client's area is its own memory: say its size. */
 		.sq_bytes = (uint32_t)env_u64("ACCELRING_SQ_BYTES", 0),
 		.cq_bytes = (uint32_t)env_u64("ACCELRING_CQ_BYTES", 0),
+		.transport = transport,
 	};
+	if (transport == AR_TRANSPORT_STREAM) {
+		m.u.hello.channels = 1;	/* a connection per thread */
+		if (!m.u.hello.data_bytes)
+			m.u.hello.data_bytes = AR_STREAM_DATA_BYTES;
+	}
 	n = ar_wire_encode(e, &m, &p);
 	if (n < 0 || (size_t)n > sizeof(frame) - 4) {
 		ar_wire_enc_destroy(e);
@@ -209,24 +260,18 @@ proto:
 	return -EPROTO;
 }
 
-static int queue_init(struct link *l, uint32_t i, int doorbell, int wake)
+/* What every queue has, whatever the transport. */
+int ar__queue_init(struct link *l, uint32_t i)
 {
 	struct ar_queue *q = &l->q[i];
 
 	q->link = l;
 	q->idx = i;
-	q->doorbell = doorbell;
-	q->wake = wake;
 	q->spin_ns = l->client->spin_ns;
-	q->sq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_EVENTFD, .efd = doorbell };
-	if (ar_ring_prod_init(&q->sq, &l->region, i, AR_RING_SQ) ||
-	    ar_ring_cons_init(&q->cq, &l->region, i, AR_RING_CQ))
-		return -EPROTO;
 	q->enc = ar_wire_enc_create();
 	q->slots = calloc(AR_QUEUE_SLOTS, sizeof(*q->slots));
 	q->done = calloc(AR_QUEUE_SLOTS, sizeof(*q->done));
-	q->cbuf = aligned_alloc(8, (q->cq.g.max_len + 7) & ~7u);
-	if (!q->enc || !q->slots || !q->done || !q->cbuf)
+	if (!q->enc || !q->slots || !q->done)
 		return -ENOMEM;
 	for (uint32_t s = 0; s < AR_QUEUE_SLOTS; s++)
 		q->slots[s].next_free = s + 1 < AR_QUEUE_SLOTS ? s + 1 : UINT32_MAX;
@@ -234,8 +279,28 @@ static int queue_init(struct link *l, uint32_t i, int doorbell, int wake)
 	return 0;
 }
 
+static int queue_init(struct link *l, uint32_t i, int doorbell, int wake)
+{
+	struct ar_queue *q = &l->q[i];
+	int ret = ar__queue_init(l, i);
+
+	q->doorbell = doorbell;
+	q->wake = wake;
+	if (ret)
+		return ret;
+	q->sq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_EVENTFD, .efd = doorbell };
+	if (ar_ring_prod_init(&q->sq, &l->region, i, AR_RING_SQ) ||
+	    ar_ring_cons_init(&q->cq, &l->region, i, AR_RING_CQ))
+		return -EPROTO;
+	q->cbuf = aligned_alloc(8, (q->cq.g.max_len + 7) & ~7u);
+	if (!q->cbuf)
+		return -ENOMEM;
+	return 0;
+}
+
 static void queue_fini(struct ar_queue *q)
 {
+	ar__stream_queue_fini(q);
 	if (q->slots)
 		for (uint32_t s = 0; s < AR_QUEUE_SLOTS; s++)
 			free(q->slots[s].more);
@@ -243,6 +308,16 @@ static void queue_fini(struct ar_queue *q)
 	free(q->slots);
 	free(q->done);
 	free(q->cbuf);
+}
+
+int ar__handshake(struct ar_client *c, int fd, uint32_t transport, int *fds,
+		  unsigned max_fds, struct ar_wire_msg *m, uint64_t *buf, size_t buflen)
+{
+	int ret = send_hello(c, fd, transport);
+
+	if (ret)
+		return ret;
+	return recv_welcome(c, fd, fds, max_fds, m, buf, buflen);
 }
 
 int ar__link_open(struct ar_client *c, struct link **out)
@@ -256,6 +331,8 @@ int ar__link_open(struct ar_client *c, struct link **out)
 	int fd, nfds, ret;
 	uint32_t nch;
 
+	if (c->kind != AR_ADDR_UNIX)
+		return ar__stream_link_open(c, out);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -270,13 +347,8 @@ int ar__link_open(struct ar_client *c, struct link **out)
 		close(fd);
 		return ret;
 	}
-	ret = send_hello(c, fd);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	nfds = recv_welcome(c, fd, fds, sizeof(fds) / sizeof(fds[0]), &m, buf,
-			    sizeof(buf));
+	nfds = ar__handshake(c, fd, AR_TRANSPORT_SHM, fds, sizeof(fds) / sizeof(fds[0]),
+			     &m, buf, sizeof(buf));
 	if (nfds < 0) {
 		close(fd);
 		return nfds;
@@ -346,7 +418,10 @@ void ar__link_close(struct link *l)
 	free(l->q);
 	if (l->free)
 		ar__alloc_fini(l);
-	ar_region_release(&l->region);
+	if (l->stream)
+		munmap(l->data, l->data_bytes);
+	else
+		ar_region_release(&l->region);
 	close(l->sock);
 	free(l);
 }
@@ -460,12 +535,14 @@ void ar__slot_put(struct ar_queue *q, uint32_t i)
 
 /* ---- submission ---- */
 
-static int gone(struct ar_queue *q, int err)
+int ar__gone(struct ar_queue *q, int err)
 {
 	if (!q->err)
 		q->err = err;
 	return q->err;
 }
+
+#define gone ar__gone
 
 int ar__queue_put(struct ar_queue *q, const struct ar_wire_msg *m)
 {
@@ -475,6 +552,8 @@ int ar__queue_put(struct ar_queue *q, const struct ar_wire_msg *m)
 
 	if (q->err)
 		return q->err;
+	if (q->st)
+		return ar__stream_put(q, m);
 	n = ar_wire_encode(q->enc, m, &p);
 	if (n < 0)
 		return (int)n;
@@ -494,6 +573,8 @@ AR_VISIBLE int ar_flush(struct ar_queue *q)
 {
 	if (q->err)
 		return q->err;
+	if (q->st)
+		return ar__stream_flush(q);
 	ar_ring_sp_publish(&q->sq);
 	if (ar_ring_sp_needs_wakeup(&q->sq)) {
 		int ret = ar_ring_sp_wake(&q->sq, &q->sq_wait);
@@ -506,44 +587,48 @@ AR_VISIBLE int ar_flush(struct ar_queue *q)
 
 /* ---- completions ---- */
 
+int ar__complete(struct ar_queue *q, const struct ar_wire_completion *cm)
+{
+	uint32_t idx = (uint32_t)cm->id;
+	struct slot *s;
+
+	if (idx >= AR_QUEUE_SLOTS)
+		return 0;
+	s = &q->slots[idx];
+	if (s->state != SLOT_PENDING || s->gen != (uint32_t)(cm->id >> 32))
+		return 0;
+	s->status = cm->status;
+	s->value = cm->value;
+	for (uint32_t i = 0; i < cm->nr_outputs && i < s->nr_out; i++) {
+		struct out_dst *d = i < AR_SLOT_OUTS ? &s->out[i]
+						     : &s->more[i - AR_SLOT_OUTS];
+		uint64_t len = cm->outputs[i].len;
+
+		if (d->dst)
+			memcpy(d->dst, cm->outputs[i].bytes, len < d->cap ? len : d->cap);
+	}
+	s->state = SLOT_DONE;
+	if (!s->sync)
+		q->done[q->done_tail++ % AR_QUEUE_SLOTS] = idx;
+	return 1;
+}
+
 int ar__queue_drain(struct ar_queue *q)
 {
 	struct ar_ring_rec rec;
 	struct ar_wire_msg m;
 	int n = 0, ret;
 
+	if (q->st)
+		return ar__stream_drain(q);
 	/* Even after the broker went away (q->err set), what it completed
 	 * before is in the CQ, and ours to read. */
 	while ((ret = ar_ring_sc_peek(&q->cq, &rec)) > 0) {
-		const struct ar_wire_completion *cm = &m.u.completion;
-		uint32_t idx;
-		struct slot *s;
-
 		memcpy(q->cbuf, rec.data, rec.len);
 		ar_ring_sc_consume(&q->cq);
 		if (ar_wire_decode(q->cbuf, rec.len, &m) || m.type != AR_WIRE_COMPLETION)
 			return gone(q, -EPROTO);
-		idx = (uint32_t)cm->id;
-		if (idx >= AR_QUEUE_SLOTS)
-			continue;
-		s = &q->slots[idx];
-		if (s->state != SLOT_PENDING || s->gen != (uint32_t)(cm->id >> 32))
-			continue;
-		s->status = cm->status;
-		s->value = cm->value;
-		for (uint32_t i = 0; i < cm->nr_outputs && i < s->nr_out; i++) {
-			struct out_dst *d = i < AR_SLOT_OUTS ? &s->out[i]
-							     : &s->more[i - AR_SLOT_OUTS];
-			uint64_t len = cm->outputs[i].len;
-
-			if (d->dst)
-				memcpy(d->dst, cm->outputs[i].bytes,
-				       len < d->cap ? len : d->cap);
-		}
-		s->state = SLOT_DONE;
-		if (!s->sync)
-			q->done[q->done_tail++ % AR_QUEUE_SLOTS] = idx;
-		n++;
+		n += ar__complete(q, &m.u.completion);
 	}
 	ar_ring_sc_release(&q->cq);
 	if (ret < 0)
@@ -558,12 +643,15 @@ int ar__queue_drain(struct ar_queue *q)
  */
 static int wait_cq(struct ar_queue *q, uint64_t deadline)
 {
-	uint64_t start = now_ns(), t = start, last_yield = start;
+	uint64_t start, t, last_yield;
 	struct pollfd p[2] = {
 		{ .fd = q->wake, .events = POLLIN },
 		{ .fd = q->link->sock, .events = POLLIN | POLLRDHUP },
 	};
 
+	if (q->st)
+		return ar__stream_wait(q, deadline);
+	start = t = last_yield = now_ns();
 	for (;;) {
 		for (int i = 0; i < 64; i++) {
 			/* Relaxed is enough to notice; the drain that follows

@@ -25,6 +25,8 @@
  * glibc keeps static TLS room for the few bytes a dlopen needs). */
 #define AR_TLS __thread __attribute__((tls_model("initial-exec")))
 
+/* The local data area of a stream connection, unless asked otherwise. */
+#define AR_STREAM_DATA_BYTES (64ull << 20)
 /* Ops one queue may have in flight. */
 #define AR_QUEUE_SLOTS 4096u
 /* Inline outputs a slot records without allocating. */
@@ -69,6 +71,7 @@ struct ar_queue {
 	uint32_t *done;			/* FIFO of completed async slots */
 	uint32_t done_head, done_tail;
 	uint8_t *cbuf;			/* private copy of one completion */
+	struct ar_stream_q *st;		/* stream transport (stream.c), or NULL */
 };
 
 /* One block of free data area. */
@@ -80,6 +83,8 @@ struct link {
 	struct link *next;
 	struct ar_client *client;
 	int sock;
+	bool stream;			/* stream transport: no shared memory */
+	uint32_t max_frame;		/* stream: the broker's largest frame */
 	uint32_t tenant;
 	uint32_t nr_channels;
 	struct ar_region region;
@@ -91,9 +96,15 @@ struct link {
 	uint32_t nr_free, cap_free;
 };
 
+/* Address kinds: where and how a client reaches the broker. */
+enum { AR_ADDR_UNIX, AR_ADDR_UNIX_STREAM, AR_ADDR_TCP, AR_ADDR_VSOCK };
+
 struct ar_client {
 	uint64_t id;			/* tells thread caches apart */
-	char path[108];
+	int kind;			/* AR_ADDR_* */
+	char path[108];			/* UNIX socket */
+	char host[256], port[16];	/* TCP */
+	uint32_t cid, vport;		/* vsock */
 	pthread_mutex_t lock;
 	struct link *links;
 	uint32_t want_channels;
@@ -105,6 +116,25 @@ struct ar_client {
 
 /* client.c */
 int ar__link_open(struct ar_client *c, struct link **out);
+/* Send the Hello; receive the Welcome (and its fds, up to max_fds).
+ * Returns the number of fds, or -errno. */
+int ar__handshake(struct ar_client *c, int fd, uint32_t transport, int *fds,
+		  unsigned max_fds, struct ar_wire_msg *m, uint64_t *buf, size_t buflen);
+/* Record a completion in its slot. Returns 1 if it completed one. */
+int ar__complete(struct ar_queue *q, const struct ar_wire_completion *cm);
+int ar__queue_init(struct link *l, uint32_t i);
+/* A queue's fatal error, kept: returns it. */
+int ar__gone(struct ar_queue *q, int err);
+
+/* stream.c: the stream transport (VMs: TCP, vsock; or a UNIX stream) */
+struct ar_stream_q;
+int ar__stream_link_open(struct ar_client *c, struct link **out);
+void ar__stream_queue_fini(struct ar_queue *q);
+int ar__stream_put(struct ar_queue *q, const struct ar_wire_msg *m);
+int ar__stream_flush(struct ar_queue *q);
+int ar__stream_drain(struct ar_queue *q);
+/* Wait until the socket has bytes, or the deadline: 1, 0, or -errno. */
+int ar__stream_wait(struct ar_queue *q, uint64_t deadline_ns);
 void ar__link_close(struct link *l);
 /* Take a free slot; -EAGAIN if none. */
 int ar__slot_get(struct ar_queue *q, uint64_t user_data, bool sync);
