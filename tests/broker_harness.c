@@ -72,7 +72,9 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	char sock_arg[160], dir_arg[300];
 	struct pollfd p;
 	int pipefd[2], n = 0, slot = -1;
-	char ready[8];
+	char ready[160];
+	const char *transport = test_transport();
+	ssize_t got;
 
 	if (!owner) {
 		owner = getpid();
@@ -99,6 +101,8 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	argv[n++] = dir_arg;
 	argv[n++] = "--plugins=blas:mbench:noop";
 	argv[n++] = "--log-level=info";
+	if (!strcmp(transport, "tcp"))
+		argv[n++] = "--tcp=127.0.0.1:0";	/* the broker picks the port */
 	for (int i = 0; args && args[i] && n < 62; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -123,15 +127,43 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	close(pipefd[1]);
 	live[slot] = b;
 	p = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
-	if (poll(&p, 1, 10000) != 1 || read(pipefd[0], ready, sizeof(ready)) <= 0) {
+	if (poll(&p, 1, 10000) != 1 ||
+	    (got = read(pipefd[0], ready, sizeof(ready) - 1)) <= 0) {
 		close(pipefd[0]);
 		print_log(b);
 		test_broker_stop(b);
 		return -1;
 	}
 	close(pipefd[0]);
+	ready[got] = '\0';
+	/* "ready[ tcp=HOST:PORT]\n" */
+	if (!strcmp(transport, "tcp")) {
+		char *t = strstr(ready, "tcp=");
+
+		if (!t) {
+			print_log(b);
+			test_broker_stop(b);
+			return -1;
+		}
+		t[strcspn(t, "\n")] = '\0';
+		snprintf(b->address, sizeof(b->address), "tcp://%s", t + 4);
+	} else if (!strcmp(transport, "unix-stream")) {
+		snprintf(b->address, sizeof(b->address), "unix-stream://%s", b->sock);
+	}
 	setenv("ACCELRING_ADDRESS", b->address, 1);
 	return 0;
+}
+
+const char *test_transport(void)
+{
+	const char *t = getenv("ACCELRING_TEST_TRANSPORT");
+
+	return t && *t ? t : "shm";
+}
+
+bool test_transport_is_shm(void)
+{
+	return !strcmp(test_transport(), "shm");
 }
 
 int test_broker_stop(struct test_broker *b)

@@ -14,7 +14,7 @@ struct test_broker {
 	pid_t pid;
 	char dir[64];
 	char sock[128];
-	char address[160];
+	char address[200];
 	char log[128];
 };
 
@@ -25,6 +25,15 @@ struct test_broker {
  * printed).
  */
 int test_broker_start(struct test_broker *b, const char *const *args);
+
+/*
+ * The transport clients use (ACCELRING_TEST_TRANSPORT): "shm" (default),
+ * "tcp" (the broker also listens on 127.0.0.1, port of its choosing) or
+ * "unix-stream" (the same UNIX socket, stream transport). The end-to-end
+ * suite runs once per transport.
+ */
+const char *test_transport(void);
+bool test_transport_is_shm(void);
 
 /* SIGTERM, wait; SIGKILL after 10 s. Returns the exit status, or -1. */
 int test_broker_stop(struct test_broker *b);

@@ -267,6 +267,11 @@ static void test_broker_sessions_are_per_tenant(void **state)
 	char go;
 
 	(void)state;
+	if (!strcmp(test_transport(), "tcp")) {
+		/* Over TCP the tenant is the source address: two processes
+		 * on one host are one tenant, by design. */
+		skip();
+	}
 	assert_int_equal(pipe(p2c), 0);
 	assert_int_equal(pipe(c2p), 0);
 	pid = fork();
@@ -506,7 +511,12 @@ static void test_broker_gone_gives_error(void **state)
 	assert_int_equal(ar_client_connect("unix:///nonexistent/accelring.sock", &c), 0);
 	assert_int_equal(ar_queue_get(c, &q), -ENOENT);
 	ar_client_close(c);
-	assert_int_equal(ar_client_connect("tcp://127.0.0.1:1", &c), -EPROTONOSUPPORT);
+	/* Nobody listens on TCP port 1: refused, not a hang. */
+	assert_int_equal(ar_client_connect("tcp://127.0.0.1:1", &c), 0);
+	assert_int_equal(ar_queue_get(c, &q), -ECONNREFUSED);
+	ar_client_close(c);
+	assert_int_equal(ar_client_connect("ftp://host/x", &c), -EPROTONOSUPPORT);
+	assert_int_equal(ar_client_connect("vsock://2", &c), -EINVAL);
 	assert_int_equal(ar_client_connect("relative/path", &c), -EINVAL);
 }
 
