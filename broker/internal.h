@@ -283,6 +283,7 @@ struct ar_broker {
 	int sig_fd;
 	struct io_uring ring;
 	struct ar_conn *conns;
+	unsigned conn_ops;		/* loop operations in flight on conns */
 	uint32_t next_conn_id;
 	unsigned nr_workers;
 	struct ar_worker **workers;
@@ -325,11 +326,11 @@ int ar__stream_on_recv(struct ar_broker *b, struct ar_conn *c, int res);
 int ar__stream_on_send(struct ar_broker *b, struct ar_conn *c, int res);
 int ar__stream_on_wake(struct ar_broker *b, struct ar_conn *c, int res);
 int ar__stream_tick(struct ar_broker *b, struct ar_conn *c, uint64_t now);
+/* 1: all completions were sent; 0: not yet; <0: the connection broke. */
+int ar__stream_flushed(struct ar_broker *b, struct ar_conn *c);
 void ar__stream_cancel(struct ar_broker *b, struct ar_conn *c);
-/* Whether c's pending recv is the stream's (it holds a reference). */
+/* Whether c's pending recv is the stream's (rather than the handshake's). */
 bool ar__stream_owns_recv(const struct ar_conn *c);
-/* Stream operations still in the loop's io_uring. */
-unsigned ar__streams_in_flight(void);
 /* Keepalive and no-delay on an accepted TCP connection. */
 void ar__stream_socket_opts(struct ar_broker *b, int fd, int kind);
 /* Whether allow-peers admits c (a network peer). */
@@ -337,6 +338,9 @@ bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c);
 
 /* loop.c */
 struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b);
+/* An operation on c is going into the loop's io_uring: it holds a
+ * reference until its completion has been handled. */
+void ar__loop_hold(struct ar_broker *b, struct ar_conn *c);
 int ar__broker_listen(struct ar_broker *b);
 /* TCP and vsock listeners, if configured. */
 int ar__broker_listen_streams(struct ar_broker *b);

@@ -34,6 +34,7 @@
 #include "internal.h"
 
 #define TICK_NS 100000000ll
+#define FLUSH_NS 1000000000ull
 
 uint64_t ar__now_ns(void)
 {
@@ -217,6 +218,19 @@ int ar__broker_listen_streams(struct ar_broker *b)
 	return ret;
 }
 
+void ar__loop_hold(struct ar_broker *b, struct ar_conn *c)
+{
+	b->conn_ops++;
+	ar__conn_get(c);
+}
+
+/* The completion of an operation ar__loop_hold counted was handled. */
+static void loop_release(struct ar_broker *b, struct ar_conn *c)
+{
+	b->conn_ops--;
+	ar__conn_put(c);
+}
+
 struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
@@ -266,6 +280,7 @@ static void arm_recv(struct ar_broker *b, struct ar_conn *c)
 	 * anything we start, even for the instant before we close it. */
 	io_uring_prep_recvmsg(sqe, c->fd, &c->msg, MSG_CMSG_CLOEXEC);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)c | L_RECV));
+	ar__loop_hold(b, c);
 }
 
 static void arm_timer(struct ar_broker *b)
@@ -346,13 +361,14 @@ static void on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 	int ret;
 
 	if (ar__stream_owns_recv(c)) {
-		/* A stream client's frames; the recv held a reference. */
+		/* A stream client's frames. */
 		ret = ar__stream_on_recv(b, c, res);
 		if (ret < 0)
 			teardown(b, c, ret == -ECONNRESET ? 0 : ret);
-		ar__conn_put(c);
 		return;
 	}
+	if (c->state == AR_CONN_DEAD)
+		return;	/* shut down by close_conns */
 	ret = ar__conn_handshake(b, c, res);
 	if (ret == 1 && c->stream)
 		ret = ar__stream_start(b, c);
@@ -362,7 +378,7 @@ static void on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 		teardown(b, c, ret == -ECONNRESET ? 0 : ret);
 }
 
-/* A stream connection's send or CQ wake-up; each held a reference. */
+/* A stream connection's send or CQ wake-up. */
 static void on_stream(struct ar_broker *b, struct ar_conn *c, int tag, int res)
 {
 	int ret = 0;
@@ -373,7 +389,6 @@ static void on_stream(struct ar_broker *b, struct ar_conn *c, int tag, int res)
 		ret = ar__stream_on_wake(b, c, res);
 	if (ret < 0 && c->state != AR_CONN_DEAD)
 		teardown(b, c, ret);
-	ar__conn_put(c);
 }
 
 static void start_drain(struct ar_broker *b, int sig)
@@ -394,7 +409,6 @@ static void start_drain(struct ar_broker *b, int sig)
 			      memory_order_relaxed);
 	/* Release: workers that see draining see the deadline. */
 	atomic_store_explicit(&b->draining, true, memory_order_release);
-	sqe = ar__loop_sqe(b);
 	for (int k = 0; k < AR_LISTEN_MAX; k++) {
 		if (listener_fd(b, k) < 0)
 			continue;
@@ -450,10 +464,12 @@ static void dispatch(struct ar_broker *b, bool *accept_pending)
 		}
 		case L_RECV:
 			on_recv(b, p, cqe->res);
+			loop_release(b, p);
 			break;
 		case L_SEND:
 		case L_WAKE:
 			on_stream(b, p, (int)(ud & L_MASK), cqe->res);
+			loop_release(b, p);
 			break;
 		case L_SIGNAL:
 			if (cqe->res == sizeof(siginfo))
@@ -482,8 +498,32 @@ static void dispatch(struct ar_broker *b, bool *accept_pending)
 
 static bool accept_pending[AR_LISTEN_MAX];
 
+/* The workers stopped: whether every stream peer got its completions.
+ * Shared-memory clients read theirs from the CQ ring themselves. */
+static bool streams_flushed(struct ar_broker *b)
+{
+	struct ar_conn *next;
+	bool all = true;
+
+	for (struct ar_conn *c = b->conns; c; c = next) {
+		int ret;
+
+		next = c->next;
+		if (!c->stream || c->state != AR_CONN_ACTIVE)
+			continue;
+		ret = ar__stream_flushed(b, c);
+		if (ret < 0)
+			teardown(b, c, ret);
+		else if (!ret)
+			all = false;
+	}
+	return all;
+}
+
 int ar__broker_run(struct ar_broker *b)
 {
+	uint64_t flush_end = 0;
+
 	for (int k = 0; k < AR_LISTEN_MAX; k++) {
 		accept_pending[k] = listener_fd(b, k) >= 0;
 		if (accept_pending[k])
@@ -499,20 +539,25 @@ int ar__broker_run(struct ar_broker *b)
 			return ret;
 		}
 		dispatch(b, accept_pending);
-		if (atomic_load(&b->draining) &&
-		    atomic_load(&b->workers_running) == 0)
+		if (!atomic_load(&b->draining) ||
+		    atomic_load(&b->workers_running) != 0)
+			continue;
+		/* Drained: send stream peers what was completed for them,
+		 * for at most FLUSH_NS (a peer that does not read loses it). */
+		if (!flush_end)
+			flush_end = ar__now_ns() + FLUSH_NS;
+		if (streams_flushed(b) || ar__now_ns() >= flush_end)
 			return 0;
 	}
 }
 
 /* After the workers are joined: every connection the loop still holds.
- * A stream connection's recv, send or wake-up read still in the ring holds
- * a reference: cancel them and collect their completions (for at most a
- * second) so that everything is freed. */
+ * Each recv, send or wake-up read still in the ring holds a reference:
+ * shut the sockets down, cancel the wake-ups and collect their completions
+ * (for at most a second) so that everything is freed. */
 void ar__broker_close_conns(struct ar_broker *b)
 {
-	uint64_t end = ar__now_ns() + 1000000000u;
-	bool busy;
+	uint64_t end = ar__now_ns() + FLUSH_NS;
 
 	while (b->conns) {
 		struct ar_conn *c = b->conns;
@@ -520,19 +565,17 @@ void ar__broker_close_conns(struct ar_broker *b)
 		/* The workers are gone and have dropped their channels. */
 		b->conns = c->next;
 		ar__stream_cancel(b, c);
+		shutdown(c->fd, SHUT_RDWR);
 		c->state = AR_CONN_DEAD;
 		ar__conn_put(c);
 	}
-	do {
+	while (b->conn_ops && ar__now_ns() < end) {
 		static struct __kernel_timespec ts = { .tv_nsec = TICK_NS };
 		struct io_uring_sqe *sqe = ar__loop_sqe(b);
 
-		busy = ar__streams_in_flight() > 0;
-		if (!busy)
-			break;
 		io_uring_prep_timeout(sqe, &ts, 0, 0);
 		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)(L_TIMER | 1 << 3));
 		io_uring_submit_and_wait(&b->ring, 1);
 		dispatch(b, accept_pending);
-	} while (ar__now_ns() < end);
+	}
 }

@@ -19,7 +19,8 @@
  * that does not read its completions stalls only itself.
  *
  * Everything here runs on the loop thread. Each io_uring operation in
- * flight on a connection (recv, send, the wake-up read) holds a reference.
+ * flight on a connection (recv, send, the wake-up read) holds a reference
+ * (ar__loop_hold), which the loop drops after the callback.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -110,14 +111,6 @@ void ar__stream_free(struct ar_conn *c)
 
 /* ---- arming ---- */
 
-/* io_uring operations in flight on stream connections (loop thread). */
-static unsigned in_flight;
-
-unsigned ar__streams_in_flight(void)
-{
-	return in_flight;
-}
-
 bool ar__stream_owns_recv(const struct ar_conn *c)
 {
 	return c->st && c->st->recv_armed;
@@ -134,8 +127,7 @@ static void arm_recv(struct ar_broker *b, struct ar_conn *c)
 	io_uring_prep_recv(sqe, c->fd, st->in + st->in_len, st->in_cap - st->in_len, 0);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)c | L_RECV));
 	st->recv_armed = true;
-	in_flight++;
-	ar__conn_get(c);
+	ar__loop_hold(b, c);
 }
 
 static void arm_send(struct ar_broker *b, struct ar_conn *c)
@@ -150,8 +142,7 @@ static void arm_send(struct ar_broker *b, struct ar_conn *c)
 			   st->out_len - st->out_sent, MSG_NOSIGNAL);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)c | L_SEND));
 	st->send_armed = true;
-	in_flight++;
-	ar__conn_get(c);
+	ar__loop_hold(b, c);
 }
 
 static void arm_wake(struct ar_broker *b, struct ar_conn *c)
@@ -162,8 +153,7 @@ static void arm_wake(struct ar_broker *b, struct ar_conn *c)
 	io_uring_prep_read(sqe, c->ch[0].wake, &st->wake_buf, sizeof(st->wake_buf), 0);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)c | L_WAKE));
 	st->wake_armed = true;
-	in_flight++;
-	ar__conn_get(c);
+	ar__loop_hold(b, c);
 }
 
 /* Cancel whatever is in flight on a connection that is going away. */
@@ -421,7 +411,6 @@ int ar__stream_on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 	int ret;
 
 	st->recv_armed = false;
-	in_flight--;
 	if (c->state != AR_CONN_ACTIVE)
 		return 0;
 	if (res <= 0)
@@ -439,7 +428,6 @@ int ar__stream_on_send(struct ar_broker *b, struct ar_conn *c, int res)
 	struct ar_stream *st = c->st;
 
 	st->send_armed = false;
-	in_flight--;
 	if (c->state != AR_CONN_ACTIVE)
 		return 0;
 	if (res <= 0)
@@ -453,13 +441,27 @@ int ar__stream_on_wake(struct ar_broker *b, struct ar_conn *c, int res)
 	struct ar_stream *st = c->st;
 
 	st->wake_armed = false;
-	in_flight--;
 	if (c->state != AR_CONN_ACTIVE)
 		return 0;
 	ar_ring_sc_finish_sleep(&st->cq);
 	if (res < 0 && res != -EAGAIN)
 		return res;
 	return pump(b, c);
+}
+
+/* At the end of a drain, after the workers stopped: whether everything the
+ * worker completed went out to the peer. Moves what is left along. */
+int ar__stream_flushed(struct ar_broker *b, struct ar_conn *c)
+{
+	struct ar_stream *st = c->st;
+	int ret;
+
+	if (!st->send_armed) {
+		ret = pump(b, c);
+		if (ret)
+			return ret;
+	}
+	return !st->send_armed && !st->have_cpl && st->out_sent == st->out_len;
 }
 
 /* Every tick: a slow, idle or stalled peer. */
