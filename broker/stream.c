@@ -469,8 +469,12 @@ int ar__stream_tick(struct ar_broker *b, struct ar_conn *c, uint64_t now)
 {
 	struct ar_stream *st = c->st;
 
-	if (st->frame_start_ns &&
-	    now - st->frame_start_ns > (uint64_t)b->cfg.frame_ms * 1000000u)
+	/* While we do not read (its SQ is full), the peer is not slow: the
+	 * frame's clock starts again when we read. */
+	if (st->frame_start_ns && (st->stalled || !st->recv_armed))
+		st->frame_start_ns = now;
+	else if (st->frame_start_ns &&
+		 now - st->frame_start_ns > (uint64_t)b->cfg.frame_ms * 1000000u)
 		return fail(c, -ETIMEDOUT, "a frame still incomplete after %u ms (slow peer)",
 			    b->cfg.frame_ms);
 	if (!st->inflight && !st->in_len && !st->have_cpl &&

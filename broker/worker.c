@@ -212,9 +212,11 @@ static void take_cmds(struct ar_worker *w)
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		n = w->nr_cmds < 64 ? w->nr_cmds : 64;
-		memcpy(local, w->cmds, n * sizeof(*local));
-		memmove(w->cmds, w->cmds + n, (w->nr_cmds - n) * sizeof(*local));
-		w->nr_cmds -= n;
+		if (n) {	/* w->cmds is NULL until the first command */
+			memcpy(local, w->cmds, n * sizeof(*local));
+			memmove(w->cmds, w->cmds + n, (w->nr_cmds - n) * sizeof(*local));
+			w->nr_cmds -= n;
+		}
 		if (!w->nr_cmds)
 			atomic_store_explicit(&w->cmd_pending, false,
 					      memory_order_relaxed);

@@ -137,16 +137,19 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	close(pipefd[0]);
 	ready[got] = '\0';
 	/* "ready[ tcp=HOST:PORT]\n" */
-	if (!strcmp(transport, "tcp")) {
-		char *t = strstr(ready, "tcp=");
+	if (strstr(ready, "tcp=")) {
+		char *t = strstr(ready, "tcp=") + 4;
 
-		if (!t) {
+		t[strcspn(t, "\n")] = '\0';
+		snprintf(b->tcp, sizeof(b->tcp), "%s", t);
+	}
+	if (!strcmp(transport, "tcp")) {
+		if (!b->tcp[0]) {
 			print_log(b);
 			test_broker_stop(b);
 			return -1;
 		}
-		t[strcspn(t, "\n")] = '\0';
-		snprintf(b->address, sizeof(b->address), "tcp://%s", t + 4);
+		snprintf(b->address, sizeof(b->address), "tcp://%s", b->tcp);
 	} else if (!strcmp(transport, "unix-stream")) {
 		snprintf(b->address, sizeof(b->address), "unix-stream://%s", b->sock);
 	}
@@ -219,6 +222,23 @@ int test_broker_fds(const struct test_broker *b)
 			n++;
 	closedir(d);
 	return n;
+}
+
+long test_broker_rss_kib(const struct test_broker *b)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)b->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
 }
 
 int test_broker_settled_fds(const struct test_broker *b)

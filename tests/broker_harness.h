@@ -16,6 +16,7 @@ struct test_broker {
 	char sock[128];
 	char address[200];
 	char log[128];
+	char tcp[80];		/* HOST:PORT when it listens on TCP, else "" */
 };
 
 /*
@@ -43,6 +44,9 @@ bool test_broker_alive(const struct test_broker *b);
 
 /* Open fds of the broker (from /proc), or -1. */
 int test_broker_fds(const struct test_broker *b);
+
+/* Resident memory of the broker in KiB, or -1. */
+long test_broker_rss_kib(const struct test_broker *b);
 
 /* Open fds of the broker once the count has not changed for 200 ms (a
  * closed client is released asynchronously), or -1. */

@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,22 +235,31 @@ static bool closed_by_broker(int fd)
 	return false;
 }
 
-/* A well-behaved client still gets served. */
-static void others_unharmed(void)
+static void served_at(const char *address)
 {
 	struct ar_client *c;
 	struct ar_queue *q;
 	struct ar_cqe cqe;
 	uint32_t sid;
 
-	assert_true(test_broker_alive(&broker));
-	assert_int_equal(ar_client_connect(broker.address, &c), 0);
+	assert_int_equal(ar_client_connect(address, &c), 0);
 	assert_int_equal(ar_queue_get(c, &q), 0);
 	assert_int_equal(ar_session_open(q, 0, &sid), 0);
 	assert_int_equal(ar_submit_noop(q, sid, 1), 0);
 	assert_int_equal(ar_wait(q, &cqe, 1, 1, 5ll * 1000000000), 1);
 	assert_int_equal(cqe.status, 0);
 	ar_client_close(c);
+}
+
+/* Well-behaved clients still get served, over shared memory and over TCP. */
+static void others_unharmed(void)
+{
+	char tcp[128];
+
+	assert_true(test_broker_alive(&broker));
+	served_at(broker.address);
+	snprintf(tcp, sizeof(tcp), "tcp://%s", broker.tcp);
+	served_at(tcp);
 }
 
 /* SECURITY 1: a tail past the ring, wrapped, backwards or misaligned
@@ -546,9 +557,346 @@ static void test_broker_hostile_never_reaps(void **state)
 	raw_close(&r);
 }
 
+
+/* ---- stream transport (VMs): a raw peer that speaks frames itself ---- */
+
+#define MAX_FRAME 65536u	/* the broker's --max-frame in this suite */
+
+static int tcp_connect(const char *hostport)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	char host[64];
+	const char *colon = strrchr(hostport, ':');
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_non_null(colon);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
+	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Connect over TCP (or the UNIX socket) and do the stream handshake. */
+static int stream_open(bool tcp)
+{
+	struct ar_wire_msg m = hello();
+	int fds[8], nfds, fd = tcp ? tcp_connect(broker.tcp) : raw_connect();
+
+	m.u.hello.transport = AR_TRANSPORT_STREAM;
+	send_frame(fd, &m, NULL, 0);
+	assert_int_equal(read_welcome(fd, fds, &nfds, NULL, 0), 0);
+	assert_int_equal(nfds, 0);
+	return fd;
+}
+
+static void stream_send(int fd, const struct ar_wire_msg *m)
+{
+	send_frame(fd, m, NULL, 0);
+}
+
+/* The next frame's message (into buf); fails the test after 5 s. */
+static void stream_read(int fd, struct ar_wire_msg *m, uint64_t *buf, size_t cap)
+{
+	uint32_t len;
+
+	assert_int_equal(recv(fd, &len, 4, MSG_WAITALL), 4);
+	len = le32toh(len);
+	assert_true(len <= cap);
+	assert_int_equal(recv(fd, buf, len, MSG_WAITALL), (ssize_t)len);
+	assert_int_equal(ar_wire_decode(buf, len, m), 0);
+}
+
+static uint32_t stream_session(int fd)
+{
+	static uint64_t buf[MAX_FRAME / 8];
+	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_OPEN };
+
+	m.u.session_open.id = 1;
+	stream_send(fd, &m);
+	stream_read(fd, &m, buf, sizeof(buf));
+	assert_int_equal(m.type, AR_WIRE_COMPLETION);
+	assert_int_equal(m.u.completion.status, 0);
+	return (uint32_t)m.u.completion.value;
+}
+
+/* SECURITY 17: a length prefix above --max-frame ends the connection on
+ * the prefix alone: nothing of that size is allocated or waited for. */
+static void test_broker_hostile_stream_oversized_prefix(void **state)
+{
+	static const uint32_t lens[] = { MAX_FRAME + 1, 1u << 30, UINT32_MAX };
+	long rss0 = test_broker_rss_kib(&broker);
+
+	(void)state;
+	for (unsigned t = 0; t < 2; t++) {
+		for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			int fd = stream_open(t == 0);
+			uint32_t le = htole32(lens[i]);
+			char msg[96];
+
+			stream_session(fd);
+			assert_int_equal(send(fd, &le, 4, MSG_NOSIGNAL), 4);
+			assert_true(closed_by_broker(fd));
+			close(fd);
+			snprintf(msg, sizeof(msg), "frame of %u bytes, at most %u",
+				 lens[i], MAX_FRAME);
+			assert_true(test_broker_logged(&broker, msg));
+		}
+	}
+	/* Not one of those frames was buffered (a 1 GiB one would show). */
+	assert_true(test_broker_rss_kib(&broker) - rss0 < 64 * 1024);
+	others_unharmed();
+}
+
+/* SECURITY 17: a peer that sends a frame a byte at a time, slower than
+ * --frame-ms for the whole frame, is disconnected. */
+static void test_broker_hostile_stream_slow_peer(void **state)
+{
+	struct ar_wire_enc *e = ar_wire_enc_create();
+	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_OPEN };
+	const uint8_t *p;
+	uint8_t frame[256];
+	int64_t n;
+	int fd = stream_open(true);
+	unsigned sent = 0;
+
+	(void)state;
+	m.u.session_open.id = 7;
+	n = ar_wire_encode(e, &m, (const void **)&p);
+	assert_true(n > 0 && n + 4 <= (int64_t)sizeof(frame));
+	ar_frame_put_len(frame, (uint32_t)n);
+	memcpy(frame + 4, p, (size_t)n);
+	/* 100 ms a byte: the 300 ms limit passes after a few bytes. */
+	for (; sent < (unsigned)n + 4; sent++) {
+		if (send(fd, frame + sent, 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(100000);
+	}
+	assert_true(sent < (unsigned)n + 4);
+	assert_true(closed_by_broker(fd));
+	assert_true(test_broker_logged(&broker, "(slow peer)"));
+	close(fd);
+	ar_wire_enc_destroy(e);
+	others_unharmed();
+}
+
+/* A frame cut short by the peer's close is dropped with the connection;
+ * the broker's fds return to what they were. */
+static void test_broker_hostile_stream_truncated_frame(void **state)
+{
+	uint8_t bytes[64] = { 0 };
+	int before, fd;
+
+	(void)state;
+	before = test_broker_settled_fds(&broker);
+	for (int i = 0; i < 20; i++) {
+		fd = stream_open(i % 2);
+		ar_frame_put_len(bytes, 1000);
+		assert_int_equal(send(fd, bytes, sizeof(bytes), MSG_NOSIGNAL),
+				 (ssize_t)sizeof(bytes));
+		shutdown(fd, SHUT_WR);
+		assert_true(closed_by_broker(fd));
+		close(fd);
+	}
+	assert_int_equal(test_broker_settled_fds(&broker), before);
+	others_unharmed();
+}
+
+/* Frames that decode to nonsense, or to messages only the broker sends,
+ * or to data outside the peer's data area: disconnected with the reason. */
+static void test_broker_hostile_stream_bad_frames(void **state)
+{
+	static const struct {
+		const char *log;
+	} cases[] = {
+		{ "undecodable frame" },
+		{ "which clients do not send" },
+		{ "outside the" },
+		{ "outside the" },
+	};
+	uint8_t junk[128];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = stream_open(true);
+		struct ar_wire_msg m = { 0 };
+
+		switch (i) {
+		case 0:
+			memset(junk, 0xa5, sizeof(junk));
+			ar_frame_put_len(junk, sizeof(junk) - 4);
+			assert_int_equal(send(fd, junk, sizeof(junk), MSG_NOSIGNAL),
+					 (ssize_t)sizeof(junk));
+			break;
+		case 1:
+			m.type = AR_WIRE_COMPLETION;
+			m.u.completion.id = 1;
+			stream_send(fd, &m);
+			break;
+		case 2:
+			/* The data area is 1 MiB (hello()). */
+			m.type = AR_WIRE_CHUNK;
+			m.u.chunk.off = (1 << 20) - 8;
+			m.u.chunk.bytes = junk;
+			m.u.chunk.len = 16;
+			stream_send(fd, &m);
+			break;
+		case 3:
+			m.type = AR_WIRE_CHUNK;
+			m.u.chunk.off = UINT64_MAX - 4;
+			m.u.chunk.bytes = junk;
+			m.u.chunk.len = 16;
+			stream_send(fd, &m);
+			break;
+		}
+		assert_true(closed_by_broker(fd));
+		close(fd);
+		assert_true(test_broker_logged(&broker, cases[i].log));
+	}
+	others_unharmed();
+}
+
+/* Idle after the handshake: closed after --idle-ms. Silent before it (a
+ * half-open connection): closed after --handshake-ms, like on UNIX. */
+static void test_broker_hostile_stream_idle(void **state)
+{
+	int fd;
+
+	(void)state;
+	fd = stream_open(true);
+	stream_session(fd);
+	assert_true(closed_by_broker(fd));
+	close(fd);
+	assert_true(test_broker_logged(&broker, "idle for 1500 ms"));
+
+	fd = tcp_connect(broker.tcp);
+	assert_true(closed_by_broker(fd));
+	close(fd);
+	others_unharmed();
+}
+
+/* Keepalives are on for TCP peers, so a vanished VM is found: the
+ * broker's end of our connection has its keepalive timer running
+ * (/proc/net/tcp, timer kind 2). */
+static void test_broker_hostile_stream_keepalive(void **state)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	unsigned bport = (unsigned)atoi(strrchr(broker.tcp, ':') + 1), found = 0;
+	char line[512];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fd = stream_open(true);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	f = fopen("/proc/net/tcp", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned lport, rport, st, tr;
+
+		if (sscanf(line, " %*u: %*x:%x %*x:%x %x %*x:%*x %x:", &lport, &rport,
+			   &st, &tr) != 4)
+			continue;
+		if (lport == bport && rport == ntohs(me.sin_port)) {
+			found++;
+			assert_int_equal(tr, 2);	/* keepalive timer */
+		}
+	}
+	fclose(f);
+	assert_int_equal(found, 1);
+	close(fd);
+}
+
+/* A peer that floods ops and never reads a completion stalls only itself:
+ * its socket, then its CQ, then its SQ fill, and the broker stops reading
+ * it. Its memory stays what the connection was given. */
+static void test_broker_hostile_stream_never_reads(void **state)
+{
+	struct ar_wire_enc *e = ar_wire_enc_create();
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	uint8_t frame[256];
+	const void *p;
+	int64_t n;
+	long rss0;
+	int fd;
+	unsigned long sent = 0;
+
+	(void)state;
+	fd = stream_open(true);
+	m.u.op.session = stream_session(fd);
+	m.u.op.op = AR_OP_NOOP;
+	rss0 = test_broker_rss_kib(&broker);
+	n = ar_wire_encode(e, &m, &p);
+	ar_frame_put_len(frame, (uint32_t)n);
+	memcpy(frame + 4, p, (size_t)n);
+	/* Until the broker has stopped taking bytes for half a second. */
+	for (size_t at = 0, idle = 0; idle < 5;) {
+		ssize_t k = send(fd, frame + at, (size_t)n + 4 - at,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (k > 0) {
+			at += (size_t)k;
+			if (at == (size_t)n + 4) {
+				at = 0;
+				sent++;
+			}
+			idle = 0;
+			continue;
+		}
+		if (k < 0 && errno != EAGAIN)
+			fail_msg("send: %s after %lu ops", strerror(errno), sent);
+		usleep(100000);
+		idle++;
+		if (sent > 50000000)
+			fail_msg("the broker never stopped reading");
+	}
+	assert_true(sent > 1000);
+	assert_true(test_broker_alive(&broker));
+	others_unharmed();
+	/* Fixed buffers per connection, nothing per queued op. */
+	assert_true(test_broker_rss_kib(&broker) - rss0 < 64 * 1024);
+	close(fd);
+	ar_wire_enc_destroy(e);
+}
+
+/* Shared memory cannot cross TCP; allow-peers refuses other addresses
+ * with a clear reason in the Welcome. */
+static void test_broker_hostile_stream_refused(void **state)
+{
+	const char *args[] = { "--tcp=127.0.0.1:0", "--allow-peers=10.0.0.0/8,vsock:3", NULL };
+	struct test_broker other;
+	struct ar_wire_msg m = hello();
+	char why[256] = "";
+	int fds[8], nfds, fd;
+
+	(void)state;
+	fd = tcp_connect(broker.tcp);
+	send_frame(fd, &m, NULL, 0);
+	assert_int_equal(read_welcome(fd, fds, &nfds, why, sizeof(why)), -EPROTONOSUPPORT);
+	assert_non_null(strstr(why, "stream transport"));
+	close(fd);
+
+	assert_int_equal(test_broker_start(&other, args), 0);
+	fd = tcp_connect(other.tcp);
+	m.u.hello.transport = AR_TRANSPORT_STREAM;
+	send_frame(fd, &m, NULL, 0);
+	assert_int_equal(read_welcome(fd, fds, &nfds, why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "not in allow-peers"));
+	close(fd);
+	assert_int_equal(test_broker_stop(&other), 0);
+	others_unharmed();
+}
+
 static int setup(void **state)
 {
-	const char *args[] = { "--handshake-ms=300", NULL };
+	/* Short stream limits so that the attacks end quickly. */
+	const char *args[] = { "--handshake-ms=300", "--tcp=127.0.0.1:0",
+			       "--frame-ms=300", "--idle-ms=1500",
+			       "--max-frame=65536", NULL };
 
 	(void)state;
 	return test_broker_start(&broker, args);
@@ -571,6 +919,14 @@ int main(void)
 		cmocka_unit_test(test_broker_hostile_fd_abuse),
 		cmocka_unit_test(test_broker_hostile_handshake),
 		cmocka_unit_test(test_broker_hostile_never_reaps),
+		cmocka_unit_test(test_broker_hostile_stream_oversized_prefix),
+		cmocka_unit_test(test_broker_hostile_stream_slow_peer),
+		cmocka_unit_test(test_broker_hostile_stream_truncated_frame),
+		cmocka_unit_test(test_broker_hostile_stream_bad_frames),
+		cmocka_unit_test(test_broker_hostile_stream_idle),
+		cmocka_unit_test(test_broker_hostile_stream_keepalive),
+		cmocka_unit_test(test_broker_hostile_stream_never_reads),
+		cmocka_unit_test(test_broker_hostile_stream_refused),
 	};
 
 	if (getenv("ACCELRING_TEST_FILTER"))
