@@ -337,8 +337,11 @@ static bool on_accept(struct ar_broker *b, int kind, int res)
 
 	if (res < 0) {
 		/* EMFILE and friends: try again at the next tick rather
-		 * than spin on an error. */
-		if (res != -ECANCELED)
+		 * than spin on an error. EINTR comes from vsock accepts
+		 * in a guest now and then, and is not worth a warning. */
+		if (res == -EINTR)
+			ar_debug("accept: %s", strerror(-res));
+		else if (res != -ECANCELED)
 			ar_warn("accept: %s", strerror(-res));
 		return false;
 	}

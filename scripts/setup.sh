@@ -6,9 +6,11 @@ set -euo pipefail
 
 PACKAGES=(
 	build-essential		# gcc, g++, make; gcc's ASan/UBSan/TSan runtimes
+	busybox-static		# the VM test's initramfs (tests/vm)
 	ca-certificates
 	clang-14		# libFuzzer campaigns (scripts/test.sh --long)
 	cmake
+	cpio			# the VM test's initramfs
 	flatbuffers-compiler	# flatc: C++ from schemas/accelring.fbs
 	libclang-rt-14-dev	# libFuzzer runtime
 	libcmocka-dev		# unit tests
@@ -18,7 +20,9 @@ PACKAGES=(
 	libsystemd-dev		# broker: systemd socket activation
 	liburing-dev		# broker: event loop
 	pkg-config
+	qemu-system-x86		# the VM test: a real guest under TCG
 	spin			# model checking of the ring protocol
+	xz-utils		# the VM test: compressed kernel modules, if any
 )
 
 missing=()
