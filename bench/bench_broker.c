@@ -9,7 +9,11 @@
  *   - the same socket pipelining batches of 64, for the async API's noop
  *     throughput from one client thread;
  *   - cblas_sgemm in process, for sgemm through the broker with its
- *     matrices in the shared data area (zero copy), at 64, 256 and 1024.
+ *     matrices in the shared data area (zero copy), at 64, 256 and 1024;
+ *   - the stream transport (what VMs use), over TCP loopback and a UNIX
+ *     stream socket, against shared memory on the same broker: noop round
+ *     trip (and against a plain TCP / UNIX socket round trip) and sgemm at
+ *     256 and 1024, the matrices travelling in the frames.
  * A real broker is started for each configuration (tests/broker_harness.c).
  *
  * usage: bench_broker [--json] [--iters N] [--reps N] [--cpus A,B]
@@ -22,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -61,7 +68,8 @@ static void pin_broker(pid_t pid)
 static void start(struct test_broker *b, const char *spin_us, bool pinned)
 {
 	char spin[64];
-	const char *args[] = { spin, "--workers=1", NULL };
+	/* TCP too: the stream rows use the same broker. */
+	const char *args[] = { spin, "--workers=1", "--tcp=127.0.0.1:0", NULL };
 
 	snprintf(spin, sizeof(spin), "--spin-us=%s", spin_us);
 	if (test_broker_start(b, args)) {
@@ -72,14 +80,32 @@ static void start(struct test_broker *b, const char *spin_us, bool pinned)
 		pin_broker(b->pid);
 }
 
+/* How a client reaches the broker. */
+enum transport { T_SHM, T_TCP, T_UNIX_STREAM, T_MAX };
+static const char *const tname[T_MAX] = { "shm", "tcp", "unix_stream" };
+
+static void session_on(const struct test_broker *b, enum transport t,
+		       struct ar_client **c, struct ar_queue **q, uint32_t *sid)
+{
+	char addr[256];
+
+	if (t == T_TCP)
+		snprintf(addr, sizeof(addr), "tcp://%s", b->tcp);
+	else if (t == T_UNIX_STREAM)
+		snprintf(addr, sizeof(addr), "unix-stream://%s", b->sock);
+	else
+		snprintf(addr, sizeof(addr), "unix://%s", b->sock);
+	if (ar_client_connect(addr, c) || ar_queue_get(*c, q) ||
+	    ar_session_open(*q, 0, sid)) {
+		fprintf(stderr, "bench_broker: cannot open a session over %s\n", addr);
+		exit(1);
+	}
+}
+
 static void session(const struct test_broker *b, struct ar_client **c,
 		    struct ar_queue **q, uint32_t *sid)
 {
-	if (ar_client_connect(b->address, c) || ar_queue_get(*c, q) ||
-	    ar_session_open(*q, 0, sid)) {
-		fprintf(stderr, "bench_broker: cannot open a session\n");
-		exit(1);
-	}
+	session_on(b, T_SHM, c, q, sid);
 }
 
 /* ---- baselines: a UNIX socket ---- */
@@ -103,14 +129,51 @@ static void sock_echo(void *arg)
 	(void)n;
 }
 
-static void bench_socket_rtt(void)
+/* A connected TCP pair on loopback, no Nagle: what a TCP client sees. */
+static void tcp_pair(int fds[2])
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&sa, &len))
+		exit(1);
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&sa, sizeof(sa)))
+		exit(1);
+	fds[1] = accept(l, NULL, NULL);
+	if (fds[1] < 0)
+		exit(1);
+	close(l);
+	setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Pinned: the two sides on the two CPUs, like the shared-memory rows.
+ * Unpinned: where the scheduler puts them, like the stream rows. */
+static void bench_socket_rtt(bool tcp, bool pinned)
 {
 	uint64_t n = bench.iters, *s = calloc(n, sizeof(*s));
 	uint8_t msg[MSG] = { 1 };
+	char name[64];
 	pid_t pid;
 
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	pid = spawn(sock_echo, &n);
+	if (tcp)
+		tcp_pair(sv);
+	else
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	if (pinned) {
+		pid = spawn(sock_echo, &n);
+	} else {
+		unpin();
+		pid = fork();
+		if (pid == 0) {
+			sock_echo(&n);
+			_exit(0);
+		}
+	}
 	close(sv[1]);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t t0 = now_ns();
@@ -129,7 +192,10 @@ static void bench_socket_rtt(void)
 	}
 	close(sv[0]);
 	reap(pid);
-	add("unix_socket_rtt", s + n / 10, n - n / 10, 1.0);
+	pin(0);
+	snprintf(name, sizeof(name), "%s_socket_rtt%s", tcp ? "tcp" : "unix",
+		 pinned ? "" : "_unpinned");
+	add(name, s + n / 10, n - n / 10, 1.0);
 	snprintf(results[nresults - 1].note, sizeof(results[0].note),
 		 "%d B request and response, blocking read", MSG);
 	free(s);
@@ -175,8 +241,9 @@ static void bench_socket_tp(void)
 
 /* ---- through the broker ---- */
 
-static void bench_noop_rtt(const char *name, const char *spin_us,
-			   const char *client_spin_ns, const char *note)
+static void bench_noop_rtt_on(enum transport t, bool pinned, const char *name,
+			      const char *spin_us, const char *client_spin_ns,
+			      const char *note)
 {
 	uint64_t n = bench.iters, *s = calloc(n, sizeof(*s));
 	struct test_broker b;
@@ -186,8 +253,10 @@ static void bench_noop_rtt(const char *name, const char *spin_us,
 	uint32_t sid;
 
 	setenv("ACCELRING_SPIN_NS", client_spin_ns, 1);
-	start(&b, spin_us, true);
-	session(&b, &c, &q, &sid);
+	if (!pinned)
+		unpin();
+	start(&b, spin_us, pinned);
+	session_on(&b, t, &c, &q, &sid);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t t0 = now_ns();
 
@@ -198,10 +267,17 @@ static void bench_noop_rtt(const char *name, const char *spin_us,
 	}
 	ar_client_close(c);
 	test_broker_stop(&b);
+	pin(0);
 	unsetenv("ACCELRING_SPIN_NS");
 	add(name, s + n / 10, n - n / 10, 1.0);
 	snprintf(results[nresults - 1].note, sizeof(results[0].note), "%s", note);
 	free(s);
+}
+
+static void bench_noop_rtt(const char *name, const char *spin_us,
+			   const char *client_spin_ns, const char *note)
+{
+	bench_noop_rtt_on(T_SHM, true, name, spin_us, client_spin_ns, note);
 }
 
 static void bench_noop_async(void)
@@ -276,41 +352,52 @@ static void sgemm_local(int64_t d, uint32_t n, uint64_t *out)
  * a call (about 2^28 cycles), and if they lived in this process they would
  * spin against the broker's threads during its blocks (2 CPUs here). For
  * the same reason each block starts after a pause in which the other
- * side's helpers go to sleep.
+ * side's helpers go to sleep. With `stream`, each broker block also runs
+ * the same sgemm over TCP and a UNIX stream socket (one client each, same
+ * broker), whose rows compare with shared memory.
  */
-static void bench_sgemm(int64_t d, uint32_t iters)
+static void bench_sgemm(int64_t d, uint32_t iters, bool stream)
 {
-	uint32_t per = iters / SGEMM_BLOCKS;
+	uint32_t per = iters / SGEMM_BLOCKS, nt = stream ? T_MAX : 1;
+	size_t bytes = (size_t)(d * d * 4);
 	uint64_t *in = mmap(NULL, iters * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	uint64_t *br = calloc(iters, sizeof(uint64_t));
+	uint64_t *br[T_MAX] = { 0 };
 	struct test_broker b;
-	struct ar_client *c;
-	struct ar_queue *q;
+	struct ar_client *c[T_MAX];
+	struct ar_queue *q[T_MAX];
+	struct ar_sgemm sg[T_MAX];
 	struct ar_cqe cqe;
-	struct result *r1, *r2;
-	uint32_t sid;
+	struct result *r;
+	uint32_t sid[T_MAX];
 	char name[64];
-	int st;
+	int st, shm_row = 0;
 
-	if (in == MAP_FAILED || !br || per < 1)
+	if (in == MAP_FAILED || per < 1)
 		exit(1);
 	/* Unpinned, the client too: OpenBLAS uses every CPU, in process and
 	 * in the broker. */
 	unpin();
 	start(&b, "20", false);
-	session(&b, &c, &q, &sid);
-	float *a = ar_buf_alloc(q, (size_t)(d * d * 4)), *bb = ar_buf_alloc(q, (size_t)(d * d * 4));
-	float *cc = ar_buf_alloc(q, (size_t)(d * d * 4));
-	struct ar_sgemm sg = { .m = d, .n = d, .k = d, .lda = d, .ldb = d, .ldc = d,
-			       .alpha = 1, .beta = 0, .a = a, .b = bb, .c = cc };
+	for (uint32_t t = 0; t < nt; t++) {
+		float *a, *bb, *cc;
 
-	if (!a || !bb || !cc) {
-		fprintf(stderr, "bench_broker: data area too small for %lld\n", (long long)d);
-		exit(1);
+		br[t] = calloc(iters, sizeof(uint64_t));
+		session_on(&b, (enum transport)t, &c[t], &q[t], &sid[t]);
+		a = ar_buf_alloc(q[t], bytes);
+		bb = ar_buf_alloc(q[t], bytes);
+		cc = ar_buf_alloc(q[t], bytes);
+		if (!br[t] || !a || !bb || !cc) {
+			fprintf(stderr, "bench_broker: data area too small for %lld\n",
+				(long long)d);
+			exit(1);
+		}
+		for (int64_t i = 0; i < d * d; i++)
+			a[i] = (float)(i % 13) / 13, bb[i] = (float)(i % 7) / 7;
+		sg[t] = (struct ar_sgemm){ .m = d, .n = d, .k = d, .lda = d, .ldb = d,
+					   .ldc = d, .alpha = 1, .beta = 0,
+					   .a = a, .b = bb, .c = cc };
 	}
-	for (int64_t i = 0; i < d * d; i++)
-		a[i] = (float)(i % 13) / 13, bb[i] = (float)(i % 7) / 7;
 	for (uint32_t blk = 0; blk < SGEMM_BLOCKS; blk++) {
 		pid_t pid;
 
@@ -325,34 +412,49 @@ static void bench_sgemm(int64_t d, uint32_t iters)
 		    WEXITSTATUS(st))
 			exit(1);
 		usleep(SGEMM_PAUSE_US);
-		/* One warm-up, then the timed runs. */
-		for (uint32_t i = 0; i <= per; i++) {
-			uint64_t t0 = now_ns();
+		for (uint32_t t = 0; t < nt; t++) {
+			/* One warm-up, then the timed runs. */
+			for (uint32_t i = 0; i <= per; i++) {
+				uint64_t t0 = now_ns();
 
-			if (ar_submit_sgemm(q, sid, &sg, i) ||
-			    ar_wait(q, &cqe, 1, 1, -1) != 1 || cqe.status)
-				exit(1);
-			if (i)
-				br[blk * per + i - 1] = now_ns() - t0;
+				if (ar_submit_sgemm(q[t], sid[t], &sg[t], i) ||
+				    ar_wait(q[t], &cqe, 1, 1, -1) != 1 || cqe.status)
+					exit(1);
+				if (i)
+					br[t][blk * per + i - 1] = now_ns() - t0;
+			}
 		}
 	}
 	iters = per * SGEMM_BLOCKS;
 	snprintf(name, sizeof(name), "sgemm_%lld_inprocess", (long long)d);
-	r1 = add(name, in, iters, 1.0);
-	snprintf(r1->baseline, sizeof(r1->baseline), "%s", name);
-	r1->ratio = 1.0;
-	snprintf(r1->note, sizeof(r1->note), "cblas_sgemm in a client process, %u runs", iters);
-	snprintf(name, sizeof(name), "sgemm_%lld_broker", (long long)d);
-	r2 = add(name, br, iters, 1.0);
-	r1 = &results[nresults - 2];
-	snprintf(r2->baseline, sizeof(r2->baseline), "%s", r1->name);
-	r2->ratio = r2->p50 / r1->p50;
-	snprintf(r2->note, sizeof(r2->note), "blas plugin, zero copy, %u runs", iters);
-	ar_client_close(c);
+	r = add(name, in, iters, 1.0);
+	snprintf(r->baseline, sizeof(r->baseline), "%s", name);
+	r->ratio = 1.0;
+	snprintf(r->note, sizeof(r->note), "cblas_sgemm in a client process, %u runs", iters);
+	for (uint32_t t = 0; t < nt; t++) {
+		/* shm against in process; the stream rows against shm. */
+		int base = t == T_SHM ? nresults - 1 : shm_row;
+
+		if (t == T_SHM)
+			snprintf(name, sizeof(name), "sgemm_%lld_broker", (long long)d);
+		else
+			snprintf(name, sizeof(name), "sgemm_%lld_%s", (long long)d, tname[t]);
+		r = add(name, br[t], iters, 1.0);
+		snprintf(r->baseline, sizeof(r->baseline), "%s", results[base].name);
+		r->ratio = r->p50 / results[base].p50;
+		if (t == T_SHM) {
+			shm_row = nresults - 1;
+			snprintf(r->note, sizeof(r->note), "blas plugin, zero copy, %u runs", iters);
+		} else {
+			snprintf(r->note, sizeof(r->note),
+				 "A, B and C travel in frames, %u runs", iters);
+		}
+		ar_client_close(c[t]);
+		free(br[t]);
+	}
 	test_broker_stop(&b);
 	pin(0);
 	munmap(in, iters * sizeof(uint64_t));
-	free(br);
 }
 
 static void usage(const char *argv0)
@@ -378,7 +480,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	char footer[512];
-	int c, first, sock;
+	int c, first, sock, unix_free, tcp_free, shm_free;
 
 	bench.iters = 100000;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
@@ -392,7 +494,7 @@ int main(int argc, char **argv)
 	keep_median((int)bench.reps);
 	latency_ratios(0, 0);
 	for (uint32_t i = 0; i < bench.reps; i++)
-		bench_socket_rtt();
+		bench_socket_rtt(false, true);
 	keep_median((int)bench.reps);
 	sock = nresults - 1;
 	first = nresults;
@@ -418,14 +520,54 @@ int main(int argc, char **argv)
 	results[nresults - 1].ratio = results[nresults - 2].ops / results[nresults - 1].ops;
 	snprintf(results[nresults - 1].baseline, sizeof(results[0].baseline),
 		 "unix_socket_batch64");
-	bench_sgemm(64, 2000);
-	bench_sgemm(256, 200);
-	bench_sgemm(1024, 10);
+	/* The stream transport (VMs): the same round trip over TCP and a UNIX
+	 * stream socket, against shared memory and against a plain socket of
+	 * the same kind. All unpinned: the broker's loop thread and worker
+	 * both take part in a stream op, and pinning them to one CPU would
+	 * measure that CPU's sharing. Defaults (spin 20 us, then sleep). */
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_socket_rtt(false, false);
+	keep_median((int)bench.reps);
+	unix_free = nresults - 1;
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_socket_rtt(true, false);
+	keep_median((int)bench.reps);
+	tcp_free = nresults - 1;
+	for (uint32_t i = 0; i < bench.reps; i++)
+		bench_noop_rtt_on(T_SHM, false, "broker_noop_rtt_shm_unpinned", "20", "20000",
+				  "shared memory, unpinned, defaults");
+	keep_median((int)bench.reps);
+	shm_free = nresults - 1;
+	latency_ratios(unix_free, 0);
+	for (int t = T_TCP; t < T_MAX; t++) {
+		int row, plain = t == T_TCP ? tcp_free : unix_free;
+		char name[64], note[96];
+
+		snprintf(name, sizeof(name), "broker_noop_rtt_%s", tname[t]);
+		snprintf(note, sizeof(note), "stream transport over %s, unpinned, defaults",
+			 t == T_TCP ? "TCP loopback" : "a UNIX stream socket");
+		for (uint32_t i = 0; i < bench.reps; i++)
+			bench_noop_rtt_on((enum transport)t, false, name, "20", "20000", note);
+		keep_median((int)bench.reps);
+		row = nresults - 1;
+		results[row].ratio = results[row].p50 / results[shm_free].p50;
+		memcpy(results[row].baseline, results[shm_free].name,
+		       sizeof(results[0].baseline));
+		results[nresults] = results[row];
+		results[nresults].ratio = results[row].p50 / results[plain].p50;
+		memcpy(results[nresults].baseline, results[plain].name,
+		       sizeof(results[0].baseline));
+		nresults++;
+	}
+	bench_sgemm(64, 2000, false);
+	bench_sgemm(256, 200, true);
+	bench_sgemm(1024, 12, true);
 	snprintf(footer, sizeof(footer),
 		 "Latency rows: one op's round trip, median of %u runs by p50; "
 		 "ratio = p50 / the baseline's p50.\n"
 		 "Throughput rows: ratio = baseline ops/s / ours (below 1: faster).\n"
-		 "sgemm rows: ratio = broker p50 / in-process p50, 4 alternating blocks each.",
+		 "sgemm rows: ratio = p50 / the baseline's p50 (in process for shared memory,\n"
+		 "shared memory for tcp and unix_stream), 4 alternating blocks each.",
 		 bench.reps);
 	print_table(footer);
 	return 0;
