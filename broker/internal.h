@@ -284,6 +284,7 @@ struct ar_broker {
 	struct io_uring ring;
 	struct ar_conn *conns;
 	unsigned conn_ops;		/* loop operations in flight on conns */
+	bool closing;			/* close_conns: the workers are joined */
 	uint32_t next_conn_id;
 	unsigned nr_workers;
 	struct ar_worker **workers;

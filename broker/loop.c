@@ -475,6 +475,10 @@ static void dispatch(struct ar_broker *b, bool *accept_pending)
 			loop_release(b, p);
 			break;
 		case L_SIGNAL:
+			/* After the workers are gone (close_conns) a signal
+			 * has nothing left to drain. */
+			if (b->closing)
+				break;
 			if (cqe->res == sizeof(siginfo))
 				start_drain(b, (int)siginfo.ssi_signo);
 			arm_signal(b);
@@ -562,6 +566,7 @@ void ar__broker_close_conns(struct ar_broker *b)
 {
 	uint64_t end = ar__now_ns() + FLUSH_NS;
 
+	b->closing = true;
 	while (b->conns) {
 		struct ar_conn *c = b->conns;
 
