@@ -562,7 +562,8 @@ static void test_broker_hostile_never_reaps(void **state)
 
 #define MAX_FRAME 65536u	/* the broker's --max-frame in this suite */
 
-static int tcp_connect(const char *hostport)
+/* From the source address src (NULL: any). */
+static int tcp_connect_from(const char *hostport, const char *src)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct timeval tv = { .tv_sec = 5 };
@@ -571,6 +572,12 @@ static int tcp_connect(const char *hostport)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_non_null(colon);
+	if (src) {
+		struct sockaddr_in me = { .sin_family = AF_INET };
+
+		assert_int_equal(inet_pton(AF_INET, src, &me.sin_addr), 1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	}
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
 	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
 	sa.sin_port = htons((uint16_t)atoi(colon + 1));
@@ -580,17 +587,28 @@ static int tcp_connect(const char *hostport)
 	return fd;
 }
 
-/* Connect over TCP (or the UNIX socket) and do the stream handshake. */
-static int stream_open(bool tcp)
+static int tcp_connect(const char *hostport)
+{
+	return tcp_connect_from(hostport, NULL);
+}
+
+/* The stream handshake on a connected fd. */
+static int stream_handshake(int fd)
 {
 	struct ar_wire_msg m = hello();
-	int fds[8], nfds, fd = tcp ? tcp_connect(broker.tcp) : raw_connect();
+	int fds[8], nfds;
 
 	m.u.hello.transport = AR_TRANSPORT_STREAM;
 	send_frame(fd, &m, NULL, 0);
 	assert_int_equal(read_welcome(fd, fds, &nfds, NULL, 0), 0);
 	assert_int_equal(nfds, 0);
 	return fd;
+}
+
+/* Connect over TCP (or the UNIX socket) and do the stream handshake. */
+static int stream_open(bool tcp)
+{
+	return stream_handshake(tcp ? tcp_connect(broker.tcp) : raw_connect());
 }
 
 static void stream_send(int fd, const struct ar_wire_msg *m)
@@ -610,17 +628,37 @@ static void stream_read(int fd, struct ar_wire_msg *m, uint64_t *buf, size_t cap
 	assert_int_equal(ar_wire_decode(buf, len, m), 0);
 }
 
-static uint32_t stream_session(int fd)
+/* Send m and return its completion's status (and value). */
+static int stream_call(int fd, struct ar_wire_msg *m, uint64_t *value)
 {
 	static uint64_t buf[MAX_FRAME / 8];
+
+	stream_send(fd, m);
+	stream_read(fd, m, buf, sizeof(buf));
+	assert_int_equal(m->type, AR_WIRE_COMPLETION);
+	if (value)
+		*value = m->u.completion.value;
+	return m->u.completion.status;
+}
+
+static uint32_t stream_session(int fd)
+{
 	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_OPEN };
+	uint64_t sid;
 
 	m.u.session_open.id = 1;
-	stream_send(fd, &m);
-	stream_read(fd, &m, buf, sizeof(buf));
-	assert_int_equal(m.type, AR_WIRE_COMPLETION);
-	assert_int_equal(m.u.completion.status, 0);
-	return (uint32_t)m.u.completion.value;
+	assert_int_equal(stream_call(fd, &m, &sid), 0);
+	return (uint32_t)sid;
+}
+
+static int stream_noop(int fd, uint32_t sid)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+
+	m.u.op.id = 2;
+	m.u.op.session = sid;
+	m.u.op.op = AR_OP_NOOP;
+	return stream_call(fd, &m, NULL);
 }
 
 /* SECURITY 17: a length prefix above --max-frame ends the connection on
@@ -863,6 +901,31 @@ static void test_broker_hostile_stream_never_reads(void **state)
 	ar_wire_enc_destroy(e);
 }
 
+/* SECURITY 7 over TCP: the tenant is the source address, never a payload.
+ * A session opened from 127.0.0.1 serves another connection from there,
+ * and refuses one from 127.0.0.2 (loopback too), which claims its id. */
+static void test_broker_hostile_stream_tenant_by_address(void **state)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_CLOSE };
+	int mine = stream_open(true), again = stream_open(true), other;
+	uint32_t sid = stream_session(mine);
+
+	(void)state;
+	other = stream_handshake(tcp_connect_from(broker.tcp, "127.0.0.2"));
+	assert_int_equal(stream_noop(mine, sid), 0);
+	assert_int_equal(stream_noop(again, sid), 0);
+	assert_int_equal(stream_noop(other, sid), -EPERM);
+	m.u.session_close.id = sid;
+	assert_int_equal(stream_call(other, &m, NULL), -EPERM);
+	/* Still there for its owner. */
+	assert_int_equal(stream_noop(mine, sid), 0);
+	assert_true(test_broker_logged(&broker, "tcp 127.0.0.2:"));
+	close(mine);
+	close(again);
+	close(other);
+	others_unharmed();
+}
+
 /* Shared memory cannot cross TCP; allow-peers refuses other addresses
  * with a clear reason in the Welcome. */
 static void test_broker_hostile_stream_refused(void **state)
@@ -926,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_broker_hostile_stream_idle),
 		cmocka_unit_test(test_broker_hostile_stream_keepalive),
 		cmocka_unit_test(test_broker_hostile_stream_never_reads),
+		cmocka_unit_test(test_broker_hostile_stream_tenant_by_address),
 		cmocka_unit_test(test_broker_hostile_stream_refused),
 	};
 
