@@ -30,6 +30,8 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 {
 	struct ar_loaded_plugin *lp = &ps->p[ps->nr];
 	const struct ar_plugin *d;
+	const char *first = NULL;	/* who takes a shadowed op */
+	uint32_t shadowed = 0;
 	int ret;
 
 	if (ps->nr == AR_MAX_PLUGINS) {
@@ -92,12 +94,24 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 	}
 	lp->desc = d;
 	ps->nr++;
+
 	for (uint32_t i = 0; i < d->nr_ops; i++) {
 		uint32_t op = d->ops[i].op;
 
+		if (ps->nr_routes[op]) {
+			shadowed++;
+			first = ps->routes[op][0].plugin->desc->name;
+		}
 		ps->routes[op][ps->nr_routes[op]++] =
 			(struct ar_route){ .plugin = lp, .fn = d->ops[i].fn };
 	}
+	/* Earlier plugins win (vAccel's order). A plugin none of whose ops
+	 * it will serve is a mistake in the list: the noop plugin, which
+	 * implements every op, listed before blas would answer sgemm with
+	 * success and C untouched. */
+	if (d->nr_ops && shadowed == d->nr_ops)
+		ar_warn("plugin %s serves none of its %u ops: %s, listed before it, takes them; "
+			"list %s first", d->name, d->nr_ops, first, d->name);
 	ar_info("loaded plugin %s %s from %s (%u ops)", d->name, d->version,
 		lp->path, d->nr_ops);
 	return 0;

@@ -550,6 +550,24 @@ static void test_broker_refuses_bad_plugins(void **state)
 	}
 }
 
+/* A plugin all of whose ops an earlier one takes (noop before blas) is
+ * named at start; the usual order (blas before noop) is not. */
+static void test_broker_warns_shadowed_plugin(void **state)
+{
+	const char *wrong[] = { "--plugins=noop:blas", NULL };
+	const char *right[] = { "--plugins=blas:noop", NULL };
+	struct test_broker b2;
+
+	(void)state;
+	assert_int_equal(test_broker_start(&b2, wrong), 0);
+	assert_true(test_broker_logged(&b2, "plugin blas serves none of its 1 ops: noop"));
+	assert_int_equal(test_broker_stop(&b2), 0);
+	assert_int_equal(test_broker_start(&b2, right), 0);
+	assert_false(test_broker_logged(&b2, "serves none"));
+	assert_int_equal(test_broker_stop(&b2), 0);
+	setenv("ACCELRING_ADDRESS", broker.address, 1);
+}
+
 /* SIGTERM under load: queued ops run for the grace period, the rest
  * complete with ECANCELED; every op completes exactly once. */
 static void test_broker_sigterm_drains(void **state)
@@ -625,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_broker_client_killed_mid_op),
 		cmocka_unit_test(test_broker_gone_gives_error),
 		cmocka_unit_test(test_broker_refuses_bad_plugins),
+		cmocka_unit_test(test_broker_warns_shadowed_plugin),
 		cmocka_unit_test(test_broker_sigterm_drains),
 	};
 
