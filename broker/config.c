@@ -39,6 +39,9 @@ void ar__config_defaults(struct ar_config *c)
 	c->idle_ms = 600000;
 	c->frame_ms = 10000;
 	c->keepalive_s = 30;
+	c->tenant_channels = 256;
+	c->tenant_sessions = 4096;
+	c->tenant_shm = 16ull << 30;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -48,7 +51,7 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 	errno = 0;
 	v = strtoull(s, &end, 0);
-	if (errno || end == s || v < min || v > max)
+	if (errno || end == s || v > max)
 		return -EINVAL;
 	/* Size suffixes, for the byte settings. */
 	if (*end == 'K' || *end == 'k')
@@ -57,7 +60,7 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		v <<= 20, end++;
 	else if (*end == 'G' || *end == 'g')
 		v <<= 30, end++;
-	if (*end || v > max)
+	if (*end || v < min || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -93,6 +96,13 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		ret = set_str(c->tcp, sizeof(c->tcp), val);
 	else if (!strcmp(key, "allow-peers"))
 		ret = set_str(c->allow_peers, sizeof(c->allow_peers), val);
+	else if (!strcmp(key, "allow-uids") || !strcmp(key, "allow-gids")) {
+		char *dst = key[6] == 'u' ? c->allow_uids : c->allow_gids;
+
+		ret = ar__id_list_check(val);
+		if (!ret)
+			ret = set_str(dst, sizeof(c->allow_uids), val);
+	}
 	else if (!strcmp(key, "log-level")) {
 		ret = ar__log_parse_level(val);
 		if (ret > 0) {
@@ -118,6 +128,9 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("idle-ms", idle_ms, 1, 86400000)
 		U("frame-ms", frame_ms, 1, 3600000)
 		U("keepalive-s", keepalive_s, 0, 86400)
+		U("tenant-channels", tenant_channels, 1, 65536)
+		U("tenant-sessions", tenant_sessions, 1, 1u << 20)
+		U("tenant-shm", tenant_shm, 1u << 20, 1ull << 44)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;
 	}

@@ -82,7 +82,7 @@ struct ar_conn *ar__conn_new(struct ar_broker *b, int fd, int kind)
 		}
 		snprintf(c->peer, sizeof(c->peer), "pid %d uid %u gid %u",
 			 (int)c->cred.pid, (unsigned)c->cred.uid, (unsigned)c->cred.gid);
-		snprintf(c->key, sizeof(c->key), "%s", c->peer);
+		snprintf(c->key, sizeof(c->key), "uid %u", (unsigned)c->cred.uid);
 	} else {
 		ret = peer_name(fd, kind, c->peer, sizeof(c->peer), c->key, sizeof(c->key));
 		if (ret) {
@@ -114,8 +114,11 @@ static void conn_free(struct ar_conn *c)
 	ar__stream_free(c);
 	if (c->region.base)
 		ar_region_release(&c->region);
-	if (c->tenant)
+	if (c->tenant) {
+		ar__sessions_drop(c->tenant, c->id);
+		ar__tenant_give_back(c->tenant, c->held_channels, c->held_shm);
 		ar__tenant_put(c->tenant);
+	}
 	close(c->fd);
 	free(c);
 }
@@ -214,6 +217,16 @@ static bool pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
 	return v >= lo && v <= hi && !(v & (v - 1));
 }
 
+/* allow-uids / allow-gids: the uid or the (primary) gid the kernel gave
+ * for the peer. Both empty: everyone who can open the socket. */
+static bool cred_allowed(const struct ar_config *cfg, const struct ucred *cr)
+{
+	if (!cfg->allow_uids[0] && !cfg->allow_gids[0])
+		return true;
+	return ar__id_in_list(cfg->allow_uids, cr->uid) ||
+	       ar__id_in_list(cfg->allow_gids, cr->gid);
+}
+
 /* The region and the channels; then the Welcome. */
 static int setup(struct ar_broker *b, struct ar_conn *c,
 		 const struct ar_wire_hello *h)
@@ -235,6 +248,9 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 			      c->kind == AR_LISTEN_TCP ? "TCP" : "vsock");
 	if (c->kind != AR_LISTEN_UNIX && !ar__peer_allowed(b, c))
 		return refuse(c, -EACCES, "peer %s is not in allow-peers", c->peer);
+	if (c->kind == AR_LISTEN_UNIX && !cred_allowed(&b->cfg, &c->cred))
+		return refuse(c, -EACCES, "uid %u gid %u is in neither allow-uids nor allow-gids",
+			      (unsigned)c->cred.uid, (unsigned)c->cred.gid);
 	c->stream = h->transport == AR_TRANSPORT_STREAM;
 	p.nr_channels = h->channels ? h->channels : 1;
 	if (p.nr_channels > b->cfg.max_channels)
@@ -255,9 +271,23 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 			      "data area of %llu bytes asked, at most %llu allowed",
 			      (unsigned long long)p.data_bytes,
 			      (unsigned long long)b->cfg.max_data_bytes);
-	c->tenant = ar__tenant_get(c->key);
+	c->tenant = ar__tenant_get(&b->cfg, c->key);
 	if (!c->tenant)
 		return refuse(c, -ENOMEM, "out of memory");
+	/* The tenant's allowance: perhaps fewer channels than asked (the
+	 * Welcome says how many), never more region memory than it has left. */
+	{
+		char why[256];
+		uint32_t nr = p.nr_channels;
+
+		ret = ar__tenant_take(c->tenant, &nr, p.data_bytes,
+				      (uint64_t)p.sq_bytes + p.cq_bytes, &c->held_shm,
+				      why, sizeof(why));
+		if (ret)
+			return refuse(c, ret, "%s", why);
+		c->held_channels = nr;
+		p.nr_channels = nr;
+	}
 
 	/* Place the region on the node whose workers will serve it. */
 	first = b->workers[b->next_worker % b->nr_workers];

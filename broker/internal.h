@@ -83,6 +83,12 @@ struct ar_config {
 	unsigned frame_ms;		/* a started frame must be complete */
 	unsigned keepalive_s;		/* TCP keepalive idle time; 0: off */
 	char allow_peers[1024];		/* ','-separated; "" allows all */
+	/* Access control and per-tenant limits (tenant.c). */
+	char allow_uids[1024];		/* "0,1000-1999"; "" with allow_gids "": all */
+	char allow_gids[1024];
+	unsigned tenant_channels;	/* channels over all its connections */
+	unsigned tenant_sessions;	/* sessions open at once */
+	uint64_t tenant_shm;		/* bytes of regions (rings + data areas) */
 };
 
 void ar__config_defaults(struct ar_config *c);
@@ -174,25 +180,44 @@ int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
 struct ar_session {
 	uint32_t id;
 	uint32_t flags;
+	uint32_t conn;		/* opened through this connection; goes with it */
 };
 
 struct ar_tenant {
 	struct ar_tenant *next;		/* global list, under tenants lock */
 	uint32_t id;
-	char key[80];			/* the peer: process, or network address */
+	char key[80];			/* "uid N", "tcp ADDR" or "vsock cid N" */
 	unsigned refs;			/* connections; under tenants lock */
-	pthread_mutex_t lock;		/* sessions */
+	pthread_mutex_t lock;		/* sessions and what it holds */
 	struct ar_session *sessions;
 	uint32_t nr_sessions, cap_sessions;
 	_Atomic uint32_t gen;		/* bumped when a session closes */
+	uint32_t channels;		/* held over all its connections */
+	uint64_t shm;			/* bytes of regions held */
+	/* Limits, from the configuration when it was created. */
+	uint32_t max_channels, max_sessions;
+	uint64_t max_shm;
 };
 
-/* The tenant of a peer, by key (a process for UNIX peers, an address or
- * a vsock CID for network ones), created on first use. NULL: ENOMEM. */
-struct ar_tenant *ar__tenant_get(const char *key);
+/* The tenant of a peer, by key (a uid for UNIX peers, an address or a
+ * vsock CID for network ones), created on first use. NULL: ENOMEM. */
+struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key);
 void ar__tenant_put(struct ar_tenant *t);
+/* Take up to *nr channels (at least one) and the region they need (fixed
+ * bytes, plus per_ch bytes a channel) from t's allowance; *nr becomes what
+ * was granted, *bytes what was taken. -EDQUOT with the reason in why when
+ * not even one channel fits. */
+int ar__tenant_take(struct ar_tenant *t, uint32_t *nr, uint64_t fixed,
+		    uint64_t per_ch, uint64_t *bytes, char *why, size_t cap);
+void ar__tenant_give_back(struct ar_tenant *t, uint32_t nr, uint64_t bytes);
+/* Whether id is in a list like "0,1000-1999" (config syntax). */
+bool ar__id_in_list(const char *list, uint32_t id);
+/* 0 if the list parses, -EINVAL if not. */
+int ar__id_list_check(const char *list);
 /* Returns the new session id, or -ENOMEM / -EMFILE (too many). */
-int64_t ar__session_open(struct ar_tenant *t, uint32_t flags);
+int64_t ar__session_open(struct ar_tenant *t, uint32_t conn, uint32_t flags);
+/* The connection went: close the sessions opened through it. */
+void ar__sessions_drop(struct ar_tenant *t, uint32_t conn);
 /* Returns 0 or -EPERM (not a session of t). */
 int ar__session_close(struct ar_tenant *t, uint32_t id);
 /* Returns 0 with *flags, or -EPERM (not a session of t). */
@@ -249,6 +274,8 @@ struct ar_conn {
 	bool stream;			/* stream transport (frames on the socket) */
 	char peer[80];			/* who, for logs */
 	char key[80];			/* its tenant's key */
+	uint32_t held_channels;		/* taken from its tenant's allowance */
+	uint64_t held_shm;
 	struct ar_stream *st;		/* stream.c; loop thread only */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */

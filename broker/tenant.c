@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tenants and their sessions. A tenant is a client process, identified by
- * the kernel (SO_PEERCRED at accept), or for stream transports a peer
- * address (a VM's vsock CID, a TCP source address), never by anything it
- * sends; all of a tenant's connections share its sessions. A session id names a session
- * only within its tenant's table, so an id guessed or copied from another
- * tenant finds nothing: EPERM, whether or not it exists elsewhere.
+ * Tenants, their sessions and their limits. A tenant is a user as the
+ * kernel names it (the uid SO_PEERCRED gives at accept, after user
+ * namespace mapping: a container's root is the host uid it maps to), or
+ * for stream transports a peer address (a VM's vsock CID, a TCP source
+ * address); never anything a client sends. All of a tenant's connections
+ * share its sessions and its allowance of channels, sessions and region
+ * memory (tenant-channels, tenant-sessions, tenant-shm). A session lives as
+ * long as the connection that opened it (a process that dies leaves none
+ * behind), and any connection of its tenant may use it. A session id names
+ * a session only within its tenant's table, so an id guessed or copied
+ * from another tenant finds nothing: EPERM, whether or not it exists
+ * elsewhere.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,9 +20,6 @@
 
 #include "internal.h"
 
-/* Sessions one tenant may hold open. */
-#define MAX_SESSIONS 4096u
-
 static pthread_mutex_t tenants_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ar_tenant *tenants;
 static uint32_t next_tenant = 1;
@@ -24,7 +27,7 @@ static uint32_t next_tenant = 1;
  * name a newer session. */
 static _Atomic uint32_t next_session = 1;
 
-struct ar_tenant *ar__tenant_get(const char *key)
+struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key)
 {
 	struct ar_tenant *t;
 
@@ -37,6 +40,9 @@ struct ar_tenant *ar__tenant_get(const char *key)
 		if (t) {
 			t->id = next_tenant++;
 			snprintf(t->key, sizeof(t->key), "%s", key);
+			t->max_channels = cfg->tenant_channels;
+			t->max_sessions = cfg->tenant_sessions;
+			t->max_shm = cfg->tenant_shm;
 			pthread_mutex_init(&t->lock, NULL);
 			t->next = tenants;
 			tenants = t;
@@ -69,19 +75,23 @@ void ar__tenant_put(struct ar_tenant *t)
 	free(t);
 }
 
-int64_t ar__session_open(struct ar_tenant *t, uint32_t flags)
+int64_t ar__session_open(struct ar_tenant *t, uint32_t conn, uint32_t flags)
 {
 	int64_t id;
 
 	pthread_mutex_lock(&t->lock);
+	if (t->nr_sessions >= t->max_sessions) {
+		pthread_mutex_unlock(&t->lock);
+		ar_info("tenant %u (%s): session refused: %u open, tenant-sessions %u",
+			t->id, t->key, t->nr_sessions, t->max_sessions);
+		return -EDQUOT;
+	}
 	if (t->nr_sessions == t->cap_sessions) {
 		uint32_t cap = t->cap_sessions ? t->cap_sessions * 2 : 8;
 		struct ar_session *s;
 
-		if (cap > MAX_SESSIONS) {
-			pthread_mutex_unlock(&t->lock);
-			return -EMFILE;
-		}
+		if (cap > t->max_sessions)
+			cap = t->max_sessions;
 		s = realloc(t->sessions, cap * sizeof(*s));
 		if (!s) {
 			pthread_mutex_unlock(&t->lock);
@@ -91,7 +101,7 @@ int64_t ar__session_open(struct ar_tenant *t, uint32_t flags)
 		t->cap_sessions = cap;
 	}
 	id = atomic_fetch_add_explicit(&next_session, 1, memory_order_relaxed);
-	t->sessions[t->nr_sessions++] = (struct ar_session){ (uint32_t)id, flags };
+	t->sessions[t->nr_sessions++] = (struct ar_session){ (uint32_t)id, flags, conn };
 	pthread_mutex_unlock(&t->lock);
 	return id;
 }
@@ -114,6 +124,27 @@ int ar__session_close(struct ar_tenant *t, uint32_t id)
 	return ret;
 }
 
+void ar__sessions_drop(struct ar_tenant *t, uint32_t conn)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t i = 0; i < t->nr_sessions;) {
+		if (t->sessions[i].conn == conn) {
+			t->sessions[i] = t->sessions[--t->nr_sessions];
+			n++;
+		} else {
+			i++;
+		}
+	}
+	if (n)
+		atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+	pthread_mutex_unlock(&t->lock);
+	if (n)
+		ar_debug("tenant %u (%s): conn %u gone: closed its %u sessions",
+			 t->id, t->key, conn, n);
+}
+
 int ar__session_lookup(struct ar_tenant *t, uint32_t id, uint32_t *flags)
 {
 	int ret = -EPERM;
@@ -128,4 +159,103 @@ int ar__session_lookup(struct ar_tenant *t, uint32_t id, uint32_t *flags)
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ret;
+}
+
+int ar__tenant_take(struct ar_tenant *t, uint32_t *nr, uint64_t fixed,
+		    uint64_t per_ch, uint64_t *bytes, char *why, size_t cap)
+{
+	uint64_t left;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	left = t->max_shm - t->shm;
+	if (*nr > t->max_channels - t->channels)
+		*nr = t->max_channels - t->channels;
+	/* Fewer channels if their rings do not fit, but never none. */
+	while (*nr && fixed + *nr * per_ch > left)
+		(*nr)--;
+	if (t->channels >= t->max_channels) {
+		snprintf(why, cap, "tenant %s holds %u channels, tenant-channels is %u",
+			 t->key, t->channels, t->max_channels);
+		ret = -EDQUOT;
+	} else if (!*nr) {
+		snprintf(why, cap, "tenant %s holds %llu bytes of regions and asks %llu more, "
+			 "tenant-shm is %llu", t->key, (unsigned long long)t->shm,
+			 (unsigned long long)(fixed + per_ch), (unsigned long long)t->max_shm);
+		ret = -EDQUOT;
+	} else {
+		*bytes = fixed + *nr * per_ch;
+		t->channels += *nr;
+		t->shm += *bytes;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+void ar__tenant_give_back(struct ar_tenant *t, uint32_t nr, uint64_t bytes)
+{
+	pthread_mutex_lock(&t->lock);
+	t->channels -= nr;
+	t->shm -= bytes;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* One item of an id list: "N" or "N-M". Returns the end, or NULL. */
+static const char *id_item(const char *s, uint32_t *lo, uint32_t *hi)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (*s < '0' || *s > '9')
+		return NULL;
+	a = strtoul(s, &end, 10);
+	b = a;
+	if (*end == '-') {
+		if (end[1] < '0' || end[1] > '9')
+			return NULL;
+		b = strtoul(end + 1, &end, 10);
+	}
+	if (a > UINT32_MAX || b > UINT32_MAX || b < a)
+		return NULL;
+	*lo = (uint32_t)a;
+	*hi = (uint32_t)b;
+	return end;
+}
+
+/* Parse "N,N-M,..." (spaces allowed around commas); with found, also
+ * whether id is in it. */
+static int id_list_walk(const char *list, uint32_t id, bool *found)
+{
+	const char *s = list;
+
+	while (*s) {
+		uint32_t lo, hi;
+
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (!*s)
+			break;
+		s = id_item(s, &lo, &hi);
+		if (!s)
+			return -EINVAL;
+		if (found && id >= lo && id <= hi)
+			*found = true;
+		while (*s == ' ')
+			s++;
+		if (*s && *s != ',')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+bool ar__id_in_list(const char *list, uint32_t id)
+{
+	bool found = false;
+
+	return id_list_walk(list, id, &found) == 0 && found;
+}
+
+int ar__id_list_check(const char *list)
+{
+	return id_list_walk(list, 0, NULL);
 }

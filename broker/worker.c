@@ -380,7 +380,7 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 		return;
 	switch (r->type) {
 	case AR_WIRE_SESSION_OPEN: {
-		int64_t id = ar__session_open(t, r->sess_flags);
+		int64_t id = ar__session_open(t, ch->conn->id, r->sess_flags);
 
 		if (id < 0)
 			r->status = (int32_t)id;

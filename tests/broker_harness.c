@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,9 +21,10 @@
 #error "AR_PLUGIN_BUILD_DIR must name the built plugins' directory"
 #endif
 
-/* Every broker this process started and has not stopped. */
+/* Every broker this process started and has not stopped: copies, since a
+ * test's struct may be on a stack a failed assertion has unwound. */
 #define MAX_BROKERS 8
-static struct test_broker *live[MAX_BROKERS];
+static struct test_broker live[MAX_BROKERS];
 static pid_t owner;
 
 static void cleanup_all(void)
@@ -31,8 +33,8 @@ static void cleanup_all(void)
 	if (getpid() != owner)
 		return;
 	for (int i = 0; i < MAX_BROKERS; i++)
-		if (live[i])
-			test_broker_stop(live[i]);
+		if (live[i].pid > 0)
+			test_broker_stop(&live[i]);
 }
 
 static void rm_rf(const char *dir)
@@ -81,7 +83,7 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 		atexit(cleanup_all);
 	}
 	for (int i = 0; i < MAX_BROKERS; i++)
-		if (!live[i]) {
+		if (live[i].pid <= 0) {
 			slot = i;
 			break;
 		}
@@ -91,6 +93,8 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	snprintf(b->dir, sizeof(b->dir), "/tmp/accelring-test.XXXXXX");
 	if (!mkdtemp(b->dir))
 		return -1;
+	/* Other users' clients (tenancy tests) reach the socket too. */
+	chmod(b->dir, 0755);
 	snprintf(b->sock, sizeof(b->sock), "%s/accelring.sock", b->dir);
 	snprintf(b->address, sizeof(b->address), "unix://%s", b->sock);
 	snprintf(b->log, sizeof(b->log), "%s/broker.log", b->dir);
@@ -113,6 +117,7 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 		char fdnum[16];
 		int log = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
+		dup2(log, 1);
 		dup2(log, 2);
 		/* The ready pipe stays open across exec; it may already be
 		 * any number, so clear its close-on-exec flag in place. */
@@ -125,7 +130,7 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 		_exit(127);
 	}
 	close(pipefd[1]);
-	live[slot] = b;
+	live[slot] = *b;
 	p = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
 	if (poll(&p, 1, 10000) != 1 ||
 	    (got = read(pipefd[0], ready, sizeof(ready) - 1)) <= 0) {
@@ -174,8 +179,8 @@ int test_broker_stop(struct test_broker *b)
 	int status = -1;
 
 	for (int i = 0; i < MAX_BROKERS; i++)
-		if (live[i] == b)
-			live[i] = NULL;
+		if (live[i].pid > 0 && live[i].pid == b->pid && &live[i] != b)
+			live[i].pid = 0;
 	if (b->pid > 0) {
 		kill(b->pid, SIGTERM);
 		for (int i = 0; i < 1000; i++) {
