@@ -494,6 +494,11 @@ AR_VISIBLE unsigned ar_queue_inflight(const struct ar_queue *q)
 	return q->inflight;
 }
 
+AR_VISIBLE const char *ar_client_error(const struct ar_client *c)
+{
+	return c->error;
+}
+
 AR_VISIBLE uint32_t ar_queue_tenant(const struct ar_queue *q)
 {
 	return q->link->tenant;

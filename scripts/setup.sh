@@ -5,6 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
+	bubblewrap		# the sandbox tests (tests/sandbox)
 	build-essential		# gcc, g++, make; gcc's ASan/UBSan/TSan runtimes
 	busybox-static		# the VM test's initramfs (tests/vm)
 	ca-certificates
@@ -20,7 +21,9 @@ PACKAGES=(
 	libsystemd-dev		# broker: systemd socket activation
 	liburing-dev		# broker: event loop
 	pkg-config
+	podman			# the sandbox tests: podman --rootfs (with runc)
 	qemu-system-x86		# the VM test: a real guest under TCG
+	runc			# podman's runtime here (crun fails on hybrid cgroups)
 	spin			# model checking of the ring protocol
 	xz-utils		# the VM test: compressed kernel modules, if any
 )

@@ -133,6 +133,7 @@ static void test_broker_tenancy_channels(void **state)
 	assert_int_equal(ar_queue_get(c[0], &q), 0);
 	assert_int_equal(ar_queue_get(c[1], &q), 0);
 	assert_int_equal(ar_queue_get(c[2], &q), -EDQUOT);
+	assert_non_null(strstr(ar_client_error(c[2]), "tenant-channels is 4"));
 	assert_true(test_broker_logged(&b, "tenant uid 0 holds 4 channels, tenant-channels is 4"));
 	assert_int_equal(as_other(one_noop), 0);
 	ar_client_close(c[0]);

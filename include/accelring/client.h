@@ -63,10 +63,16 @@ void ar_client_close(struct ar_client *c);
  * channel (a new connection is opened when every channel is taken). It is
  * given back when the thread exits.
  * Returns 0, or -ECONNREFUSED / -ENOENT (no broker at the address),
+ * -EACCES (not admitted by allow-uids / allow-gids / allow-peers),
+ * -EDQUOT (the tenant's channels or region memory are used up),
  * -EPROTO (the broker refused or broke the handshake), -EPROTONOSUPPORT
- * (an incompatible broker), -ENOMEM, -EMFILE.
+ * (an incompatible broker), -ENOMEM, -EMFILE. ar_client_error says why.
  */
 int ar_queue_get(struct ar_client *c, struct ar_queue **q);
+
+/* Why the last connection attempt of c failed, in the broker's words when
+ * it refused ("" if nothing failed). Valid until the next attempt. */
+const char *ar_client_error(const struct ar_client *c);
 
 /* Sessions (synchronous). ar_session_open returns 0 with *id set. */
 int ar_session_open(struct ar_queue *q, uint32_t flags, uint32_t *id);
