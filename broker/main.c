@@ -145,8 +145,13 @@ int main(int argc, char **argv)
 
 	b.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (b.sig_fd < 0 || (ret = io_uring_queue_init(256, &b.ring, 0))) {
-		ar_err("cannot set up the event loop: %s",
-		       strerror(b.sig_fd < 0 ? errno : -ret));
+		ar_err("cannot set up the event loop: %s%s",
+		       strerror(b.sig_fd < 0 ? errno : -ret),
+		       b.sig_fd >= 0 && (ret == -ENOSYS || ret == -EPERM) ?
+		       " (io_uring is blocked: a container runtime's default seccomp"
+		       " profile does that; run accelringd with io_uring_setup,"
+		       " io_uring_enter and io_uring_register allowed, or"
+		       " sysctl kernel.io_uring_disabled is set)" : "");
 		return 1;
 	}
 	if (ar__broker_listen(&b) || ar__broker_listen_streams(&b))

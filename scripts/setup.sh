@@ -21,10 +21,12 @@ PACKAGES=(
 	libsystemd-dev		# broker: systemd socket activation
 	liburing-dev		# broker: event loop
 	pkg-config
+	python3-yaml		# the container test reads the Kubernetes manifests
 	podman			# the sandbox tests: podman --rootfs (with runc)
 	qemu-system-x86		# the VM test: a real guest under TCG
 	runc			# podman's runtime here (crun fails on hybrid cgroups)
 	spin			# model checking of the ring protocol
+	systemd			# the container test: systemd-analyze, systemd-socket-activate
 	xz-utils		# the VM test: compressed kernel modules, if any
 )
 

@@ -99,12 +99,8 @@ done
 cp "$build/accelringd" "$root/usr/bin/"
 cp "$build/plugins/libaccelring-noop.so" "$build/plugins/libaccelring-blas.so" \
    "$root/usr/lib/accelring/"
-ldd "$build/accelringd" "$build"/plugins/libaccelring-{noop,blas}.so |
-	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' |
-	sort -u | while read -r lib; do
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
+"$src/scripts/bundle-libs.sh" "$root" "$build/accelringd" \
+	"$build"/plugins/libaccelring-{noop,blas}.so
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initrd.cpio"
 say "initramfs: $(du -m "$work/initrd.cpio" | cut -f1) MB"
 
