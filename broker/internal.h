@@ -89,6 +89,7 @@ struct ar_config {
 	unsigned tenant_channels;	/* channels over all its connections */
 	unsigned tenant_sessions;	/* sessions open at once */
 	uint64_t tenant_shm;		/* bytes of regions (rings + data areas) */
+	unsigned tenant_inflight;	/* its ops executing at once, all workers */
 };
 
 void ar__config_defaults(struct ar_config *c);
@@ -192,10 +193,11 @@ struct ar_tenant {
 	struct ar_session *sessions;
 	uint32_t nr_sessions, cap_sessions;
 	_Atomic uint32_t gen;		/* bumped when a session closes */
+	_Atomic uint32_t inflight;	/* its ops taken by workers, not posted */
 	uint32_t channels;		/* held over all its connections */
 	uint64_t shm;			/* bytes of regions held */
 	/* Limits, from the configuration when it was created. */
-	uint32_t max_channels, max_sessions;
+	uint32_t max_channels, max_sessions, max_inflight;
 	uint64_t max_shm;
 };
 

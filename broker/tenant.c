@@ -6,7 +6,10 @@
  * for stream transports a peer address (a VM's vsock CID, a TCP source
  * address); never anything a client sends. All of a tenant's connections
  * share its sessions and its allowance of channels, sessions and region
- * memory (tenant-channels, tenant-sessions, tenant-shm). A session lives as
+ * memory (tenant-channels, tenant-sessions, tenant-shm), and of workers:
+ * at most tenant-inflight of its ops execute at once, the rest wait in its
+ * own submission rings, so a tenant with long ops on many channels cannot
+ * occupy every worker (worker.c). A session lives as
  * long as the connection that opened it (a process that dies leaves none
  * behind), and any connection of its tenant may use it. A session id names
  * a session only within its tenant's table, so an id guessed or copied
@@ -42,6 +45,7 @@ struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key)
 			snprintf(t->key, sizeof(t->key), "%s", key);
 			t->max_channels = cfg->tenant_channels;
 			t->max_sessions = cfg->tenant_sessions;
+			t->max_inflight = cfg->tenant_inflight;
 			t->max_shm = cfg->tenant_shm;
 			pthread_mutex_init(&t->lock, NULL);
 			t->next = tenants;

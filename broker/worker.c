@@ -490,13 +490,26 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 		.max_inline = ch->cq.g.max_len,
 		.report_writes = c->stream,
 	};
+	struct ar_tenant *t = c->tenant;
 	unsigned n = 0, batch = w->b->cfg.batch;
 	size_t copied = 0;
 	int64_t cq_free;
 	uint64_t reserved = 0;
+	uint32_t busy;
 
 	if (atomic_load_explicit(&c->poisoned, memory_order_relaxed))
 		return 0;
+	/* tenant-inflight: take no more than the tenant may still run; what
+	 * is left waits in its SQ. Relaxed: a worker that reads a stale count
+	 * takes too little (it comes back) or, racing another worker's take,
+	 * at most one batch too many. Cancelling (end of drain) ignores it. */
+	busy = atomic_load_explicit(&t->inflight, memory_order_relaxed);
+	if (!cancel) {
+		if (busy >= t->max_inflight)
+			return 0;
+		if (batch > t->max_inflight - busy)
+			batch = t->max_inflight - busy;
+	}
 	/* What the CQ had free when we last looked: reading the client's
 	 * head again is a cache miss, paid only when this is not enough. */
 	cq_free = (int64_t)ch->cq.g.bytes - ar_ring_sp_used(&ch->cq);
@@ -545,7 +558,9 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 	}
 	if (!n)
 		return 0;
+	atomic_fetch_add_explicit(&t->inflight, n, memory_order_relaxed);
 	run(w, ch, w->reqs, n, cancel);
+	atomic_fetch_sub_explicit(&t->inflight, n, memory_order_relaxed);
 	/* Give the SQ bytes back only now: the copies are no longer read,
 	 * but the client's view stays "in flight" until completions exist. */
 	ar_ring_sc_release(&ch->sq);

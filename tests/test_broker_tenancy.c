@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_broker_tenancy - access control and per-tenant limits on a real
- * accelringd: allow-uids / allow-gids, tenant-channels, tenant-shm and
- * tenant-sessions. A tenant is a uid as SO_PEERCRED gives it; the second
+ * accelringd: allow-uids / allow-gids, tenant-channels, tenant-shm,
+ * tenant-sessions and tenant-inflight. A tenant is a uid as SO_PEERCRED gives it; the second
  * tenant here is a forked child that became uid/gid 65534 (so these tests
  * need root, and skip without it). A refused or over-limit tenant gets a
  * clear error; the other tenant is served all along.
@@ -223,6 +223,47 @@ static void test_broker_tenancy_sessions(void **state)
 	assert_int_equal(test_broker_stop(&b), 0);
 }
 
+/* tenant-inflight=1 with two workers: a tenant's second op, on a channel
+ * of the other worker, waits until its first (a 400 ms mbench) is done.
+ * Checked by the order of completions: without the limit the second op (a
+ * noop) completes long before the first (checked by hand). */
+static void test_broker_tenancy_inflight(void **state)
+{
+	const char *args[] = { "--workers=2", "--tenant-inflight=1", NULL };
+	struct ar_client *c1, *c2;
+	struct ar_queue *q1, *q2;
+	struct test_broker b;
+	struct ar_cqe cqe;
+	uint32_t s1, s2;
+
+	(void)state;
+	setenv("ACCELRING_CHANNELS", "1", 1);
+	start(&b, args);
+	/* One channel each; channels go to the workers in turn. */
+	assert_int_equal(ar_client_connect(NULL, &c1), 0);
+	assert_int_equal(ar_queue_get(c1, &q1), 0);
+	assert_int_equal(ar_session_open(q1, 0, &s1), 0);
+	assert_int_equal(ar_client_connect(NULL, &c2), 0);
+	assert_int_equal(ar_queue_get(c2, &q2), 0);
+	assert_int_equal(ar_session_open(q2, 0, &s2), 0);
+
+	assert_int_equal(ar_submit_mbench(q1, s1, 400000, 1), 0);
+	assert_int_equal(ar_flush(q1), 0);
+	usleep(100000);	/* its worker has taken it */
+	assert_int_equal(ar_submit_noop(q2, s2, 2), 0);
+	assert_int_equal(ar_flush(q2), 0);
+	assert_int_equal(ar_wait(q2, &cqe, 1, 1, 10ll * 1000000000), 1);
+	assert_int_equal(cqe.status, 0);
+	/* By then the first op had completed. */
+	assert_int_equal(ar_reap(q1, &cqe, 1), 1);
+	assert_int_equal(cqe.user_data, 1);
+	assert_int_equal(cqe.status, 0);
+	ar_client_close(c1);
+	ar_client_close(c2);
+	assert_int_equal(test_broker_stop(&b), 0);
+	unsetenv("ACCELRING_CHANNELS");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_broker_tenancy_channels),
 		cmocka_unit_test(test_broker_tenancy_shm),
 		cmocka_unit_test(test_broker_tenancy_sessions),
+		cmocka_unit_test(test_broker_tenancy_inflight),
 	};
 
 	if (getenv("ACCELRING_TEST_FILTER"))
