@@ -175,6 +175,13 @@ struct ar_req {
  */
 int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
 		  struct ar_req *r);
+/* ar__req_parse in its two steps (the worker traces between them):
+ * verify and decode into *m (r gets type, id, op and any range error),
+ * then check and resolve every value against ctx. Same returns. */
+int ar__req_decode(const void *copy, size_t len, struct ar_req *r,
+		   struct ar_wire_msg *m);
+int ar__req_resolve(struct ar_req_ctx *ctx, struct ar_req *r,
+		    const struct ar_wire_msg *m);
 
 /* ---- tenant.c ---- */
 

@@ -189,11 +189,9 @@ static int parse_generic(struct ar_req_ctx *ctx, struct ar_req *r,
  * service, and a longer op would starve the channels sharing it. */
 #define MBENCH_MAX_US (10u * 1000 * 1000)
 
-int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
-		  struct ar_req *r)
+int ar__req_decode(const void *copy, size_t len, struct ar_req *r,
+		   struct ar_wire_msg *mp)
 {
-	struct ar_wire_msg m;
-	size_t arena_mark = ctx->arena_used;
 	int ret;
 
 	r->status = 0;
@@ -203,18 +201,18 @@ int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
 	r->nr_inline = 0;
 	r->nr_written = 0;
 	r->cq_bound = COMPL_BASE;
-	ret = ar_wire_decode(copy, len, &m);
+	ret = ar_wire_decode(copy, len, mp);
 	if (ret == -EBADMSG)
 		return ret;
-	r->type = m.type;
-	switch (m.type) {
+	r->type = mp->type;
+	switch (mp->type) {
 	case AR_WIRE_SESSION_OPEN:
-		r->id = m.u.session_open.id;
-		r->sess_flags = m.u.session_open.flags;
+		r->id = mp->u.session_open.id;
+		r->sess_flags = mp->u.session_open.flags;
 		return 0;
 	case AR_WIRE_SESSION_CLOSE:
-		r->id = m.u.session_close.id;
-		r->op.session = m.u.session_close.session;
+		r->id = mp->u.session_close.id;
+		r->op.session = mp->u.session_close.session;
 		return 0;
 	case AR_WIRE_OP:
 		break;
@@ -223,33 +221,42 @@ int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
 		 * request id to complete with. */
 		return -EBADMSG;
 	}
-	r->id = m.u.op.id;
-	if (ret) {
-		/* The op decoded far enough to have an id, but a value is out
-		 * of range. */
-		r->status = ret;
+	r->id = mp->u.op.id;
+	r->op.op = mp->u.op.op;
+	/* The op decoded far enough to have an id, but a value may be out
+	 * of range: it completes with that error. */
+	r->status = ret;
+	return 0;
+}
+
+int ar__req_resolve(struct ar_req_ctx *ctx, struct ar_req *r,
+		    const struct ar_wire_msg *mp)
+{
+	size_t arena_mark = ctx->arena_used;
+	int ret;
+
+	if (r->type != AR_WIRE_OP || r->status)
 		return 0;
-	}
 	memset(&r->op, 0, sizeof(r->op));
-	r->op.op = m.u.op.op;
-	r->op.session = m.u.op.session;
-	switch (m.u.op.args_kind) {
+	r->op.op = mp->u.op.op;
+	r->op.session = mp->u.op.session;
+	switch (mp->u.op.args_kind) {
 	case AR_ARGS_NONE:
 		r->op.u.generic.read = r->read;
 		r->op.u.generic.write = r->write;
 		ret = 0;
 		break;
 	case AR_ARGS_SGEMM:
-		ret = parse_sgemm(ctx, r, &m.u.op.u.sgemm);
+		ret = parse_sgemm(ctx, r, &mp->u.op.u.sgemm);
 		break;
 	case AR_ARGS_IMAGE:
-		ret = parse_image(ctx, r, &m.u.op.u.image);
+		ret = parse_image(ctx, r, &mp->u.op.u.image);
 		break;
 	case AR_ARGS_GENERIC:
-		ret = parse_generic(ctx, r, &m.u.op.u.generic);
+		ret = parse_generic(ctx, r, &mp->u.op.u.generic);
 		break;
 	case AR_ARGS_MBENCH:
-		r->op.u.mbench.time_us = m.u.op.u.mbench.time_us;
+		r->op.u.mbench.time_us = mp->u.op.u.mbench.time_us;
 		ret = r->op.u.mbench.time_us > MBENCH_MAX_US ? -EINVAL : 0;
 		break;
 	default:
@@ -268,4 +275,13 @@ int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
 		r->status = ret;
 	}
 	return 0;
+}
+
+int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,
+		  struct ar_req *r)
+{
+	struct ar_wire_msg m;
+	int ret = ar__req_decode(copy, len, r, &m);
+
+	return ret ? ret : ar__req_resolve(ctx, r, &m);
 }

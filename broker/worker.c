@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "accelring/trace.h"
 
 enum { CMD_ADD, CMD_REMOVE };
 /* io_uring user_data tags, in a pointer's low bits. */
@@ -353,6 +354,9 @@ static void post(struct ar_worker *w, struct ar_channel *ch, struct ar_req *r)
 		ar__conn_poison(ch->conn, "completion ring refused a completion", ret);
 		return;
 	}
+	if (r->type == AR_WIRE_OP)
+		AR_TRACE(completion_posted, ch->conn->tenant->id, ch->idx, r->id,
+			 r->op.op, r->status);
 	if (r->status == -ECANCELED)
 		ch->cancelled++;
 	else
@@ -428,8 +432,10 @@ static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 		unsigned n, bool cancel)
 {
 	struct ar_broker *b = w->b;
+	uint32_t tid = ch->conn->tenant->id;
 	unsigned i = 0, j;
 
+	(void)tid;	/* only traces use it */
 	for (unsigned k = 0; k < n; k++)
 		prepare(b, ch, &reqs[k], cancel);
 	while (i < n) {
@@ -447,20 +453,29 @@ static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 				for (unsigned k = i; k < j; k++) {
 					reqs[k].op.status = 0;
 					w->ops[k - i] = &reqs[k].op;
+					AR_TRACE(plugin_start, tid, ch->idx, reqs[k].id,
+						 reqs[k].op.op, rt->plugin->desc->name);
 				}
 				rt->plugin->desc->batch(w->ops, j - i);
-				for (unsigned k = i; k < j; k++)
+				for (unsigned k = i; k < j; k++) {
 					reqs[k].status = reqs[k].op.status > 0 ?
 						-reqs[k].op.status : reqs[k].op.status;
+					AR_TRACE(plugin_end, tid, ch->idx, reqs[k].id,
+						 reqs[k].op.op, reqs[k].status);
+				}
 			} else {
 				/* One by one, each completion posted as soon as
 				 * its op is done; past a shutdown's grace period
 				 * the rest are cancelled. */
 				for (unsigned k = i; k < j; k++) {
-					int ret = past_grace(b) ? -ECANCELED
-								: rt->fn(&reqs[k].op);
+					int ret;
 
+					AR_TRACE(plugin_start, tid, ch->idx, reqs[k].id,
+						 reqs[k].op.op, rt->plugin->desc->name);
+					ret = past_grace(b) ? -ECANCELED : rt->fn(&reqs[k].op);
 					reqs[k].status = ret > 0 ? -ret : ret;
+					AR_TRACE(plugin_end, tid, ch->idx, reqs[k].id,
+						 reqs[k].op.op, reqs[k].status);
 					post(w, ch, &reqs[k]);
 					publish(ch);
 				}
@@ -491,6 +506,7 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 		.report_writes = c->stream,
 	};
 	struct ar_tenant *t = c->tenant;
+	struct ar_wire_msg m;	/* not zeroed: 2 KiB, and decode fills it */
 	unsigned n = 0, batch = w->b->cfg.batch;
 	size_t copied = 0;
 	int64_t cq_free;
@@ -530,13 +546,21 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 		 * bounded rec.len by the ring's largest record, and a batch's
 		 * copies together never exceed the SQ they came from. */
 		memcpy(w->copy + copied, rec.data, rec.len);
-		ret = ar__req_parse(&ctx, w->copy + copied, rec.len, r);
-		if (ret == -ENOBUFS)
-			break;
+		ret = ar__req_decode(w->copy + copied, rec.len, r, &m);
 		if (ret) {
 			ar__conn_poison(c, "undecodable request", ret);
 			break;
 		}
+		/* A request left for the next pass (arena or CQ full) is
+		 * traced again then: the last dequeue before plugin_start
+		 * is the one that counts. */
+		if (r->type == AR_WIRE_OP)
+			AR_TRACE(broker_dequeue, t->id, ch->idx, r->id, r->op.op);
+		ret = ar__req_resolve(&ctx, r, &m);
+		if (ret == -ENOBUFS)
+			break;
+		if (r->type == AR_WIRE_OP)
+			AR_TRACE(broker_decoded, t->id, ch->idx, r->id, r->op.op);
 		/* The completion's room in the CQ, before consuming. */
 		need = 2 * AR_REC_SIZE((uint64_t)r->cq_bound);
 		if (reserved + need > (uint64_t)cq_free) {

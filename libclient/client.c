@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accelring/trace.h"
 #include "client_pvt.h"
 
 /* How long the handshake may take before the broker counts as gone. */
@@ -519,6 +520,7 @@ int ar__slot_get(struct ar_queue *q, uint64_t user_data, bool sync)
 	s->state = SLOT_PENDING;
 	s->sync = sync;
 	s->user_data = user_data;
+	s->op = UINT32_MAX;	/* a session message; put() sets an op's */
 	s->nr_out = 0;
 	s->status = 0;
 	s->value = 0;
@@ -613,6 +615,8 @@ int ar__complete(struct ar_queue *q, const struct ar_wire_completion *cm)
 			memcpy(d->dst, cm->outputs[i].bytes, len < d->cap ? len : d->cap);
 	}
 	s->state = SLOT_DONE;
+	if (s->op != UINT32_MAX)
+		AR_TRACE(client_reaped, q->link->tenant, q->idx, cm->id, s->op, cm->status);
 	if (!s->sync)
 		q->done[q->done_tail++ % AR_QUEUE_SLOTS] = idx;
 	return 1;

@@ -46,6 +46,7 @@ struct slot {
 	bool sync;		/* a caller waits for it; ar_reap skips it */
 	uint16_t nr_out;
 	int32_t status;
+	uint32_t op;		/* for traces; UINT32_MAX: not an op */
 	uint32_t next_free;
 	uint64_t value;
 	struct out_dst out[AR_SLOT_OUTS];

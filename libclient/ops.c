@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accelring/trace.h"
 #include "client_pvt.h"
 
 /* Describe a read buffer: a reference if it lies in the data area. */
@@ -59,9 +60,12 @@ static int put(struct ar_queue *q, struct ar_wire_msg *m, int idx)
 	int ret;
 
 	m->u.op.id = ar__slot_id(q, (uint32_t)idx);
+	q->slots[idx].op = m->u.op.op;
 	ret = ar__queue_put(q, m);
 	if (ret)
 		ar__slot_put(q, (uint32_t)idx);
+	else
+		AR_TRACE(client_submit, q->link->tenant, q->idx, m->u.op.id, m->u.op.op);
 	return ret;
 }
 
