@@ -12,14 +12,18 @@ PACKAGES=(
 	clang-14		# libFuzzer campaigns (scripts/test.sh --long)
 	cmake
 	cpio			# the VM test's initramfs
+	babeltrace2		# scripts/accelring-trace reads traces
 	flatbuffers-compiler	# flatc: C++ from schemas/accelring.fbs
+	gnuplot-nox		# scripts/accelring-trace --png
 	libclang-rt-14-dev	# libFuzzer runtime
 	libcmocka-dev		# unit tests
 	libflatbuffers-dev	# FlatBuffers runtime headers, JSON parser
 	libnuma-dev		# broker: region and worker placement
 	libopenblas-dev		# blas plugin, sgemm checks
 	libsystemd-dev		# broker: systemd socket activation
+	liblttng-ust-dev	# tracepoints (include/accelring/tp.h)
 	liburing-dev		# broker: event loop
+	lttng-tools		# lttng-sessiond, lttng: recording traces
 	pkg-config
 	python3-yaml		# the container test reads the Kubernetes manifests
 	podman			# the sandbox tests: podman --rootfs (with runc)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# test_trace - a real lttng-ust trace of real ops: scripts/accelring-trace
+# records a broker and two client processes (1000 noops, 20 sgemms, over
+# shared memory and over a UNIX stream socket), and every op must show all
+# seven stages, in order, with matching tenant, channel and id (--check);
+# the number of ops traced must be the number run.
+#
+# usage: test_trace.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$(realpath "$1")
+src=$(realpath "$2")
+for tool in lttng lttng-sessiond babeltrace2; do
+	command -v "$tool" >/dev/null || { echo "test_trace: $tool is missing (scripts/setup.sh installs it)"; exit 1; }
+done
+work=$(mktemp -d /tmp/accelring-trace-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+cat > "$work/drive.sh" <<EOS
+#!/bin/sh
+set -e
+"$build/accelringd" --socket="$work/s" --plugin-dir="$build/plugins" \\
+	--plugins=blas:noop 2>"$work/broker.log" &
+broker=\$!
+for i in \$(seq 50); do [ -S "$work/s" ] && break; sleep 0.1; done
+ACCELRING_ADDRESS="unix://$work/s" "$build/examples/noop" 1000
+ACCELRING_ADDRESS="unix-stream://$work/s" "$build/examples/sgemm" 20 64
+kill -TERM \$broker
+wait \$broker
+EOS
+chmod +x "$work/drive.sh"
+if ! "$src/scripts/accelring-trace" --check --output "$work/trace" -- "$work/drive.sh" \
+	> "$work/out" 2>&1; then
+	cat "$work/out"
+	echo "test_trace: FAIL: ops with missing or out-of-order stages (above)"
+	exit 1
+fi
+cat "$work/out"
+grep -q "^1020 ops traced (0 incomplete or out of order, 0 unfinished)" "$work/out" ||
+	{ echo "test_trace: FAIL: expected 1020 complete ops"; exit 1; }
+for op in noop blas_sgemm; do
+	grep -q "^$op  *round trip " "$work/out" || { echo "test_trace: FAIL: no $op row"; exit 1; }
+done
+echo "test_trace: passed"
