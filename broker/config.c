@@ -41,7 +41,7 @@ void ar__config_defaults(struct ar_config *c)
 	c->keepalive_s = 30;
 	c->tenant_channels = 256;
 	c->tenant_sessions = 4096;
-	c->tenant_inflight = 1u << 20;
+	c->tenant_inflight = 0;	/* unlimited */
 	c->tenant_shm = 16ull << 30;
 }
 
@@ -131,7 +131,7 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("keepalive-s", keepalive_s, 0, 86400)
 		U("tenant-channels", tenant_channels, 1, 65536)
 		U("tenant-sessions", tenant_sessions, 1, 1u << 20)
-		U("tenant-inflight", tenant_inflight, 1, 1u << 20)
+		U("tenant-inflight", tenant_inflight, 0, 1u << 20)
 		U("tenant-shm", tenant_shm, 1u << 20, 1ull << 44)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;

@@ -89,7 +89,7 @@ struct ar_config {
 	unsigned tenant_channels;	/* channels over all its connections */
 	unsigned tenant_sessions;	/* sessions open at once */
 	uint64_t tenant_shm;		/* bytes of regions (rings + data areas) */
-	unsigned tenant_inflight;	/* its ops executing at once, all workers */
+	unsigned tenant_inflight;	/* its ops executing at once, all workers; 0: any */
 };
 
 void ar__config_defaults(struct ar_config *c);

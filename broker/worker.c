@@ -512,15 +512,19 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 	int64_t cq_free;
 	uint64_t reserved = 0;
 	uint32_t busy;
+	bool limited;
 
 	if (atomic_load_explicit(&c->poisoned, memory_order_relaxed))
 		return 0;
-	/* tenant-inflight: take no more than the tenant may still run; what
-	 * is left waits in its SQ. Relaxed: a worker that reads a stale count
-	 * takes too little (it comes back) or, racing another worker's take,
-	 * at most one batch too many. Cancelling (end of drain) ignores it. */
-	busy = atomic_load_explicit(&t->inflight, memory_order_relaxed);
-	if (!cancel) {
+	/* tenant-inflight, when set: take no more than the tenant may still
+	 * run; what is left waits in its SQ. Relaxed: a worker that reads a
+	 * stale count takes too little (it comes back) or, racing another
+	 * worker's take, at most one batch too many. Unset, nothing is
+	 * counted: no shared atomic on the op path. Cancelling (end of
+	 * drain) ignores it. */
+	limited = t->max_inflight && !cancel;
+	if (limited) {
+		busy = atomic_load_explicit(&t->inflight, memory_order_relaxed);
 		if (busy >= t->max_inflight)
 			return 0;
 		if (batch > t->max_inflight - busy)
@@ -582,9 +586,11 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 	}
 	if (!n)
 		return 0;
-	atomic_fetch_add_explicit(&t->inflight, n, memory_order_relaxed);
+	if (limited)
+		atomic_fetch_add_explicit(&t->inflight, n, memory_order_relaxed);
 	run(w, ch, w->reqs, n, cancel);
-	atomic_fetch_sub_explicit(&t->inflight, n, memory_order_relaxed);
+	if (limited)
+		atomic_fetch_sub_explicit(&t->inflight, n, memory_order_relaxed);
 	/* Give the SQ bytes back only now: the copies are no longer read,
 	 * but the client's view stays "in flight" until completions exist. */
 	ar_ring_sc_release(&ch->sq);
