@@ -12,8 +12,11 @@
  *     matrices in the shared data area (zero copy), at 64, 256 and 1024;
  *   - the stream transport (what VMs use), over TCP loopback and a UNIX
  *     stream socket, against shared memory on the same broker: noop round
- *     trip (and against a plain TCP / UNIX socket round trip) and sgemm at
- *     256 and 1024, the matrices travelling in the frames.
+ *     trip (and against a plain TCP / UNIX socket round trip), async noop
+ *     throughput (against the same kind of socket pipelining batches of
+ *     64) and sgemm at 256 and 1024, the matrices travelling in the frames.
+ * --iters scales everything: round trips per row, async ops (20x), and the
+ * sgemm runs (2000, 200 and 12 at the default 100000).
  * A real broker is started for each configuration (tests/broker_harness.c).
  *
  * usage: bench_broker [--json] [--iters N] [--reps N] [--cpus A,B]
@@ -41,7 +44,6 @@
 #include "broker_harness.h"
 
 #define MSG 64		/* the socket baseline's message: a noop request's size */
-#define TP_OPS 2000000u	/* async throughput: ops per run */
 #define TP_BATCH 256u
 
 /* Pin every thread of the broker to the second CPU. */
@@ -100,12 +102,6 @@ static void session_on(const struct test_broker *b, enum transport t,
 		fprintf(stderr, "bench_broker: cannot open a session over %s\n", addr);
 		exit(1);
 	}
-}
-
-static void session(const struct test_broker *b, struct ar_client **c,
-		    struct ar_queue **q, uint32_t *sid)
-{
-	session_on(b, T_SHM, c, q, sid);
 }
 
 /* ---- baselines: a UNIX socket ---- */
@@ -201,14 +197,19 @@ static void bench_socket_rtt(bool tcp, bool pinned)
 	free(s);
 }
 
-static void bench_socket_tp(void)
+/* Pipelined throughput of a plain socket of the kind the transport uses:
+ * 64 messages per write, echoed. */
+static void bench_socket_tp(bool tcp, uint64_t n)
 {
 	uint8_t buf[MSG * 64];
-	uint64_t n = TP_OPS / 4, t0, dt;
+	uint64_t t0, dt;
 	struct result *r;
 	pid_t pid;
 
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	if (tcp)
+		tcp_pair(sv);
+	else
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	pid = spawn(sock_echo, &n);
 	close(sv[1]);
 	memset(buf, 1, sizeof(buf));
@@ -231,11 +232,11 @@ static void bench_socket_tp(void)
 	reap(pid);
 	r = &results[nresults++];
 	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "unix_socket_batch64");
+	snprintf(r->name, sizeof(r->name), "%s_socket_batch64", tcp ? "tcp" : "unix");
 	r->ops = (double)n * 1e9 / (double)dt;
 	r->p50 = r->p99 = r->p999 = (double)dt / (double)n;
 	r->ratio = 1.0;
-	snprintf(r->baseline, sizeof(r->baseline), "unix_socket_batch64");
+	memcpy(r->baseline, r->name, sizeof(r->baseline));
 	snprintf(r->note, sizeof(r->note), "%d B messages, 64 per write, echoed", MSG);
 }
 
@@ -280,7 +281,9 @@ static void bench_noop_rtt(const char *name, const char *spin_us,
 	bench_noop_rtt_on(T_SHM, true, name, spin_us, client_spin_ns, note);
 }
 
-static void bench_noop_async(void)
+/* Async noop throughput from one client thread: up to 4 batches in
+ * flight, a flush per batch. */
+static void bench_noop_async(enum transport t, uint64_t n)
 {
 	struct ar_cqe cqes[TP_BATCH];
 	struct test_broker b;
@@ -290,21 +293,25 @@ static void bench_noop_async(void)
 	struct result *r;
 	uint32_t sid;
 
-	start(&b, "20", true);
-	session(&b, &c, &q, &sid);
+	start(&b, "20", t == T_SHM);
+	session_on(&b, t, &c, &q, &sid);
 	t0 = now_ns();
-	while (done < TP_OPS) {
-		while (sent < TP_OPS && sent - done < 4 * TP_BATCH) {
+	while (done < n) {
+		while (sent < n && sent - done < 4 * TP_BATCH) {
 			if (ar_submit_noop(q, sid, sent))
 				break;
 			sent++;
 			if (sent % TP_BATCH == 0)
 				ar_flush(q);
 		}
+		ar_flush(q);
 		int got = ar_wait(q, cqes, TP_BATCH, 1, -1);
 
 		if (got <= 0)
 			exit(1);
+		for (int i = 0; i < got; i++)
+			if (cqes[i].status)
+				exit(1);
 		done += (uint64_t)got;
 	}
 	dt = now_ns() - t0;
@@ -312,11 +319,20 @@ static void bench_noop_async(void)
 	test_broker_stop(&b);
 	r = &results[nresults++];
 	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "broker_noop_async");
-	r->ops = (double)TP_OPS * 1e9 / (double)dt;
-	r->p50 = r->p99 = r->p999 = (double)dt / TP_OPS;
-	snprintf(r->note, sizeof(r->note), "one client thread, %u in flight, flush per %u",
-		 4 * TP_BATCH, TP_BATCH);
+	snprintf(r->name, sizeof(r->name), "broker_noop_async%s%s", t == T_SHM ? "" : "_",
+		 t == T_SHM ? "" : tname[t]);
+	r->ops = (double)n * 1e9 / (double)dt;
+	r->p50 = r->p99 = r->p999 = (double)dt / (double)n;
+	snprintf(r->note, sizeof(r->note), "one client thread, %u in flight, flush per %u%s",
+		 4 * TP_BATCH, TP_BATCH, t == T_SHM ? "" : ", unpinned");
+}
+
+/* Throughput row `row` against the baseline row `base`: baseline ops/s
+ * over ours, below 1 when we are faster. */
+static void tp_ratio(int row, int base)
+{
+	results[row].ratio = results[base].ops / results[row].ops;
+	memcpy(results[row].baseline, results[base].name, sizeof(results[0].baseline));
 }
 
 #define SGEMM_BLOCKS 4	/* alternating blocks per side */
@@ -358,10 +374,11 @@ static void sgemm_local(int64_t d, uint32_t n, uint64_t *out)
  */
 static void bench_sgemm(int64_t d, uint32_t iters, bool stream)
 {
-	uint32_t per = iters / SGEMM_BLOCKS, nt = stream ? T_MAX : 1;
+	uint32_t per = iters / SGEMM_BLOCKS ? iters / SGEMM_BLOCKS : 1,
+		 nt = stream ? T_MAX : 1;
 	size_t bytes = (size_t)(d * d * 4);
-	uint64_t *in = mmap(NULL, iters * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t *in = mmap(NULL, per * SGEMM_BLOCKS * sizeof(uint64_t),
+			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint64_t *br[T_MAX] = { 0 };
 	struct test_broker b;
 	struct ar_client *c[T_MAX];
@@ -373,7 +390,8 @@ static void bench_sgemm(int64_t d, uint32_t iters, bool stream)
 	char name[64];
 	int st, shm_row = 0;
 
-	if (in == MAP_FAILED || per < 1)
+	iters = per * SGEMM_BLOCKS;
+	if (in == MAP_FAILED)
 		exit(1);
 	/* Unpinned, the client too: OpenBLAS uses every CPU, in process and
 	 * in the broker. */
@@ -425,7 +443,6 @@ static void bench_sgemm(int64_t d, uint32_t iters, bool stream)
 			}
 		}
 	}
-	iters = per * SGEMM_BLOCKS;
 	snprintf(name, sizeof(name), "sgemm_%lld_inprocess", (long long)d);
 	r = add(name, in, iters, 1.0);
 	snprintf(r->baseline, sizeof(r->baseline), "%s", name);
@@ -479,8 +496,10 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char footer[512];
+	char footer[640];
 	int c, first, sock, unix_free, tcp_free, shm_free;
+	uint64_t tp_ops;
+	uint32_t sg_scale;
 
 	bench.iters = 100000;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
@@ -488,6 +507,9 @@ int main(int argc, char **argv)
 			usage(argv[0]);
 	if (!bench_setup())
 		usage(argv[0]);
+	/* --iters scales every row: async ops, and sgemm runs (per 100000). */
+	tp_ops = bench.iters * 20;
+	sg_scale = (uint32_t)(bench.iters < 100000 ? bench.iters : 100000);
 
 	for (uint32_t i = 0; i < bench.reps; i++)
 		bench_floor();
@@ -515,11 +537,9 @@ int main(int argc, char **argv)
 		       sizeof(results[0].baseline));
 		nresults++;
 	}
-	bench_socket_tp();
-	bench_noop_async();
-	results[nresults - 1].ratio = results[nresults - 2].ops / results[nresults - 1].ops;
-	snprintf(results[nresults - 1].baseline, sizeof(results[0].baseline),
-		 "unix_socket_batch64");
+	bench_socket_tp(false, tp_ops / 4);
+	bench_noop_async(T_SHM, tp_ops);
+	tp_ratio(nresults - 1, nresults - 2);
 	/* The stream transport (VMs): the same round trip over TCP and a UNIX
 	 * stream socket, against shared memory and against a plain socket of
 	 * the same kind. All unpinned: the broker's loop thread and worker
@@ -559,13 +579,20 @@ int main(int argc, char **argv)
 		       sizeof(results[0].baseline));
 		nresults++;
 	}
-	bench_sgemm(64, 2000, false);
-	bench_sgemm(256, 200, true);
-	bench_sgemm(1024, 12, true);
+	/* Async throughput over the stream transport, against a plain socket
+	 * of the same kind pipelining the same way (fewer ops: it is slower). */
+	for (int t = T_TCP; t < T_MAX; t++) {
+		bench_socket_tp(t == T_TCP, tp_ops / 20);
+		bench_noop_async((enum transport)t, tp_ops / 20);
+		tp_ratio(nresults - 1, nresults - 2);
+	}
+	bench_sgemm(64, 2000 * sg_scale / 100000, false);
+	bench_sgemm(256, 200 * sg_scale / 100000, true);
+	bench_sgemm(1024, 12 * sg_scale / 100000, true);
 	snprintf(footer, sizeof(footer),
 		 "Latency rows: one op's round trip, median of %u runs by p50; "
 		 "ratio = p50 / the baseline's p50.\n"
-		 "Throughput rows: ratio = baseline ops/s / ours (below 1: faster).\n"
+		 "Throughput rows (ops/s): ratio = baseline ops/s / ours (below 1: faster).\n"
 		 "sgemm rows: ratio = p50 / the baseline's p50 (in process for shared memory,\n"
 		 "shared memory for tcp and unix_stream), 4 alternating blocks each.",
 		 bench.reps);
