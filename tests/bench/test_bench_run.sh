@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# test_bench_run: bench/run --quick against this build, end to end: every
+# section runs against real brokers, every row's baseline is measured in the
+# same run (--check), and the table has the rows the README promises, in
+# JSON and Markdown. No timing is judged: machines are noisy.
+# usage: test_bench_run.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+out=$(mktemp -d /tmp/accelring-bench-test.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+if ! command -v hyperfine >/dev/null; then
+	echo "hyperfine is not installed (scripts/setup.sh installs it)" >&2
+	exit 1
+fi
+"$src/bench/run" --quick --no-build --build-dir "$build" --check \
+	--json "$out/bench.json" --markdown "$out/bench.md" >"$out/table.txt"
+cat "$out/table.txt"
+
+python3 - "$out/bench.json" "$out/bench.md" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+md = open(sys.argv[2]).read()
+names = [r["name"] for r in doc["rows"]]
+want = [
+    # ring
+    "floor_pingpong", "ring_rtt_poll", "ring_inplace_64B_batch64",
+    # broker: noop per transport, against the floor and plain sockets
+    "unix_socket_rtt", "tcp_socket_rtt_unpinned", "broker_noop_rtt_poll",
+    "broker_noop_rtt_spin_sleep", "broker_noop_rtt_shm_unpinned",
+    "broker_noop_rtt_tcp", "broker_noop_rtt_unix_stream",
+    # broker: throughput per transport
+    "broker_noop_async", "broker_noop_async_tcp", "broker_noop_async_unix_stream",
+    # broker: sgemm sizes against in process
+    "sgemm_64_inprocess", "sgemm_64_broker", "sgemm_256_broker", "sgemm_1024_broker",
+    "sgemm_1024_tcp", "sgemm_1024_unix_stream",
+    # many clients (quick: 1 and 4)
+    "clients_1_unix_socket", "clients_1_shm", "clients_4_shm", "clients_4_shm_nospin",
+    "clients_4_tcp_socket", "clients_4_tcp",
+    # whole processes
+    "process_noop_1_inprocess", "process_noop_1_shm", "process_sgemm_5_128_inprocess",
+    "process_sgemm_5_128_shm", "process_sgemm_5_128_tcp", "process_sgemm_5_128_unix_stream",
+]
+missing = [n for n in want if n not in names]
+assert not missing, f"rows missing: {missing}"
+for r in doc["rows"]:
+    if r["name"].startswith(("clients_", "broker_noop_async")) and not r["name"].endswith("_nospin") or \
+       r["name"].endswith("_socket_batch64"):
+        assert r["ops_per_s"] and r["ops_per_s"] > 0, r
+    assert f"| {r['name']} |" in md, f"{r['name']} not in the Markdown"
+for k in ("cpus", "kernel"):
+    assert doc["machine"].get(k), f"machine.{k} missing"
+assert doc["mode"] == "quick" and doc["command"].startswith("bench/run")
+print(f"test_bench_run: {len(names)} rows, {len(set(r['section'] for r in doc['rows']))} sections: OK")
+PY
