@@ -16,7 +16,7 @@
  *     throughput (against the same kind of socket pipelining batches of
  *     64) and sgemm at 256 and 1024, the matrices travelling in the frames.
  * --iters scales everything: round trips per row, async ops (20x), and the
- * sgemm runs (2000, 200 and 12 at the default 100000).
+ * sgemm runs (2000, 200 and 24 at the default 100000).
  * A real broker is started for each configuration (tests/broker_harness.c).
  *
  * usage: bench_broker [--json] [--iters N] [--reps N] [--cpus A,B]
@@ -588,7 +588,7 @@ int main(int argc, char **argv)
 	}
 	bench_sgemm(64, 2000 * sg_scale / 100000, false);
 	bench_sgemm(256, 200 * sg_scale / 100000, true);
-	bench_sgemm(1024, 12 * sg_scale / 100000, true);
+	bench_sgemm(1024, 24 * sg_scale / 100000, true);
 	snprintf(footer, sizeof(footer),
 		 "Latency rows: one op's round trip, median of %u runs by p50; "
 		 "ratio = p50 / the baseline's p50.\n"
