@@ -202,7 +202,7 @@ void print_table(const char *footer)
 			else
 				printf("\"ops_per_s\":null,");
 			/* Names and notes are ours: no quotes or backslashes. */
-			printf("\"ratio\":%.3f,\"baseline\":\"%s\","
+			printf("\"ratio\":%.4g,\"baseline\":\"%s\","
 			       "\"pinned\":%s,\"note\":\"%s\"}\n", r->ratio, r->baseline,
 			       bench.pinned ? "true" : "false", r->note);
 		}
