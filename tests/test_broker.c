@@ -54,6 +54,16 @@ static double max_diff(const float *x, const float *y, size_t n)
 }
 
 /* vaccel_noop runs in the broker: a thousand of them, in one session. */
+/* Connect (NULL: ACCELRING_ADDRESS), take a queue and open a session,
+ * asserting each step. */
+static void open_session(const char *addr, struct ar_client **c, struct ar_queue **q,
+			 uint32_t *sid)
+{
+	assert_int_equal(ar_client_connect(addr, c), 0);
+	assert_int_equal(ar_queue_get(*c, q), 0);
+	assert_int_equal(ar_session_open(*q, 0, sid), 0);
+}
+
 static void test_broker_noop_roundtrip(void **state)
 {
 	struct vaccel_session s;
@@ -116,9 +126,7 @@ static void test_broker_sgemm_matches_cblas(void **state)
 	assert_int_equal(vaccel_session_release(&s), 0);
 
 	/* Zero copy: buffers in the shared data area, via the native API. */
-	assert_int_equal(ar_client_connect(NULL, &c), 0);
-	assert_int_equal(ar_queue_get(c, &q), 0);
-	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	open_session(NULL, &c, &q, &sid);
 	{
 		int64_t d = 128;
 		float *a = ar_buf_alloc(q, d * d * 4), *b = ar_buf_alloc(q, d * d * 4),
@@ -237,9 +245,7 @@ static void test_broker_unsupported_op_enotsup(void **state)
 
 	(void)state;
 	assert_int_equal(test_broker_start(&b2, args), 0);
-	assert_int_equal(ar_client_connect(b2.address, &c), 0);
-	assert_int_equal(ar_queue_get(c, &q), 0);
-	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	open_session(b2.address, &c, &q, &sid);
 	assert_int_equal(ar_submit_noop(q, sid, 1), 0);
 	assert_int_equal(ar_submit_generic(q, sid, AR_OP_TORCH_JITLOAD_FORWARD,
 					   "model.pt", "run", NULL, 0, NULL, 0, 2), 0);
@@ -421,9 +427,7 @@ static void test_broker_async_many_inflight(void **state)
 
 	(void)state;
 	memset(seen, 0, sizeof(seen));
-	assert_int_equal(ar_client_connect(NULL, &c), 0);
-	assert_int_equal(ar_queue_get(c, &q), 0);
-	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	open_session(NULL, &c, &q, &sid);
 	while (done < N) {
 		while (sent < N) {
 			int ret = (sent % 10 == 9) ? ar_submit_mbench(q, sid, 1, sent)
@@ -516,9 +520,7 @@ static void test_broker_gone_gives_error(void **state)
 
 	(void)state;
 	assert_int_equal(test_broker_start(&b2, NULL), 0);
-	assert_int_equal(ar_client_connect(b2.address, &c), 0);
-	assert_int_equal(ar_queue_get(c, &q), 0);
-	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	open_session(b2.address, &c, &q, &sid);
 	assert_int_equal(ar_submit_mbench(q, sid, 2000000, 9), 0);
 	assert_int_equal(ar_flush(q), 0);
 	usleep(50000);
@@ -608,9 +610,7 @@ static void test_broker_sigterm_drains(void **state)
 
 	(void)state;
 	assert_int_equal(test_broker_start(&b2, args), 0);
-	assert_int_equal(ar_client_connect(b2.address, &c), 0);
-	assert_int_equal(ar_queue_get(c, &q), 0);
-	assert_int_equal(ar_session_open(q, 0, &sid), 0);
+	open_session(b2.address, &c, &q, &sid);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(ar_submit_mbench(q, sid, 10000, (uint64_t)i), 0);
 	assert_int_equal(ar_flush(q), 0);
