@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
@@ -342,4 +346,147 @@ int stream_noop(int fd, uint32_t sid)
 	m.u.op.session = sid;
 	m.u.op.op = AR_OP_NOOP;
 	return stream_call(fd, &m, NULL);
+}
+
+/* ---- the bystander ---- */
+
+struct bystander {
+	pid_t pid;
+	struct shared {
+		_Atomic int stop;
+		_Atomic int ready;
+		struct bystander_stats st;
+		uint64_t nr_samples;
+		uint64_t lat[BYSTANDER_SAMPLES];
+	} *sh;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void bystander_run(struct shared *sh, const char *address)
+{
+	struct ar_client *c;
+	struct ar_queue *q;
+	uint32_t sid;
+	int ret;
+
+	ret = ar_client_connect(address, &c);
+	if (!ret)
+		ret = ar_queue_get(c, &q);
+	if (!ret)
+		ret = ar_session_open(q, 0, &sid);
+	if (ret) {
+		sh->st.err = ret;
+		atomic_store(&sh->ready, 1);
+		return;
+	}
+	while (!atomic_load(&sh->stop)) {
+		struct ar_cqe cqe;
+		uint64_t t0 = mono_ns(), dt;
+
+		sh->st.submitted++;
+		ret = ar_submit_noop(q, sid, sh->st.submitted);
+		if (!ret)
+			ret = ar_wait(q, &cqe, 1, 1, 10ll * 1000000000) == 1 ? 0 : -ETIMEDOUT;
+		if (ret) {
+			sh->st.err = ret;
+			break;
+		}
+		dt = mono_ns() - t0;
+		if (cqe.status)
+			sh->st.failed++;
+		else
+			sh->st.completed++;
+		if (dt > sh->st.max_ns)
+			sh->st.max_ns = dt;
+		if (sh->nr_samples < BYSTANDER_SAMPLES)
+			sh->lat[sh->nr_samples++] = dt;
+		atomic_store(&sh->ready, 1);
+		usleep(500);
+	}
+	ar_client_close(c);
+}
+
+struct bystander *bystander_start(const char *address, uint32_t uid)
+{
+	struct bystander *b = calloc(1, sizeof(*b));
+	char addr[256];
+
+	assert_non_null(b);
+	snprintf(addr, sizeof(addr), "%s", address ? address : raw_broker->address);
+	b->sh = mmap(NULL, sizeof(*b->sh), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(b->sh != MAP_FAILED);
+	b->pid = fork();
+	assert_true(b->pid >= 0);
+	if (b->pid == 0) {
+		alarm(600);
+		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+			b->sh->st.err = -EPERM;
+		else
+			bystander_run(b->sh, addr);
+		atomic_store(&b->sh->ready, 1);
+		_exit(0);
+	}
+	for (int i = 0; i < 10000 && !atomic_load(&b->sh->ready); i++)
+		usleep(1000);
+	if (!atomic_load(&b->sh->ready) || b->sh->st.err)
+		fail_msg("bystander (uid %u) not served: %d", uid, b->sh->st.err);
+	return b;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void bystander_stop(struct bystander *b, struct bystander_stats *st)
+{
+	int status;
+
+	atomic_store(&b->sh->stop, 1);
+	if (waitpid(b->pid, &status, 0) != b->pid)
+		kill(b->pid, SIGKILL);
+	*st = b->sh->st;
+	if (b->sh->nr_samples) {
+		uint64_t n = b->sh->nr_samples;
+
+		qsort(b->sh->lat, n, sizeof(b->sh->lat[0]), cmp_u64);
+		st->p50_ns = b->sh->lat[n / 2];
+		st->p99_ns = b->sh->lat[n * 99 / 100];
+	}
+	munmap(b->sh, sizeof(*b->sh));
+	free(b);
+}
+
+struct bystander_stats bystander_check(struct bystander *b, uint64_t bound_ns)
+{
+	struct bystander_stats st;
+
+	bystander_stop(b, &st);
+	print_message("bystander: %llu noops, p50 %.1f us, p99 %.1f us, max %.1f ms\n",
+		      (unsigned long long)st.completed, st.p50_ns / 1e3,
+		      st.p99_ns / 1e3, st.max_ns / 1e6);
+	if (st.err)
+		fail_msg("bystander lost its connection: %d", st.err);
+	if (st.submitted != st.completed + st.failed)
+		fail_msg("bystander: submitted %llu != completed %llu + failed %llu",
+			 (unsigned long long)st.submitted,
+			 (unsigned long long)st.completed,
+			 (unsigned long long)st.failed);
+	if (st.failed || !st.completed)
+		fail_msg("bystander: %llu failed, %llu completed",
+			 (unsigned long long)st.failed, (unsigned long long)st.completed);
+	if (st.max_ns > bound_ns)
+		fail_msg("bystander waited %.1f ms for a noop (bound %.1f ms)",
+			 st.max_ns / 1e6, bound_ns / 1e6);
+	return st;
 }

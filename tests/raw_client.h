@@ -71,4 +71,34 @@ int stream_call(int fd, struct ar_wire_msg *m, uint64_t *value);
 uint32_t stream_session(int fd);
 int stream_noop(int fd, uint32_t sid);
 
+/*
+ * The bystander: another tenant (a forked child that becomes uid, e.g.
+ * 65534, so that over the UNIX socket it is a tenant of its own) that
+ * keeps submitting noops through libaccelring, one at a time with a short
+ * pause, while an attack runs. Each adversarial test starts one before the
+ * attack and checks it afterwards: it got answers all along, within a
+ * bound, and nothing it submitted was lost.
+ */
+#define BYSTANDER_UID 65534u
+#define BYSTANDER_SAMPLES (1u << 18)
+
+struct bystander_stats {
+	uint64_t submitted, completed, failed;	/* failed: a non-zero status */
+	uint64_t max_ns, p50_ns, p99_ns;	/* submit to completion */
+	int err;			/* connect/session failure, or 0 */
+};
+
+struct bystander;
+
+/* Start the bystander against address (NULL: raw_broker's UNIX socket)
+ * and wait until its first noop was answered. Fails the test if it was
+ * not within 10 s. */
+struct bystander *bystander_start(const char *address, uint32_t uid);
+/* Stop it and collect what it saw. */
+void bystander_stop(struct bystander *b, struct bystander_stats *st);
+/* Stop it and fail the test unless it was served throughout: no error,
+ * submitted == completed + failed, no failures, at least one answer, and
+ * no noop slower than bound_ns. Returns its stats for further checks. */
+struct bystander_stats bystander_check(struct bystander *b, uint64_t bound_ns);
+
 #endif

@@ -313,6 +313,8 @@ static void test_broker_hostile_never_reaps(void **state)
 	const void *p;
 	int64_t n;
 
+	struct bystander *by = bystander_start(NULL, BYSTANDER_UID);
+
 	(void)state;
 	raw_open(&r);
 	sid = raw_session(&r);
@@ -331,6 +333,7 @@ static void test_broker_hostile_never_reaps(void **state)
 			fail_msg("the SQ never filled up");
 	}
 	assert_true(ar_load_acquire(&r.sq.g.ctl->cons_head) != r.sq.tail);
+	bystander_check(by, 2000000000ull);
 	others_unharmed();
 	raw_close(&r);
 }
