@@ -42,6 +42,7 @@ void ar__config_defaults(struct ar_config *c)
 	c->tenant_channels = 256;
 	c->tenant_sessions = 4096;
 	c->tenant_inflight = 0;	/* unlimited */
+	c->tenant_long_ops = 4;
 	c->tenant_shm = 16ull << 30;
 }
 
@@ -132,6 +133,7 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("tenant-channels", tenant_channels, 1, 65536)
 		U("tenant-sessions", tenant_sessions, 1, 1u << 20)
 		U("tenant-inflight", tenant_inflight, 0, 1u << 20)
+		U("tenant-long-ops", tenant_long_ops, 0, 1u << 16)
 		U("tenant-shm", tenant_shm, 1u << 20, 1ull << 44)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;

@@ -90,6 +90,7 @@ struct ar_config {
 	unsigned tenant_sessions;	/* sessions open at once */
 	uint64_t tenant_shm;		/* bytes of regions (rings + data areas) */
 	unsigned tenant_inflight;	/* its ops executing at once, all workers; 0: any */
+	unsigned tenant_long_ops;	/* its long ops on threads of their own; 0: any */
 };
 
 void ar__config_defaults(struct ar_config *c);
@@ -201,10 +202,11 @@ struct ar_tenant {
 	uint32_t nr_sessions, cap_sessions;
 	_Atomic uint32_t gen;		/* bumped when a session closes */
 	_Atomic uint32_t inflight;	/* its ops taken by workers, not posted */
+	_Atomic uint32_t long_ops;	/* its ops on rescued threads (worker.c) */
 	uint32_t channels;		/* held over all its connections */
 	uint64_t shm;			/* bytes of regions held */
 	/* Limits, from the configuration when it was created. */
-	uint32_t max_channels, max_sessions, max_inflight;
+	uint32_t max_channels, max_sessions, max_inflight, max_long_ops;
 	uint64_t max_shm;
 };
 
@@ -246,11 +248,19 @@ struct ar_channel {
 	struct ar_ring_wait cq_wait;	/* eventfd: the client's wake-up fd */
 	int doorbell;			/* client -> broker eventfd */
 	int wake;			/* broker -> client eventfd */
-	/* Worker-private from here on. */
+	/* Worker-private from here on. The thread serving the worker owns
+	 * the first group; the thread running the channel's ops owns the
+	 * second (the same thread, except while a rescued thread finishes
+	 * a long op: worker.c). */
 	uint32_t slot;			/* index in the worker's channel array */
 	bool armed;			/* a doorbell read is in the io_uring */
 	bool removing;			/* dropped once the read is cancelled */
+	bool loaned;			/* a rescued thread has it */
+	bool remove_pending;		/* removed while loaned */
+	bool rung;			/* its doorbell rang since it parked */
 	uint64_t dbuf;			/* the doorbell read's target */
+	bool parked;			/* waits for CQ room: not polled */
+	uint32_t park_head;		/* the CQ head that left no room */
 	uint32_t sess_id, sess_flags, sess_gen;	/* last session looked up */
 	uint64_t ops, cancelled;
 };
@@ -330,6 +340,11 @@ struct ar_broker {
 	_Atomic unsigned workers_running;
 	_Atomic uint64_t drain_deadline_ns;	/* a second signal moves it to 0 */
 	_Atomic uint64_t ops_done, ops_cancelled;
+	/* The watchdog (worker.c): rescues workers stuck in a long op. */
+	pthread_t wd_thr;
+	_Atomic bool wd_stop, wd_parked;
+	_Atomic uint32_t wd_gen;	/* futex: bumped to wake it */
+	_Atomic uint64_t rescues;
 };
 
 uint64_t ar__now_ns(void);
@@ -352,7 +367,12 @@ void ar__worker_add(struct ar_worker *w, struct ar_channel *ch);
 void ar__worker_remove(struct ar_worker *w, struct ar_channel *ch);
 /* Wake a worker so that it sees the draining flag. */
 void ar__worker_kick(struct ar_worker *w);
-void ar__worker_join(struct ar_worker *w);
+/* After the loop saw every worker stop. Returns false (the worker is left
+ * allocated) if an op still runs on a rescued thread past the grace. */
+bool ar__worker_join(struct ar_worker *w);
+/* The thread that hands long ops' channels to threads of their own. */
+int ar__watchdog_start(struct ar_broker *b);
+void ar__watchdog_stop(struct ar_broker *b);
 int ar__worker_node(const struct ar_worker *w);
 
 /* stream.c: the loop's side of a stream connection */

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 "  max-data-bytes  the largest data area a client may ask for (default 1G)\n"
 "  handshake-ms    time allowed for the handshake (default 2000)\n"
 "  grace-ms        on SIGTERM, time to drain queued ops (default 5000)\n"
+"  tenant-long-ops a tenant's ops running long on threads of their own, at\n"
+"                  once; more wait in its rings (default 4, 0: any)\n"
 "  log-level       error, warn, info or debug (default warn)\n",
 		AR_MAX_CHANNELS);
 }
@@ -124,6 +126,7 @@ int main(int argc, char **argv)
 {
 	static struct ar_broker b;
 	sigset_t sigs;
+	bool stuck = false;
 	long ncpu;
 	int ret;
 
@@ -194,15 +197,33 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 
+	if ((ret = ar__watchdog_start(&b))) {
+		ar_err("cannot start the watchdog: %s", strerror(-ret));
+		return 1;
+	}
 	ret = ar__broker_run(&b);
 
+	ar__watchdog_stop(&b);
 	for (unsigned i = 0; i < b.nr_workers; i++)
-		ar__worker_join(b.workers[i]);
+		if (!ar__worker_join(b.workers[i]))
+			stuck = true;
+	if (stuck) {
+		/* A plugin still runs an op on a thread of its own: unloading
+		 * it would pull its code from under that thread. Exit now;
+		 * the kernel closes what is left. */
+		ar_info("accelringd stopped: %llu ops completed, %llu cancelled, "
+			"an op still running", (unsigned long long)atomic_load(&b.ops_done),
+			(unsigned long long)atomic_load(&b.ops_cancelled));
+		if (b.listen_owned)
+			unlink(b.cfg.socket_path);
+		_exit(ret ? 1 : 0);
+	}
 	ar__broker_close_conns(&b);
 	io_uring_queue_exit(&b.ring);
-	ar_info("accelringd stopped: %llu ops completed, %llu cancelled",
-		(unsigned long long)atomic_load(&b.ops_done),
-		(unsigned long long)atomic_load(&b.ops_cancelled));
+	ar_info("accelringd stopped: %llu ops completed, %llu cancelled, %llu long ops "
+		"moved to threads of their own", (unsigned long long)atomic_load(&b.ops_done),
+		(unsigned long long)atomic_load(&b.ops_cancelled),
+		(unsigned long long)atomic_load(&b.rescues));
 	if (b.listen_owned)
 		close(b.listen_fd);
 	ar__broker_close_listeners(&b);

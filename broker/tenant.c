@@ -46,6 +46,7 @@ struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key)
 			t->max_channels = cfg->tenant_channels;
 			t->max_sessions = cfg->tenant_sessions;
 			t->max_inflight = cfg->tenant_inflight;
+			t->max_long_ops = cfg->tenant_long_ops;
 			t->max_shm = cfg->tenant_shm;
 			pthread_mutex_init(&t->lock, NULL);
 			t->next = tenants;

@@ -3,7 +3,8 @@
  * Workers: poll channels, run ops in plugins, post completions.
  *
  * One pass of a worker's loop, in this order:
- *   1. commands from the loop (channels added or removed);
+ *   1. commands from the loop (channels added or removed) and from rescued
+ *      threads (channels handed back);
  *   2. every channel: drain up to `batch` requests from its SQ, copying
  *      each out of shared memory before anything reads it, run them
  *      (consecutive same-type ops of one plugin as one batch if the plugin
@@ -16,20 +17,45 @@
  * A request is consumed only once its completion is sure to fit in the CQ
  * (SECURITY.md: "a completion slot is reserved before a submission is
  * consumed"): a client that never reaps its completions stops being
- * served, and costs the broker no memory.
+ * served, and costs the broker no memory. Such a channel is parked: it is
+ * not polled again until its CQ head moves (checked with one load per
+ * pass) or its doorbell rings, and it does not keep the worker awake, so a
+ * full CQ burns no CPU (SECURITY 23). The client learns of the park from
+ * AR_RING_F_CQ_WAIT on its SQ and rings the doorbell once it made room.
+ *
+ * What one pass takes from a channel is bounded by the thread's own copy
+ * buffer, never by what the tenant wrote: the ring's consumer bounds a
+ * batch by the head it last released (ring.h, refill), and the copy loop
+ * checks the buffer besides (SECURITY 20).
+ *
+ * Long ops (SECURITY 25). A worker serves many channels of many tenants
+ * with one thread, which runs each op inline: the cheapest path for the
+ * short ops the framework is for. An op that runs long would hold every
+ * other channel of that worker behind it, so a watchdog thread looks at
+ * each worker every millisecond, and a worker whose thread has been inside
+ * one channel's ops for a whole tick is rescued: the thread keeps only that
+ * channel (it finishes its batch, posts the completions, hands the channel
+ * back through the command queue and exits), and a new thread takes over
+ * the worker with buffers of its own. A tenant may hold at most
+ * tenant-long-ops such threads at once; past that its channels wait in
+ * their rings. This is the Go runtime's hand-off of a processor from a
+ * thread blocked in a system call, applied to plugin calls.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <numa.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "accelring/trace.h"
 
-enum { CMD_ADD, CMD_REMOVE };
+enum { CMD_ADD, CMD_REMOVE, CMD_RETURN };
 /* io_uring user_data tags, in a pointer's low bits. */
 enum { TAG_DOORBELL = 1, TAG_CMD = 2, TAG_CANCEL = 3, TAG_MASK = 7 };
 
@@ -37,17 +63,44 @@ enum { TAG_DOORBELL = 1, TAG_CMD = 2, TAG_CANCEL = 3, TAG_MASK = 7 };
 /* Idle passes between clock reads while spinning. */
 #define IDLE_CLOCK_PASSES 32u
 #define ARENA_MIN (1u << 20)
+/* How often the watchdog looks: an op is long after one to two ticks. */
+#define WATCHDOG_TICK_NS 1000000u
+/* A parked channel is looked at again at least this often while the
+ * worker sleeps, for clients that do not ring the doorbell on CQ room. */
+#define PARKED_RECHECK_NS 50000000u
+/* At the end of a drain: how long to wait for rescued threads. */
+#define LOAN_WAIT_NS 1000000000ull
+
+/* w->run_seq: bit 0 while a thread is inside run() (plugins), RESCUED once
+ * the watchdog took the worker from that thread. 64 bits: no wrap. */
+#define RUN_IN 1ull
+#define RUN_RESCUED (1ull << 63)
 
 struct cmd {
 	int type;
 	struct ar_channel *ch;
 };
 
+/* The buffers one thread uses for one pass. A rescued thread keeps its
+ * own (the requests it still has to finish point into them). */
+struct batch {
+	struct ar_wire_enc *enc;
+	uint8_t *copy;			/* this batch's private copies */
+	size_t copy_cap;
+	uint8_t *arena;			/* this batch's inline outputs */
+	size_t arena_cap;
+	struct ar_req *reqs;
+	struct ar_op **ops;
+	uint64_t seq;			/* this thread's run_seq, even */
+	bool rescued;			/* the worker is another thread's now */
+};
+
 struct ar_worker {
 	struct ar_broker *b;
 	unsigned idx;
 	int node;
-	pthread_t thr;
+	pthread_mutex_t thr_lock;	/* thr */
+	pthread_t thr;			/* the thread serving it now */
 	struct io_uring ring;
 	int cmd_fd;
 	uint64_t cmd_buf;
@@ -57,22 +110,71 @@ struct ar_worker {
 	struct cmd *cmds;
 	unsigned nr_cmds, cap_cmds;
 	_Atomic bool cmd_pending;
-	/* Worker-private from here on. */
-	struct ar_channel **ch;
+	/* The watchdog's view (see RUN_*). Written by the serving thread
+	 * (release on entry, CAS on exit) and by the watchdog (CAS). */
+	_Atomic uint64_t run_seq __attribute__((aligned(64)));
+	_Atomic(struct ar_channel *) run_ch;	/* the channel inside run() */
+	_Atomic bool asleep;			/* in its io_uring wait */
+	_Atomic unsigned loaned;		/* channels with rescued threads */
+	uint64_t wd_seen;			/* watchdog only: last run_seq */
+	/* Serving-thread private from here on. */
+	struct ar_channel **ch __attribute__((aligned(64)));
 	unsigned nr_ch, cap_ch;
 	unsigned nr_removing;		/* channels waiting for their read's CQE */
-	struct ar_wire_enc *enc;
-	uint8_t *copy;			/* this batch's private copies */
-	size_t copy_cap;
-	uint8_t *arena;			/* this batch's inline outputs */
-	size_t arena_cap;
-	struct ar_req *reqs;
-	struct ar_op **ops;
+	unsigned nr_parked;		/* channels that wait for CQ room */
+	size_t need_copy, need_arena;	/* what its channels need of a batch */
 };
 
 int ar__worker_node(const struct ar_worker *w)
 {
 	return w->node;
+}
+
+/* ---- batches ---- */
+
+static int grow(void **p, size_t *cap, size_t need)
+{
+	void *n;
+
+	if (*cap >= need)
+		return 0;
+	n = aligned_alloc(64, (need + 63) & ~(size_t)63);
+	if (!n)
+		return -ENOMEM;
+	free(*p);
+	*p = n;
+	*cap = need;
+	return 0;
+}
+
+static void batch_free(struct batch *bt)
+{
+	if (!bt)
+		return;
+	ar_wire_enc_destroy(bt->enc);
+	free(bt->copy);
+	free(bt->arena);
+	free(bt->reqs);
+	free(bt->ops);
+	free(bt);
+}
+
+static struct batch *batch_new(struct ar_worker *w)
+{
+	struct batch *bt = calloc(1, sizeof(*bt));
+
+	if (!bt)
+		return NULL;
+	bt->enc = ar_wire_enc_create();
+	bt->reqs = calloc(w->b->cfg.batch, sizeof(*bt->reqs));
+	bt->ops = calloc(w->b->cfg.batch, sizeof(*bt->ops));
+	if (!bt->enc || !bt->reqs || !bt->ops ||
+	    grow((void **)&bt->copy, &bt->copy_cap, w->need_copy) ||
+	    grow((void **)&bt->arena, &bt->arena_cap, w->need_arena)) {
+		batch_free(bt);
+		return NULL;
+	}
+	return bt;
 }
 
 /* ---- commands ---- */
@@ -102,6 +204,8 @@ static void push_cmd(struct ar_worker *w, int type, struct ar_channel *ch)
 
 void ar__worker_kick(struct ar_worker *w)
 {
+	/* Our own eventfd, never a tenant's: non-blocking, and a full
+	 * counter (EAGAIN) means a wake-up is pending anyway. */
 	(void)eventfd_write(w->cmd_fd, 1);
 }
 
@@ -114,21 +218,6 @@ void ar__worker_add(struct ar_worker *w, struct ar_channel *ch)
 void ar__worker_remove(struct ar_worker *w, struct ar_channel *ch)
 {
 	push_cmd(w, CMD_REMOVE, ch);
-}
-
-static int grow(void **p, size_t *cap, size_t need)
-{
-	void *n;
-
-	if (*cap >= need)
-		return 0;
-	n = aligned_alloc(64, (need + 63) & ~(size_t)63);
-	if (!n)
-		return -ENOMEM;
-	free(*p);
-	*p = n;
-	*cap = need;
-	return 0;
 }
 
 static struct io_uring_sqe *sqe_get(struct ar_worker *w)
@@ -148,43 +237,61 @@ static void finish_remove(struct ar_worker *w, struct ar_channel *ch)
 	ar__conn_put(ch->conn);
 }
 
-static void do_add(struct ar_worker *w, struct ar_channel *ch)
+/* Into the polled set. */
+static int set_add(struct ar_worker *w, struct ar_channel *ch)
 {
-	struct ar_conn *c = ch->conn;
-
-	/* The batch buffers must hold a whole SQ of copies and the largest
-	 * completion's inline outputs. */
-	if (grow((void **)&w->copy, &w->copy_cap, ch->sq.g.bytes) ||
-	    grow((void **)&w->arena, &w->arena_cap,
-		 ch->cq.g.max_len > ARENA_MIN ? ch->cq.g.max_len : ARENA_MIN)) {
-		ar__conn_poison(c, "broker out of memory for its channel", -ENOMEM);
-		ar__conn_put(c);
-		return;
-	}
 	if (w->nr_ch == w->cap_ch) {
 		unsigned cap = w->cap_ch ? w->cap_ch * 2 : 16;
 		struct ar_channel **n = realloc(w->ch, cap * sizeof(*n));
 
-		if (!n) {
-			ar__conn_poison(c, "broker out of memory for its channel", -ENOMEM);
-			ar__conn_put(c);
-			return;
-		}
+		if (!n)
+			return -ENOMEM;
 		w->ch = n;
 		w->cap_ch = cap;
 	}
 	ch->slot = w->nr_ch;
 	w->ch[w->nr_ch++] = ch;
+	if (ch->parked)
+		w->nr_parked++;
+	return 0;
+}
+
+/* Out of the polled set. */
+static void set_del(struct ar_worker *w, struct ar_channel *ch)
+{
+	w->ch[ch->slot] = w->ch[--w->nr_ch];
+	w->ch[ch->slot]->slot = ch->slot;
+	if (ch->parked)
+		w->nr_parked--;
+}
+
+static void do_add(struct ar_worker *w, struct batch *bt, struct ar_channel *ch)
+{
+	struct ar_conn *c = ch->conn;
+	size_t arena = ch->cq.g.max_len > ARENA_MIN ? ch->cq.g.max_len : ARENA_MIN;
+
+	/* The batch buffers must hold a whole SQ of copies and the largest
+	 * completion's inline outputs. */
+	if (w->need_copy < ch->sq.g.bytes)
+		w->need_copy = ch->sq.g.bytes;
+	if (w->need_arena < arena)
+		w->need_arena = arena;
+	/* bt is NULL only at join, where every channel goes at once. */
+	if ((bt && (grow((void **)&bt->copy, &bt->copy_cap, w->need_copy) ||
+		    grow((void **)&bt->arena, &bt->arena_cap, w->need_arena))) ||
+	    set_add(w, ch)) {
+		ar__conn_poison(c, "broker out of memory for its channel", -ENOMEM);
+		ar__conn_put(c);
+		return;
+	}
 	ar_debug("worker %u: serving conn %u channel %u", w->idx, c->id, ch->idx);
 }
 
-static void do_remove(struct ar_worker *w, struct ar_channel *ch)
+/* Drop a channel that is out of the polled set. */
+static void drop(struct ar_worker *w, struct ar_channel *ch)
 {
 	struct io_uring_sqe *sqe;
 
-	/* Out of the polled set at once... */
-	w->ch[ch->slot] = w->ch[--w->nr_ch];
-	w->ch[ch->slot]->slot = ch->slot;
 	ch->removing = true;
 	w->nr_removing++;
 	atomic_fetch_add_explicit(&w->b->ops_done, ch->ops, memory_order_relaxed);
@@ -193,8 +300,6 @@ static void do_remove(struct ar_worker *w, struct ar_channel *ch)
 	ar_debug("worker %u: conn %u channel %u: %llu ops, %llu cancelled",
 		 w->idx, ch->conn->id, ch->idx, (unsigned long long)ch->ops,
 		 (unsigned long long)ch->cancelled);
-	/* ...but its memory stays until the io_uring no longer holds a read
-	 * into ch->dbuf. */
 	if (!ch->armed) {
 		finish_remove(w, ch);
 		return;
@@ -205,7 +310,35 @@ static void do_remove(struct ar_worker *w, struct ar_channel *ch)
 	io_uring_submit(&w->ring);
 }
 
-static void take_cmds(struct ar_worker *w)
+static void do_remove(struct ar_worker *w, struct ar_channel *ch)
+{
+	if (ch->loaned) {
+		/* A rescued thread still runs its ops: dropped when it
+		 * hands the channel back. */
+		ch->remove_pending = true;
+		return;
+	}
+	/* Out of the polled set at once; its memory stays until the
+	 * io_uring holds no read into it (drop). */
+	set_del(w, ch);
+	drop(w, ch);
+}
+
+/* A rescued thread is done with ch: serve it again, or let it go. */
+static void do_return(struct ar_worker *w, struct ar_channel *ch)
+{
+	ch->loaned = false;
+	atomic_fetch_sub_explicit(&w->loaned, 1, memory_order_relaxed);
+	if (ch->remove_pending) {
+		ch->remove_pending = false;
+		drop(w, ch);
+		return;
+	}
+	if (set_add(w, ch))
+		ar__conn_poison(ch->conn, "broker out of memory for its channel", -ENOMEM);
+}
+
+static void take_cmds(struct ar_worker *w, struct batch *bt)
 {
 	struct cmd local[64];
 	unsigned n;
@@ -223,10 +356,17 @@ static void take_cmds(struct ar_worker *w)
 					      memory_order_relaxed);
 		pthread_mutex_unlock(&w->lock);
 		for (unsigned i = 0; i < n; i++) {
-			if (local[i].type == CMD_ADD)
-				do_add(w, local[i].ch);
-			else
+			switch (local[i].type) {
+			case CMD_ADD:
+				do_add(w, bt, local[i].ch);
+				break;
+			case CMD_REMOVE:
 				do_remove(w, local[i].ch);
+				break;
+			default:
+				do_return(w, local[i].ch);
+				break;
+			}
 		}
 		if (n < 64)
 			return;
@@ -245,7 +385,9 @@ static void arm(struct ar_worker *w)
 		if (ch->armed || !(sqe = sqe_get(w)))
 			continue;
 		/* A read drains the eventfd as it completes, so a doorbell
-		 * rung once wakes us once. */
+		 * rung once wakes us once. Only ever through the io_uring:
+		 * the tenant holds this eventfd too and may have cleared
+		 * its O_NONBLOCK, which a read(2) here would obey. */
 		io_uring_prep_read(sqe, ch->doorbell, &ch->dbuf, sizeof(ch->dbuf), 0);
 		io_uring_sqe_set_data(sqe, (void *)((uintptr_t)ch | TAG_DOORBELL));
 		ch->armed = true;
@@ -274,6 +416,8 @@ static void reap(struct ar_worker *w)
 			ch->armed = false;
 			if (ch->removing)
 				finish_remove(w, ch);
+			else
+				ch->rung = true;
 			break;
 		}
 		case TAG_CMD:
@@ -286,6 +430,17 @@ static void reap(struct ar_worker *w)
 	io_uring_cq_advance(&w->ring, n);
 }
 
+/* Wake the watchdog if it parked because every worker slept. */
+static void watchdog_poke(struct ar_broker *b)
+{
+	/* Seq_cst pairs with the watchdog's store of parked before it looks
+	 * at asleep: either it sees us awake or we see it parked. */
+	if (atomic_load(&b->wd_parked)) {
+		atomic_fetch_add(&b->wd_gen, 1);
+		syscall(SYS_futex, &b->wd_gen, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
+}
+
 static void sleep_until_doorbell(struct ar_worker *w)
 {
 	struct __kernel_timespec ts = { .tv_sec = 1 };
@@ -293,25 +448,39 @@ static void sleep_until_doorbell(struct ar_worker *w)
 	unsigned prepared = 0;
 	bool idle = true;
 
+	if (w->nr_parked) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = PARKED_RECHECK_NS;
+	}
 	arm(w);
 	io_uring_submit(&w->ring);
 	for (; prepared < w->nr_ch; prepared++) {
-		if (!ar_ring_sc_prepare_sleep(&w->ch[prepared]->sq)) {
+		struct ar_channel *ch = w->ch[prepared];
+
+		/* A parked channel has requests but no CQ room: they do not
+		 * keep us awake (its doorbell, or the recheck, does). */
+		if (ch->parked)
+			continue;
+		if (!ar_ring_sc_prepare_sleep(&ch->sq)) {
 			idle = false;
 			break;
 		}
 	}
+	atomic_store(&w->asleep, true);
 	if (idle && !atomic_load_explicit(&w->cmd_pending, memory_order_acquire) &&
 	    !atomic_load_explicit(&w->b->draining, memory_order_relaxed))
 		(void)io_uring_wait_cqe_timeout(&w->ring, &cqe, &ts);
+	atomic_store(&w->asleep, false);
+	watchdog_poke(w->b);
 	for (unsigned i = 0; i < prepared; i++)
-		ar_ring_sc_finish_sleep(&w->ch[i]->sq);
+		if (!w->ch[i]->parked)
+			ar_ring_sc_finish_sleep(&w->ch[i]->sq);
 	reap(w);
 }
 
 /* ---- requests ---- */
 
-static void post(struct ar_worker *w, struct ar_channel *ch, struct ar_req *r)
+static void post(struct batch *bt, struct ar_channel *ch, struct ar_req *r)
 {
 	/* Not zeroed as a whole: the union is 2 KiB, and only the first
 	 * nr_outputs outputs are read. */
@@ -341,7 +510,7 @@ static void post(struct ar_worker *w, struct ar_channel *ch, struct ar_req *r)
 				.bytes = r->inline_out[i]->ptr, .len = len };
 		}
 	}
-	n = ar_wire_encode(w->enc, &m, &p);
+	n = ar_wire_encode(bt->enc, &m, &p);
 	if (n < 0) {
 		ar_err("conn %u: cannot encode a completion: %s", ch->conn->id,
 		       strerror((int)-n));
@@ -366,6 +535,8 @@ static void post(struct ar_worker *w, struct ar_channel *ch, struct ar_req *r)
 static void publish(struct ar_channel *ch)
 {
 	ar_ring_sp_publish(&ch->cq);
+	/* The wake-up fd is the broker's own end (conn.c): a write never
+	 * blocks, and a full one means the client has a wake-up pending. */
 	if (ar_ring_sp_needs_wakeup(&ch->cq))
 		(void)ar_ring_sp_wake(&ch->cq, &ch->cq_wait);
 }
@@ -428,10 +599,9 @@ static bool past_grace(struct ar_broker *b)
 }
 
 /* Run reqs[0..n) and post their completions, group by group. */
-static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
-		unsigned n, bool cancel)
+static void run(struct ar_broker *b, struct batch *bt, struct ar_channel *ch,
+		struct ar_req *reqs, unsigned n, bool cancel)
 {
-	struct ar_broker *b = w->b;
 	uint32_t tid = ch->conn->tenant->id;
 	unsigned i = 0, j;
 
@@ -452,11 +622,11 @@ static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 			if (j - i > 1 && rt->plugin->desc->batch) {
 				for (unsigned k = i; k < j; k++) {
 					reqs[k].op.status = 0;
-					w->ops[k - i] = &reqs[k].op;
+					bt->ops[k - i] = &reqs[k].op;
 					AR_TRACE(plugin_start, tid, ch->idx, reqs[k].id,
 						 reqs[k].op.op, rt->plugin->desc->name);
 				}
-				rt->plugin->desc->batch(w->ops, j - i);
+				rt->plugin->desc->batch(bt->ops, j - i);
 				for (unsigned k = i; k < j; k++) {
 					reqs[k].status = reqs[k].op.status > 0 ?
 						-reqs[k].op.status : reqs[k].op.status;
@@ -476,7 +646,7 @@ static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 					reqs[k].status = ret > 0 ? -ret : ret;
 					AR_TRACE(plugin_end, tid, ch->idx, reqs[k].id,
 						 reqs[k].op.op, reqs[k].status);
-					post(w, ch, &reqs[k]);
+					post(bt, ch, &reqs[k]);
 					publish(ch);
 				}
 				i = j;
@@ -484,7 +654,7 @@ static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 			}
 		}
 		for (unsigned k = i; k < j; k++)
-			post(w, ch, &reqs[k]);
+			post(bt, ch, &reqs[k]);
 		/* Completions go out as each group finishes. */
 		publish(ch);
 		i = j;
@@ -492,29 +662,105 @@ static void run(struct ar_worker *w, struct ar_channel *ch, struct ar_req *reqs,
 }
 
 /*
+ * run() as the watchdog sees it: the thread enters (release: the watchdog
+ * that sees RUN_IN sees the worker as this thread left it, and so does the
+ * thread it starts) and leaves with a CAS, which fails only if the
+ * watchdog rescued the worker meanwhile (its CAS set RUN_RESCUED): then
+ * the worker is another thread's, and this one keeps only ch.
+ */
+static void run_watched(struct ar_worker *w, struct batch *bt,
+			struct ar_channel *ch, unsigned n, bool cancel)
+{
+	uint64_t in = bt->seq | RUN_IN;
+
+	atomic_store_explicit(&w->run_ch, ch, memory_order_relaxed);
+	atomic_store_explicit(&w->run_seq, in, memory_order_release);
+	run(w->b, bt, ch, bt->reqs, n, cancel);
+	if (atomic_compare_exchange_strong_explicit(&w->run_seq, &in, bt->seq + 2,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		bt->seq += 2;
+	else
+		bt->rescued = true;
+}
+
+/* Whether ch may be served now: its CQ had no room at the last look and
+ * still has none (one load of the client's head), or its tenant is at a
+ * limit. A parked channel is skipped without touching its SQ. */
+static bool parked_still(struct ar_worker *w, struct ar_channel *ch)
+{
+	if (!ch->parked)
+		return false;
+	if (!ch->rung && ar_load_relaxed(&ch->cq.g.ctl->cons_head) == ch->park_head)
+		return true;
+	ch->parked = false;
+	ch->rung = false;
+	/* Only channels of the set park (a loan is never parked). */
+	w->nr_parked--;
+	/* Clear the request for a doorbell; a stale flag would cost the
+	 * client one extra doorbell at most. */
+	ar_store_relaxed(&ch->sq.g.ctl->flags,
+			 ar_load_relaxed(&ch->sq.g.ctl->flags) & ~AR_RING_F_CQ_WAIT);
+	return false;
+}
+
+/* The CQ cannot take the next completion: park ch until the client makes
+ * room. Returns true if it is parked, false if room appeared meanwhile. */
+static bool park_on_cq(struct ar_worker *w, struct ar_channel *ch)
+{
+	/* The head that left no room (the last ar_ring_sp_free() read). */
+	uint32_t seen = ch->cq.head_cache;
+	uint32_t f = ar_load_relaxed(&ch->sq.g.ctl->flags);
+
+	ar_store_relaxed(&ch->sq.g.ctl->flags, f | AR_RING_F_CQ_WAIT);
+	/* F4: pairs with F3 in ar_ring_sp_cq_wait(): our flag store before
+	 * our look at the CQ head, the client's head store before its look
+	 * at the flag. So a client that missed the flag made its room
+	 * before this load, and we see it. */
+	ar_smp_mb();
+	if (ar_load_relaxed(&ch->cq.g.ctl->cons_head) != seen) {
+		ar_store_relaxed(&ch->sq.g.ctl->flags, f & ~AR_RING_F_CQ_WAIT);
+		return false;
+	}
+	ch->park_head = seen;
+	ch->parked = true;
+	ch->rung = false;
+	w->nr_parked++;
+	return true;
+}
+
+/*
  * Drain up to `batch` requests from ch and run them. Returns how many.
  * cancel: complete them all with ECANCELED instead (the grace period of a
- * shutdown is over).
+ * shutdown is over). w is NULL for a rescued thread serving its loan.
  */
-static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
+static unsigned service(struct ar_worker *w, struct ar_worker *owner,
+			struct batch *bt, struct ar_channel *ch, bool cancel)
 {
 	struct ar_conn *c = ch->conn;
 	struct ar_req_ctx ctx = {
 		.data = c->data, .data_bytes = c->data_bytes,
-		.arena = w->arena, .arena_cap = w->arena_cap,
+		.arena = bt->arena, .arena_cap = bt->arena_cap,
 		.max_inline = ch->cq.g.max_len,
 		.report_writes = c->stream,
 	};
 	struct ar_tenant *t = c->tenant;
 	struct ar_wire_msg m;	/* not zeroed: 2 KiB, and decode fills it */
-	unsigned n = 0, batch = w->b->cfg.batch;
+	unsigned n = 0, batch = owner->b->cfg.batch;
 	size_t copied = 0;
 	int64_t cq_free;
 	uint64_t reserved = 0;
 	uint32_t busy;
-	bool limited;
+	bool limited, full = false;
 
 	if (atomic_load_explicit(&c->poisoned, memory_order_relaxed))
+		return 0;
+	if (!cancel && w && parked_still(w, ch))
+		return 0;
+	/* tenant-long-ops: a tenant with that many ops on rescued threads
+	 * starts no more until one ends; its requests wait in its rings. */
+	if (!cancel && t->max_long_ops &&
+	    atomic_load_explicit(&t->long_ops, memory_order_relaxed) >= t->max_long_ops)
 		return 0;
 	/* tenant-inflight, when set: take no more than the tenant may still
 	 * run; what is left waits in its SQ. Relaxed: a worker that reads a
@@ -534,7 +780,7 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 	 * head again is a cache miss, paid only when this is not enough. */
 	cq_free = (int64_t)ch->cq.g.bytes - ar_ring_sp_used(&ch->cq);
 	while (n < batch) {
-		struct ar_req *r = &w->reqs[n];
+		struct ar_req *r = &bt->reqs[n];
 		struct ar_ring_rec rec;
 		size_t mark = ctx.arena_used;
 		uint64_t need;
@@ -547,10 +793,14 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 			break;
 		}
 		/* Copy, then verify and decode the copy only. The peek
-		 * bounded rec.len by the ring's largest record, and a batch's
-		 * copies together never exceed the SQ they came from. */
-		memcpy(w->copy + copied, rec.data, rec.len);
-		ret = ar__req_decode(w->copy + copied, rec.len, r, &m);
+		 * bounded rec.len by the ring's largest record and the batch
+		 * by the head we last released (at most one SQ); the copy
+		 * buffer holds an SQ, and is checked all the same: what one
+		 * pass takes is bounded by our buffer, whatever the tail. */
+		if (AR_REC_SIZE(rec.len) > bt->copy_cap - copied)
+			break;
+		memcpy(bt->copy + copied, rec.data, rec.len);
+		ret = ar__req_decode(bt->copy + copied, rec.len, r, &m);
 		if (ret) {
 			ar__conn_poison(c, "undecodable request", ret);
 			break;
@@ -561,8 +811,14 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 		if (r->type == AR_WIRE_OP)
 			AR_TRACE(broker_dequeue, t->id, ch->idx, r->id, r->op.op);
 		ret = ar__req_resolve(&ctx, r, &m);
-		if (ret == -ENOBUFS)
+		if (ret == -ENOBUFS) {
+			/* Alone in an empty arena the outputs always fit
+			 * (request.c refuses larger ones with EMSGSIZE):
+			 * anything else would wedge the channel. */
+			if (!n)
+				ar__conn_poison(c, "request outputs larger than the arena", ret);
 			break;
+		}
 		if (r->type == AR_WIRE_OP)
 			AR_TRACE(broker_decoded, t->id, ch->idx, r->id, r->op.op);
 		/* The completion's room in the CQ, before consuming. */
@@ -576,6 +832,7 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 			if (reserved + need > (uint64_t)cq_free) {
 				/* Full: the client must reap first. */
 				ctx.arena_used = mark;
+				full = true;
 				break;
 			}
 		}
@@ -584,51 +841,129 @@ static unsigned service(struct ar_worker *w, struct ar_channel *ch, bool cancel)
 		copied += AR_REC_SIZE(rec.len);
 		n++;
 	}
-	if (!n)
-		return 0;
-	if (limited)
-		atomic_fetch_add_explicit(&t->inflight, n, memory_order_relaxed);
-	run(w, ch, w->reqs, n, cancel);
-	if (limited)
-		atomic_fetch_sub_explicit(&t->inflight, n, memory_order_relaxed);
+	if (n) {
+		if (limited)
+			atomic_fetch_add_explicit(&t->inflight, n, memory_order_relaxed);
+		if (w)
+			run_watched(w, bt, ch, n, cancel);
+		else
+			run(owner->b, bt, ch, bt->reqs, n, cancel);
+		if (limited)
+			atomic_fetch_sub_explicit(&t->inflight, n, memory_order_relaxed);
+	}
 	/* Give the SQ bytes back only now: the copies are no longer read,
 	 * but the client's view stays "in flight" until completions exist. */
 	ar_ring_sc_release(&ch->sq);
+	/* Nothing could be taken for want of CQ room: park (our own
+	 * completions above may have filled it, so only when none went). */
+	if (full && !n && w && !bt->rescued)
+		park_on_cq(w, ch);
 	return n;
+}
+
+/* ---- rescued threads ---- */
+
+/*
+ * The thread the watchdog took a worker from, once its run() returned:
+ * it owns only ch now. Serve ch until it has nothing more (its tenant's
+ * ops are its own business: they no longer hold anyone else), then hand
+ * it back and exit. Nothing of the worker is touched but the command
+ * queue and the loan count.
+ */
+static void serve_loan(struct ar_worker *w, struct batch *bt, struct ar_channel *ch)
+{
+	struct ar_tenant *t = ch->conn->tenant;
+
+	/* service(NULL, ...): no parking, no watching; a CQ without room
+	 * ends the loan (the worker parks the channel if so). */
+	while (service(NULL, w, bt, ch, past_grace(w->b)))
+		;
+	atomic_fetch_sub_explicit(&t->long_ops, 1, memory_order_relaxed);
+	push_cmd(w, CMD_RETURN, ch);
 }
 
 /* ---- the thread ---- */
 
+struct start {
+	struct ar_worker *w;
+	struct ar_channel *loaned;	/* taken from the set: serve it not */
+};
+
 static void *worker_main(void *arg)
 {
-	struct ar_worker *w = arg;
+	struct start *st = arg;
+	struct ar_worker *w = st->w;
 	struct ar_broker *b = w->b;
 	uint64_t last_work = ar__now_ns(), last_yield = last_work;
 	unsigned idle = 0;
 	bool worked = false;
+	struct batch *bt;
 
 	if (b->nodes > 1)
 		numa_run_on_node(w->node);
+	bt = batch_new(w);
+	if (!bt) {
+		/* No memory for a new thread's buffers: nothing to do but
+		 * say so; the channels stay listed and the rescued thread
+		 * hands its own back to nobody. */
+		ar_err("worker %u: out of memory for a batch: worker stops", w->idx);
+		free(st);
+		atomic_fetch_sub(&b->workers_running, 1);
+		return NULL;
+	}
+	bt->seq = (atomic_load(&w->run_seq) & ~(RUN_RESCUED | RUN_IN)) + 2;
+	atomic_store_explicit(&w->run_seq, bt->seq, memory_order_relaxed);
+	if (st->loaned) {
+		/* The previous thread keeps this one until it is done. */
+		set_del(w, st->loaned);
+		st->loaned->loaned = true;
+	}
+	free(st);
 	for (;;) {
 		unsigned work = 0;
 		bool draining;
 		uint64_t now;
 
 		if (atomic_load_explicit(&w->cmd_pending, memory_order_acquire))
-			take_cmds(w);
-		if (w->nr_removing)
+			take_cmds(w, bt);
+		if (w->nr_removing || w->nr_parked)
 			reap(w);
 		draining = atomic_load_explicit(&b->draining, memory_order_acquire);
 		if (draining && ar__now_ns() >= atomic_load_explicit(&b->drain_deadline_ns,
 							   memory_order_relaxed)) {
 			/* Grace is over: whatever is queued is cancelled. */
-			for (unsigned i = 0; i < w->nr_ch; i++)
-				while (service(w, w->ch[i], true))
+			for (unsigned i = 0; i < w->nr_ch; i++) {
+				struct ar_channel *ch = w->ch[i];
+
+				while (service(w, w, bt, ch, true) && !bt->rescued)
 					;
+				if (bt->rescued) {
+					serve_loan(w, bt, ch);
+					goto rescued;
+				}
+			}
+			/* A rescued thread cancels what its channel still
+			 * holds and hands it back; wait a little for that, so
+			 * that the loop sends stream peers those completions
+			 * too. An op that runs on is not waited for long. */
+			if (atomic_load(&w->loaned) &&
+			    ar__now_ns() < atomic_load(&b->drain_deadline_ns) + LOAN_WAIT_NS) {
+				const struct timespec ms = { .tv_nsec = 1000000 };
+
+				nanosleep(&ms, NULL);
+				continue;
+			}
 			break;
 		}
-		for (unsigned i = 0; i < w->nr_ch; i++)
-			work += service(w, w->ch[i], false);
+		for (unsigned i = 0; i < w->nr_ch; i++) {
+			struct ar_channel *ch = w->ch[i];
+
+			work += service(w, w, bt, ch, false);
+			if (bt->rescued) {
+				serve_loan(w, bt, ch);
+				goto rescued;
+			}
+		}
 		if (work) {
 			/* The clock is read at the next idle check, not here:
 			 * a clock read (~30 ns in a VM) after every batch
@@ -637,7 +972,7 @@ static void *worker_main(void *arg)
 			idle = 0;
 			continue;
 		}
-		if (draining)
+		if (draining && !atomic_load(&w->loaned))
 			break;	/* nothing queued anywhere: drained */
 		if (++idle % IDLE_CLOCK_PASSES) {
 			ar_cpu_relax();
@@ -661,27 +996,136 @@ static void *worker_main(void *arg)
 		last_work = last_yield = ar__now_ns();
 	}
 	ar_debug("worker %u: exiting", w->idx);
+	batch_free(bt);
 	atomic_fetch_sub(&b->workers_running, 1);
 	return NULL;
+rescued:
+	/* The worker is another thread's; this one is done. */
+	batch_free(bt);
+	return NULL;
+}
+
+static int start_thread(struct ar_worker *w, struct ar_channel *loaned,
+			pthread_t *thr)
+{
+	struct start *st = malloc(sizeof(*st));
+	int ret;
+
+	if (!st)
+		return -ENOMEM;
+	*st = (struct start){ w, loaned };
+	ret = -pthread_create(thr, NULL, worker_main, st);
+	if (ret)
+		free(st);
+	return ret;
+}
+
+/* ---- the watchdog ---- */
+
+/* Take w from its thread, stuck in run() with seq seen a tick ago. */
+static void rescue(struct ar_broker *b, struct ar_worker *w, uint64_t seq)
+{
+	struct ar_channel *ch = atomic_load_explicit(&w->run_ch, memory_order_relaxed);
+	struct ar_tenant *t = ch->conn->tenant;
+	pthread_t old, thr;
+
+	/* The thread is inside run() for ch while the CAS succeeds: it can
+	 * only leave through its own CAS, which now fails. */
+	if (!atomic_compare_exchange_strong_explicit(&w->run_seq, &seq, seq | RUN_RESCUED,
+						    memory_order_acq_rel,
+						    memory_order_relaxed))
+		return;
+	atomic_fetch_add_explicit(&t->long_ops, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->loaned, 1, memory_order_relaxed);
+	pthread_mutex_lock(&w->thr_lock);
+	old = w->thr;
+	if (start_thread(w, ch, &thr)) {
+		/* No thread: the stuck one keeps the worker. Undo. */
+		pthread_mutex_unlock(&w->thr_lock);
+		atomic_fetch_sub_explicit(&w->loaned, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&t->long_ops, 1, memory_order_relaxed);
+		atomic_store_explicit(&w->run_seq, seq, memory_order_release);
+		ar_warn("worker %u: cannot start a thread to take over from a long op", w->idx);
+		return;
+	}
+	w->thr = thr;
+	pthread_mutex_unlock(&w->thr_lock);
+	pthread_detach(old);
+	atomic_fetch_add_explicit(&b->rescues, 1, memory_order_relaxed);
+	ar_debug("worker %u: conn %u channel %u (tenant %u) runs long: its thread keeps it, "
+		 "a new one serves the rest", w->idx, ch->conn->id, ch->idx, t->id);
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct ar_broker *b = arg;
+	const struct timespec tick = { .tv_nsec = WATCHDOG_TICK_NS };
+
+	while (!atomic_load(&b->wd_stop)) {
+		bool all_asleep = true;
+
+		for (unsigned i = 0; i < b->nr_workers; i++) {
+			struct ar_worker *w = b->workers[i];
+			uint64_t s = atomic_load_explicit(&w->run_seq, memory_order_acquire);
+
+			if (!atomic_load(&w->asleep))
+				all_asleep = false;
+			if ((s & RUN_IN) && !(s & RUN_RESCUED) && s == w->wd_seen)
+				rescue(b, w, s);
+			w->wd_seen = s;
+		}
+		if (all_asleep) {
+			uint32_t gen = atomic_load(&b->wd_gen);
+			const struct timespec park = { .tv_sec = 1 };
+
+			/* Seq_cst: see watchdog_poke(). */
+			atomic_store(&b->wd_parked, true);
+			all_asleep = true;
+			for (unsigned i = 0; i < b->nr_workers; i++)
+				if (!atomic_load(&b->workers[i]->asleep))
+					all_asleep = false;
+			if (all_asleep && !atomic_load(&b->wd_stop))
+				syscall(SYS_futex, &b->wd_gen, FUTEX_WAIT_PRIVATE, gen,
+					&park, NULL, 0);
+			atomic_store(&b->wd_parked, false);
+			continue;
+		}
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
+int ar__watchdog_start(struct ar_broker *b)
+{
+	return -pthread_create(&b->wd_thr, NULL, watchdog_main, b);
+}
+
+void ar__watchdog_stop(struct ar_broker *b)
+{
+	atomic_store(&b->wd_stop, true);
+	atomic_fetch_add(&b->wd_gen, 1);
+	syscall(SYS_futex, &b->wd_gen, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	pthread_join(b->wd_thr, NULL);
 }
 
 int ar__worker_start(struct ar_broker *b, unsigned idx, int node,
 		     struct ar_worker **out)
 {
-	struct ar_worker *w = calloc(1, sizeof(*w));
+	struct ar_worker *w = aligned_alloc(64, (sizeof(*w) + 63) & ~(size_t)63);
 	int ret;
 
 	if (!w)
 		return -ENOMEM;
+	memset(w, 0, sizeof(*w));
 	w->b = b;
 	w->idx = idx;
 	w->node = node;
+	w->need_copy = AR_RING_BYTES_DEFAULT;
+	w->need_arena = ARENA_MIN;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->thr_lock, NULL);
 	w->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	w->enc = ar_wire_enc_create();
-	w->reqs = calloc(b->cfg.batch, sizeof(*w->reqs));
-	w->ops = calloc(b->cfg.batch, sizeof(*w->ops));
-	if (w->cmd_fd < 0 || !w->enc || !w->reqs || !w->ops) {
+	if (w->cmd_fd < 0) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -689,7 +1133,9 @@ int ar__worker_start(struct ar_broker *b, unsigned idx, int node,
 	if (ret)
 		goto err;
 	atomic_fetch_add(&b->workers_running, 1);
-	ret = -pthread_create(&w->thr, NULL, worker_main, w);
+	pthread_mutex_lock(&w->thr_lock);
+	ret = start_thread(w, NULL, &w->thr);
+	pthread_mutex_unlock(&w->thr_lock);
 	if (ret) {
 		atomic_fetch_sub(&b->workers_running, 1);
 		io_uring_queue_exit(&w->ring);
@@ -700,18 +1146,40 @@ int ar__worker_start(struct ar_broker *b, unsigned idx, int node,
 err:
 	if (w->cmd_fd >= 0)
 		close(w->cmd_fd);
-	ar_wire_enc_destroy(w->enc);
-	free(w->reqs);
-	free(w->ops);
+	pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->thr_lock);
 	free(w);
 	return ret;
 }
 
-/* After the thread has exited: drop the channels it still held. */
-void ar__worker_join(struct ar_worker *w)
+/*
+ * After the serving thread has exited (the loop saw workers_running drop
+ * to zero, and the watchdog is stopped): wait for rescued threads to hand
+ * their channels back (until the drain deadline plus a second: an op that
+ * runs longer cannot be interrupted), then drop every channel. Returns
+ * false, leaving the worker allocated, if a rescued thread still runs.
+ */
+bool ar__worker_join(struct ar_worker *w)
 {
-	pthread_join(w->thr, NULL);
-	take_cmds(w);
+	uint64_t end = atomic_load(&w->b->drain_deadline_ns) + LOAN_WAIT_NS;
+	pthread_t thr;
+
+	pthread_mutex_lock(&w->thr_lock);
+	thr = w->thr;
+	pthread_mutex_unlock(&w->thr_lock);
+	pthread_join(thr, NULL);
+	while (atomic_load(&w->loaned) && ar__now_ns() < end) {
+		const struct timespec ms = { .tv_nsec = 10000000 };
+
+		nanosleep(&ms, NULL);
+		take_cmds(w, NULL);
+	}
+	if (atomic_load(&w->loaned)) {
+		ar_warn("worker %u: an op still runs in a plugin past the grace period; "
+			"not waiting for it", w->idx);
+		return false;
+	}
+	take_cmds(w, NULL);
 	while (w->nr_ch)
 		do_remove(w, w->ch[w->nr_ch - 1]);
 	while (w->nr_removing) {
@@ -723,13 +1191,10 @@ void ar__worker_join(struct ar_worker *w)
 	}
 	io_uring_queue_exit(&w->ring);
 	close(w->cmd_fd);
-	ar_wire_enc_destroy(w->enc);
 	free(w->cmds);
 	free(w->ch);
-	free(w->copy);
-	free(w->arena);
-	free(w->reqs);
-	free(w->ops);
 	pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->thr_lock);
 	free(w);
+	return true;
 }

@@ -104,6 +104,10 @@ AR_STATIC_ASSERT(offsetof(struct ar_rec_hdr, resv) == 6, "ABI");
 #define AR_RING_F_NEED_WAKEUP (1u << 0)
 /* The consumer found the ring corrupt and stopped reading it (EPROTO). */
 #define AR_RING_F_ERROR (1u << 1)
+/* On an SQ: the broker stopped taking requests because the channel's CQ
+ * has no room for their completions; the client rings the doorbell after
+ * it releases CQ bytes (ar_ring_sp_cq_wait()). */
+#define AR_RING_F_CQ_WAIT (1u << 2)
 
 /*
  * struct ar_ring_ctl - the shared indices of one ring.

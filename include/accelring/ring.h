@@ -324,6 +324,23 @@ static inline uint32_t ar_ring_sp_used(const struct ar_ring_prod *p)
 	return p->tail - p->head_cache;
 }
 
+/*
+ * ar_ring_sp_cq_wait - for a channel's client, after it released bytes of
+ * its CQ (ar_ring_sc_release() on the CQ handle): whether the broker
+ * stopped taking this SQ's requests until the CQ has room
+ * (AR_RING_F_CQ_WAIT), so that the client must ring the doorbell now.
+ * sq is the client's producer handle of the same channel.
+ */
+static inline bool ar_ring_sp_cq_wait(const struct ar_ring_prod *sq)
+{
+	/* F3: pairs with F4 in the broker (worker.c, park_on_cq()). Our CQ
+	 * head store is ordered before this flags load, and the broker's
+	 * flag store before its CQ head load: either we see CQ_WAIT or the
+	 * broker sees the room we made. */
+	ar_smp_mb();
+	return ar_load_relaxed(&sq->g.ctl->flags) & AR_RING_F_CQ_WAIT;
+}
+
 /* ----------------------------------------------------------------------
  * Consumer fast path.
  */
@@ -337,10 +354,19 @@ static inline int64_t ar_ring_sc_refill(struct ar_ring_cons *c)
 	/* A1: pairs with R1 in ar_ring_sp_publish(). */
 	uint32_t tail = ar_load_acquire(&c->g.ctl->prod_tail);
 	uint32_t avail = tail - c->head;
+	uint32_t held = tail - c->released;
 
-	/* A tail more than a ring ahead of our head, or behind it, or not
-	 * record aligned cannot come from a correct producer. */
-	if (avail > c->g.bytes || (avail & (AR_REC_ALIGN - 1)))
+	/*
+	 * A correct producer never publishes more than a ring past the head
+	 * we last released (it waits for cons_head, A0): measured from our
+	 * private head instead, a producer that keeps moving its tail while
+	 * we consume without releasing (one release per batch) could hand
+	 * us a ring's worth after every refill, and one batch would take
+	 * more than the ring holds. So the bound is against what we
+	 * released; the tail must also be at or past our head (avail <=
+	 * held), and record aligned.
+	 */
+	if (held > c->g.bytes || avail > held || (avail & (AR_REC_ALIGN - 1)))
 		return ar__ring_poison(c);
 	c->avail_end = tail;
 	return avail;
@@ -413,7 +439,8 @@ static inline void ar_ring_sc_consume(struct ar_ring_cons *c)
 
 /*
  * ar_ring_sc_release - give every consumed byte back to the producer. Call
- * once per batch: one store to a line the producer reads.
+ * once per batch: one store to a line the producer reads. Between two
+ * releases the consumer takes at most one ring's worth (see refill).
  */
 static inline void ar_ring_sc_release(struct ar_ring_cons *c)
 {
