@@ -72,13 +72,20 @@ static int resolve_out(struct ar_req_ctx *ctx, struct ar_req *r,
 		}
 		return 0;
 	case AR_BUF_SIZE: {
-		uint64_t need = (w->len + 7) & ~7ull;
+		uint64_t need;
 
 		if (!inline_ok || w->len < min)
 			return -EINVAL;
-		r->cq_bound += (uint32_t)need + COMPL_PER_OUT;
-		if (r->cq_bound > ctx->max_inline)
+		/* In 64 bits, before anything is rounded or added: a size of
+		 * 0xFFFFFFFF once rounded to 2^32 and truncated to 0, passed
+		 * this check, and then never fit the arena (the channel
+		 * retried it forever). */
+		if (w->len > ctx->max_inline ||
+		    (uint64_t)r->cq_bound + ((w->len + 7) & ~7ull) + COMPL_PER_OUT >
+			    ctx->max_inline)
 			return -EMSGSIZE;
+		need = (w->len + 7) & ~7ull;
+		r->cq_bound += (uint32_t)need + COMPL_PER_OUT;
 		if (ctx->arena_cap - ctx->arena_used < need)
 			return -ENOBUFS;
 		out->ptr = ctx->arena + ctx->arena_used;
@@ -263,10 +270,13 @@ int ar__req_resolve(struct ar_req_ctx *ctx, struct ar_req *r,
 		ret = -EINVAL;
 		break;
 	}
-	if (ret == -ENOBUFS) {
+	if (ret == -ENOBUFS && arena_mark) {
+		/* The batch's arena is full: retry in the next batch. */
 		ctx->arena_used = arena_mark;
 		return ret;
 	}
+	if (ret == -ENOBUFS)
+		ret = -EMSGSIZE;	/* an empty arena cannot hold it: never */
 	if (ret) {
 		/* Completed with an error: it returns no outputs. */
 		ctx->arena_used = arena_mark;

@@ -31,6 +31,7 @@
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -364,6 +365,10 @@ static int fill(struct ar_broker *b, struct ar_conn *c)
 		st->have_cpl = true;
 	}
 	ar_ring_sc_release(&st->cq);
+	/* We play the client: the worker may have parked the channel for
+	 * want of the CQ room we just made (worker.c, park_on_cq). */
+	if (ar_ring_sp_cq_wait(&st->sq))
+		(void)eventfd_write(st->sq_wait.efd, 1);
 	return 0;
 }
 

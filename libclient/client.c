@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -626,6 +627,7 @@ int ar__queue_drain(struct ar_queue *q)
 {
 	struct ar_ring_rec rec;
 	struct ar_wire_msg m;
+	bool took = false;
 	int n = 0, ret;
 
 	if (q->st)
@@ -635,6 +637,7 @@ int ar__queue_drain(struct ar_queue *q)
 	while ((ret = ar_ring_sc_peek(&q->cq, &rec)) > 0) {
 		memcpy(q->cbuf, rec.data, rec.len);
 		ar_ring_sc_consume(&q->cq);
+		took = true;
 		if (ar_wire_decode(q->cbuf, rec.len, &m) || m.type != AR_WIRE_COMPLETION)
 			return gone(q, -EPROTO);
 		n += ar__complete(q, &m.u.completion);
@@ -642,6 +645,10 @@ int ar__queue_drain(struct ar_queue *q)
 	ar_ring_sc_release(&q->cq);
 	if (ret < 0)
 		return gone(q, -EPROTO);
+	/* The broker stopped taking our requests for want of CQ room: we
+	 * just made some, so ring (F3, see ar_ring_sp_cq_wait()). */
+	if (took && ar_ring_sp_cq_wait(&q->sq))
+		(void)eventfd_write(q->doorbell, 1);
 	return n;
 }
 
