@@ -253,6 +253,48 @@ static void test_ring_rejects_tail_past_size(void **state)
 	expect_poisoned(f);
 }
 
+/* SECURITY 20: between two releases the consumer takes at most one ring,
+ * however the tail moves: a tail that stays within a ring of the private
+ * head but runs more than a ring past the released one poisons the ring. */
+static void test_ring_rejects_tail_past_released(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[RING_BYTES];
+	uint32_t start = f->c.head, n = 0;
+
+	/* A whole ring of 64-byte records, consumed but not released. */
+	while (put(f, 56, n) == 0)
+		n++;
+	ar_ring_sp_publish(&f->p);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(ar_ring_sc_dequeue(&f->c, buf, sizeof(buf)), 56);
+	assert_int_equal(f->c.head - start, RING_BYTES);
+	/* The producer ignores cons_head and republishes the same bytes a
+	 * ring later: within a ring of our private head, a ring past what we
+	 * released. */
+	poke_tail(f, start + RING_BYTES + 64);
+	expect_poisoned(f);
+	assert_true(f->c.head - start <= RING_BYTES);
+}
+
+/* The same tail once the consumer has released is an honest one. */
+static void test_ring_accepts_tail_after_release(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[RING_BYTES];
+	uint32_t n = 0;
+
+	while (put(f, 56, n) == 0)
+		n++;
+	ar_ring_sp_publish(&f->p);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(ar_ring_sc_dequeue(&f->c, buf, sizeof(buf)), 56);
+	ar_ring_sc_release(&f->c);
+	assert_int_equal(put(f, 56, n), 0);
+	ar_ring_sp_publish(&f->p);
+	assert_int_equal(ar_ring_sc_dequeue(&f->c, buf, sizeof(buf)), 56);
+}
+
 /* A tail behind the head (a huge unsigned distance) poisons the ring. */
 static void test_ring_rejects_tail_backwards(void **state)
 {
@@ -471,6 +513,10 @@ int main(void)
 		TH(test_ring_max_record),
 		T(test_ring_rejects_tail_past_size),
 		TH(test_ring_rejects_tail_past_size),
+		T(test_ring_rejects_tail_past_released),
+		TH(test_ring_rejects_tail_past_released),
+		T(test_ring_accepts_tail_after_release),
+		TH(test_ring_accepts_tail_after_release),
 		T(test_ring_rejects_tail_backwards),
 		TH(test_ring_rejects_tail_backwards),
 		T(test_ring_rejects_tail_misaligned),

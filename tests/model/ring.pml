@@ -19,10 +19,15 @@
  *                        moment; the consumer must never read outside the
  *                        ring, must act on exactly the record it validated,
  *                        and must never consume more than one ring's worth
- *                        of bytes per tail it read (else it replays stale
- *                        records and can be kept busy forever).
+ *                        of bytes in one pass, however many times it reads
+ *                        the tail in it (else it overruns its copy buffer,
+ *                        replays stale records and can be kept busy).
  * Deliberately broken consumers, each of which must yield a counterexample:
  *   BROKEN_NO_CLAMP      trusts the tail without checking tail - head <= RS.
+ *   BROKEN_CLAMP_HEAD    clamps the tail against its private head, not the
+ *                        head it released: a tail moved between two refills
+ *                        of one pass makes the pass take more than a ring
+ *                        (the broker's copy-buffer overflow, SECURITY 20).
  *   BROKEN_DOUBLE_FETCH  re-reads the header for the copy after validating.
  *   BROKEN_NO_RECHECK    sleeps without re-reading the tail after raising
  *                        NEED_WAKEUP (lost wake-up).
@@ -31,7 +36,8 @@
 #define IDX	16	/* index modulus */
 #define MAXREC	2	/* largest record in units: RS / 2 */
 #define NREC	8	/* records the honest producer sends */
-#define ROUNDS	2	/* tails a consumer reads in the hostile model */
+#define ROUNDS	2	/* passes a consumer makes in the hostile model */
+#define REFILLS	2	/* tail reads in one pass */
 
 #define MSG	1
 #define PAD	2
@@ -133,7 +139,9 @@ inline pick(v)
  * attacker adds nothing a bounded one does not show per round, and its
  * state space does not fit in memory.)
  */
+#ifndef WRITES
 #define WRITES 1
+#endif
 active proctype attacker()
 {
 	byte i, v, n;
@@ -159,48 +167,55 @@ active proctype attacker()
 }
 #endif
 
+/*
+ * The consumer is the broker's worker: one pass reads the tail up to
+ * REFILLS times (it refills whenever it has consumed all it saw) and
+ * releases its head once, at the end of the pass (R2).
+ */
 active proctype consumer()
 {
-	byte h = 0, t, avail, off, hv, kind, sz, cplen, batch, i, v, rounds;
+	byte h = 0, rel = 0, t, avail, off, hv, kind, sz, cplen, batch, i, v,
+	     rounds, refills;
 
 	(started);
 	do
 	:: delivered == NREC -> break
 	:: rounds == ROUNDS -> break
 	:: else ->
-		t = tail;			/* A1: the one read of the tail */
-		avail = USED(t, h);
 #ifdef HOSTILE
 		rounds++;
 #endif
-		if
-		:: avail == 0 ->
-#ifndef HOSTILE
-			/* Sleep: raise NEED_WAKEUP, then (F2) look again. */
-			need_wakeup = 1;
-#ifndef BROKEN_NO_RECHECK
-			if
-			:: tail != h -> need_wakeup = 0
-			:: else ->
-#else
-			if
-			:: true ->
-#endif
-				(doorbell == 1);
-				doorbell = 0;
-				need_wakeup = 0
-			fi
-#else
-			skip
-#endif
+		batch = 0;
+		refills = 0;
+		do
+		:: refills == REFILLS -> break
 		:: else ->
-#ifndef BROKEN_NO_CLAMP
+			t = tail;		/* A1: the one read of this refill */
+			refills++;
+			avail = USED(t, h);
+#if defined(BROKEN_NO_CLAMP)
+			skip;
+#elif defined(BROKEN_CLAMP_HEAD)
+			/* Bounded by our private head: a tail moved between
+			 * refills hands us another ring's worth each time. */
 			if
 			:: avail > RS -> poisoned = 1; goto done
 			:: else
 			fi;
+#else
+			/* Bounded by what we released: a correct producer is
+			 * never more than a ring past it (A0), and the tail is
+			 * at or past our head. */
+			if
+			:: USED(t, rel) > RS || avail > USED(t, rel) ->
+				poisoned = 1; goto done
+			:: else
+			fi;
 #endif
-			batch = 0;
+			if
+			:: avail == 0 -> break
+			:: else
+			fi;
 			do
 			:: h == t -> break
 			:: else ->
@@ -252,11 +267,33 @@ active proctype consumer()
 				fi;
 				h = (h + sz) % IDX;
 				batch = batch + sz;
-				/* Never more than one ring per tail read. */
+				/* One pass copies at most one ring (the copy
+				 * buffer), whatever the tail does. */
 				assert(batch <= RS)
-			od;
-			head = h			/* R2 */
+			od
+		od;
+		head = h;			/* R2: once per pass */
+		rel = h;
+#ifndef HOSTILE
+		if
+		:: batch == 0 ->
+			/* Sleep: raise NEED_WAKEUP, then (F2) look again. */
+			need_wakeup = 1;
+#ifndef BROKEN_NO_RECHECK
+			if
+			:: tail != h -> need_wakeup = 0
+			:: else ->
+#else
+			if
+			:: true ->
+#endif
+				(doorbell == 1);
+				doorbell = 0;
+				need_wakeup = 0
+			fi
+		:: else
 		fi
+#endif
 	od;
 done:
 #ifndef HOSTILE
