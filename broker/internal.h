@@ -370,6 +370,11 @@ void ar__worker_kick(struct ar_worker *w);
 /* After the loop saw every worker stop. Returns false (the worker is left
  * allocated) if an op still runs on a rescued thread past the grace. */
 bool ar__worker_join(struct ar_worker *w);
+/* A worker with no thread, and one pass over one channel with it: what
+ * the fuzz target drives (tests/fuzz/fuzz_channel.c). */
+struct ar_worker *ar__worker_detached(struct ar_broker *b);
+unsigned ar__worker_pass(struct ar_worker *w, struct ar_channel *ch);
+void ar__worker_detached_free(struct ar_worker *w);
 /* The thread that hands long ops' channels to threads of their own. */
 int ar__watchdog_start(struct ar_broker *b);
 void ar__watchdog_stop(struct ar_broker *b);

@@ -123,6 +123,7 @@ struct ar_worker {
 	unsigned nr_removing;		/* channels waiting for their read's CQE */
 	unsigned nr_parked;		/* channels that wait for CQ room */
 	size_t need_copy, need_arena;	/* what its channels need of a batch */
+	struct batch *detached;		/* ar__worker_detached() only */
 };
 
 int ar__worker_node(const struct ar_worker *w)
@@ -1197,4 +1198,52 @@ bool ar__worker_join(struct ar_worker *w)
 	pthread_mutex_destroy(&w->thr_lock);
 	free(w);
 	return true;
+}
+
+/* ---- a worker without a thread, for the fuzz target ---- */
+
+/*
+ * tests/fuzz/fuzz_channel.c drives the very code a worker runs, one pass
+ * at a time, on a channel whose client it plays: requests, hostile tails,
+ * a CQ that fills, reaps. No thread, no io_uring, no watchdog.
+ */
+struct ar_worker *ar__worker_detached(struct ar_broker *b)
+{
+	struct ar_worker *w = aligned_alloc(64, (sizeof(*w) + 63) & ~(size_t)63);
+
+	if (!w)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->b = b;
+	w->need_copy = AR_RING_BYTES_DEFAULT;
+	w->need_arena = ARENA_MIN;
+	w->cmd_fd = -1;
+	w->detached = batch_new(w);
+	if (!w->detached) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+unsigned ar__worker_pass(struct ar_worker *w, struct ar_channel *ch)
+{
+	struct batch *bt = w->detached;
+	size_t arena = ch->cq.g.max_len > ARENA_MIN ? ch->cq.g.max_len : ARENA_MIN;
+
+	if (grow((void **)&bt->copy, &bt->copy_cap, ch->sq.g.bytes) ||
+	    grow((void **)&bt->arena, &bt->arena_cap, arena))
+		return 0;
+	/* Counted as the set would: a parked channel is one of ours. */
+	if (!w->nr_ch) {
+		w->nr_ch = 1;
+		w->nr_parked = ch->parked;
+	}
+	return service(w, w, bt, ch, false);
+}
+
+void ar__worker_detached_free(struct ar_worker *w)
+{
+	batch_free(w->detached);
+	free(w);
 }

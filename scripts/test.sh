@@ -74,7 +74,7 @@ if [ $long -eq 1 ]; then
 	if CC=clang-14 CXX=clang++-14 cmake -S "$top" -B "$top/build-fuzz" -DAR_FUZZ=ON -DAR_ASAN=ON \
 		-DAR_BUILD_BENCH=OFF >/dev/null &&
 	   cmake --build "$top/build-fuzz" -j"$jobs" >/dev/null; then
-		for t in region ring request; do
+		for t in region ring request channel; do
 			mkdir -p "$top/build-fuzz/corpus-$t"
 			dict=()
 			[ -f "$top/tests/fuzz/$t.dict" ] && dict=(-dict="$top/tests/fuzz/$t.dict")
