@@ -45,6 +45,7 @@
 #include <linux/futex.h>
 #include <numa.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -888,6 +889,9 @@ static void serve_loan(struct ar_worker *w, struct batch *bt, struct ar_channel 
 struct start {
 	struct ar_worker *w;
 	struct ar_channel *loaned;	/* taken from the set: serve it not */
+	bool gated;			/* wait for the watchdog's word */
+	bool proceed;			/* its word: take over, or exit */
+	sem_t go;
 };
 
 static void *worker_main(void *arg)
@@ -900,6 +904,17 @@ static void *worker_main(void *arg)
 	bool worked = false;
 	struct batch *bt;
 
+	if (st->gated) {
+		/* The watchdog starts us before it takes the worker, so that
+		 * the take never has to be undone. */
+		sem_wait(&st->go);
+		if (!st->proceed) {
+			sem_destroy(&st->go);
+			free(st);
+			return NULL;
+		}
+		sem_destroy(&st->go);
+	}
 	if (b->nodes > 1)
 		numa_run_on_node(w->node);
 	bt = batch_new(w);
@@ -973,8 +988,16 @@ static void *worker_main(void *arg)
 			idle = 0;
 			continue;
 		}
-		if (draining && !atomic_load(&w->loaned))
-			break;	/* nothing queued anywhere: drained */
+		if (draining) {
+			const struct timespec ms = { .tv_nsec = 1000000 };
+
+			if (!atomic_load(&w->loaned))
+				break;	/* nothing queued anywhere: drained */
+			/* A rescued thread still finishes its channel and
+			 * hands it back (and the grace may end meanwhile). */
+			nanosleep(&ms, NULL);
+			continue;
+		}
 		if (++idle % IDLE_CLOCK_PASSES) {
 			ar_cpu_relax();
 			continue;
@@ -1006,19 +1029,39 @@ rescued:
 	return NULL;
 }
 
+/* Start a thread for w. With gate, it waits for *gate's word first
+ * (gate_open()). */
 static int start_thread(struct ar_worker *w, struct ar_channel *loaned,
-			pthread_t *thr)
+			pthread_t *thr, struct start **gate)
 {
-	struct start *st = malloc(sizeof(*st));
+	struct start *st = calloc(1, sizeof(*st));
 	int ret;
 
 	if (!st)
 		return -ENOMEM;
-	*st = (struct start){ w, loaned };
-	ret = -pthread_create(thr, NULL, worker_main, st);
-	if (ret)
+	st->w = w;
+	st->loaned = loaned;
+	st->gated = gate != NULL;
+	if (st->gated && sem_init(&st->go, 0, 0)) {
 		free(st);
-	return ret;
+		return -errno;
+	}
+	ret = -pthread_create(thr, NULL, worker_main, st);
+	if (ret) {
+		if (st->gated)
+			sem_destroy(&st->go);
+		free(st);
+		return ret;
+	}
+	if (gate)
+		*gate = st;
+	return 0;
+}
+
+static void gate_open(struct start *st, bool proceed)
+{
+	st->proceed = proceed;
+	sem_post(&st->go);	/* the thread owns st from here */
 }
 
 /* ---- the watchdog ---- */
@@ -1028,29 +1071,35 @@ static void rescue(struct ar_broker *b, struct ar_worker *w, uint64_t seq)
 {
 	struct ar_channel *ch = atomic_load_explicit(&w->run_ch, memory_order_relaxed);
 	struct ar_tenant *t = ch->conn->tenant;
+	struct start *gate;
 	pthread_t old, thr;
 
+	/* The new thread first, waiting: without one the stuck thread
+	 * simply keeps the worker. */
+	if (start_thread(w, ch, &thr, &gate)) {
+		ar_warn("worker %u: cannot start a thread to take over from a long op", w->idx);
+		return;
+	}
+	/* Counted before the take: the stuck thread gives both back as
+	 * soon as its CAS fails. */
+	atomic_fetch_add_explicit(&t->long_ops, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->loaned, 1, memory_order_relaxed);
 	/* The thread is inside run() for ch while the CAS succeeds: it can
 	 * only leave through its own CAS, which now fails. */
 	if (!atomic_compare_exchange_strong_explicit(&w->run_seq, &seq, seq | RUN_RESCUED,
 						    memory_order_acq_rel,
-						    memory_order_relaxed))
-		return;
-	atomic_fetch_add_explicit(&t->long_ops, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->loaned, 1, memory_order_relaxed);
-	pthread_mutex_lock(&w->thr_lock);
-	old = w->thr;
-	if (start_thread(w, ch, &thr)) {
-		/* No thread: the stuck one keeps the worker. Undo. */
-		pthread_mutex_unlock(&w->thr_lock);
+						    memory_order_relaxed)) {
 		atomic_fetch_sub_explicit(&w->loaned, 1, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&t->long_ops, 1, memory_order_relaxed);
-		atomic_store_explicit(&w->run_seq, seq, memory_order_release);
-		ar_warn("worker %u: cannot start a thread to take over from a long op", w->idx);
+		gate_open(gate, false);
+		pthread_detach(thr);
 		return;
 	}
+	pthread_mutex_lock(&w->thr_lock);
+	old = w->thr;
 	w->thr = thr;
 	pthread_mutex_unlock(&w->thr_lock);
+	gate_open(gate, true);
 	pthread_detach(old);
 	atomic_fetch_add_explicit(&b->rescues, 1, memory_order_relaxed);
 	ar_debug("worker %u: conn %u channel %u (tenant %u) runs long: its thread keeps it, "
@@ -1135,7 +1184,7 @@ int ar__worker_start(struct ar_broker *b, unsigned idx, int node,
 		goto err;
 	atomic_fetch_add(&b->workers_running, 1);
 	pthread_mutex_lock(&w->thr_lock);
-	ret = start_thread(w, NULL, &w->thr);
+	ret = start_thread(w, NULL, &w->thr, NULL);
 	pthread_mutex_unlock(&w->thr_lock);
 	if (ret) {
 		atomic_fetch_sub(&b->workers_running, 1);
