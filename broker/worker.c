@@ -200,6 +200,14 @@ static void push_cmd(struct ar_worker *w, int type, struct ar_channel *ch)
 	w->cmds[w->nr_cmds++] = (struct cmd){ type, ch };
 	/* Release: the worker that sees the flag sees the command. */
 	atomic_store_explicit(&w->cmd_pending, true, memory_order_release);
+	if (type == CMD_RETURN) {
+		/* A rescued thread's last touch of w: kick under the lock,
+		 * since once the command is taken the worker may be freed
+		 * (ar__worker_join). */
+		ar__worker_kick(w);
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
 	pthread_mutex_unlock(&w->lock);
 	ar__worker_kick(w);
 }
