@@ -156,8 +156,13 @@ struct ar_req {
 	uint32_t nr_inline;		/* outputs returned in the completion */
 	struct ar_buf *inline_out[AR_WIRE_MAX_ARGS];
 	uint64_t inline_cap[AR_WIRE_MAX_ARGS];	/* a plugin may only lower len */
-	uint32_t nr_written;		/* data-area ranges the op writes */
+	/* Stream channels: the data-area ranges the op may write, as
+	 * declared (sgemm's C: its span), and the ar_buf each belongs to,
+	 * whose len the plugin may lower to what it wrote (NULL: written
+	 * whole). ar__req_written() makes the completion's list of them. */
+	uint32_t nr_written;
 	struct ar_wire_range written[AR_WIRE_MAX_ARGS];
+	const struct ar_buf *written_buf[AR_WIRE_MAX_ARGS];
 	struct ar_op op;
 	struct ar_buf read[AR_WIRE_MAX_ARGS];
 	struct ar_buf write[AR_WIRE_MAX_ARGS];
@@ -182,6 +187,16 @@ int ar__req_decode(const void *copy, size_t len, struct ar_req *r,
 		   struct ar_wire_msg *m);
 int ar__req_resolve(struct ar_req_ctx *ctx, struct ar_req *r,
 		    const struct ar_wire_msg *m);
+/*
+ * ar__req_written - after the plugin ran: the data-area ranges a stream
+ * peer gets back in Chunks, into out (room for AR_WIRE_MAX_ARGS). Each
+ * range is as long as its buffer's len after the plugin (never longer than
+ * declared), empty ones are left out, and overlapping or adjacent ones are
+ * merged, in ascending order: they are disjoint and inside the data area,
+ * so one op never makes the broker send more than the data area.
+ * Returns how many ranges out holds (0..r->nr_written).
+ */
+int ar__req_written(const struct ar_req *r, struct ar_wire_range *out);
 
 /* ---- tenant.c ---- */
 

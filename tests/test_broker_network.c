@@ -30,6 +30,7 @@
 #include <accelring/wire.h>
 
 #include "broker_harness.h"
+#include "internal.h"	/* broker/: ar__req_parse, ar__req_written */
 #include "raw_client.h"
 
 static struct test_broker broker;
@@ -539,6 +540,94 @@ static void test_broker_network_write_amplification(void **state)
 	bystander_check(by, BYSTANDER_BOUND_NS);
 }
 
+/* The same at unit level (broker/request.c): the ranges a completion
+ * lists are what the plugin left in each output's len, never more than
+ * declared, merged where they overlap or touch, sgemm's C as its span. */
+static void test_broker_network_written_ranges(void **state)
+{
+	static const struct { uint64_t off, len, wrote; } w[] = {
+		{ 0, 100, 100 }, { 50, 150, 150 },	/* overlap: [0, 200) */
+		{ 200, 100, 100 },			/* touches it: [0, 300) */
+		{ 1000, 1000, 10 },			/* lowered: [1000, 1010) */
+		{ 5000, 1000, 0 },			/* nothing written */
+		{ 4000, 100, 1u << 30 },		/* raised: declared only */
+		{ 0, 4096, 0 },				/* over them all, wrote none */
+	};
+	static uint8_t data[1 << 20] __attribute__((aligned(64)));
+	static uint8_t arena[1 << 16] __attribute__((aligned(64)));
+	static uint64_t copy[1024];
+	static struct ar_req r;
+	struct ar_req_ctx ctx = { .data = data, .data_bytes = sizeof(data),
+				  .arena = arena, .arena_cap = sizeof(arena),
+				  .max_inline = 1 << 16, .report_writes = true };
+	struct ar_wire_enc *e = ar_wire_enc_create();
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct ar_wire_range out[AR_WIRE_MAX_ARGS];
+	const void *p;
+	int64_t n;
+	int nr;
+
+	(void)state;
+	m.u.op.id = 1;
+	m.u.op.op = AR_OP_EXEC;
+	m.u.op.args_kind = AR_ARGS_GENERIC;
+	m.u.op.u.generic.library = "l";
+	m.u.op.u.generic.symbol = "s";
+	m.u.op.u.generic.nr_write = sizeof(w) / sizeof(w[0]);
+	for (unsigned i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		m.u.op.u.generic.write[i] = (struct ar_wire_buf){
+			.kind = AR_BUF_REF, .off = w[i].off, .len = w[i].len };
+	n = ar_wire_encode(e, &m, &p);
+	assert_true(n > 0 && (size_t)n <= sizeof(copy));
+	memcpy(copy, p, (size_t)n);
+	assert_int_equal(ar__req_parse(&ctx, copy, (size_t)n, &r), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.nr_written, sizeof(w) / sizeof(w[0]));
+	/* What the plugin says it wrote. */
+	for (unsigned i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		r.write[i].len = w[i].wrote;
+	nr = ar__req_written(&r, out);
+	assert_int_equal(nr, 3);
+	assert_int_equal(out[0].off, 0);
+	assert_int_equal(out[0].len, 300);
+	assert_int_equal(out[1].off, 1000);
+	assert_int_equal(out[1].len, 10);
+	assert_int_equal(out[2].off, 4000);
+	assert_int_equal(out[2].len, 100);
+
+	/* 32 outputs over the whole area: the area once, at most. */
+	m.u.op.u.generic.nr_write = AR_WIRE_MAX_ARGS;
+	for (unsigned i = 0; i < AR_WIRE_MAX_ARGS; i++)
+		m.u.op.u.generic.write[i] = (struct ar_wire_buf){
+			.kind = AR_BUF_REF, .off = 0, .len = sizeof(data) };
+	n = ar_wire_encode(e, &m, &p);
+	memcpy(copy, p, (size_t)n);
+	assert_int_equal(ar__req_parse(&ctx, copy, (size_t)n, &r), 0);
+	nr = ar__req_written(&r, out);
+	assert_int_equal(nr, 1);
+	assert_int_equal(out[0].len, sizeof(data));
+
+	/* sgemm 2x2x2 with C declared as the whole area: its 16 bytes. */
+	memset(&m.u.op.u, 0, sizeof(m.u.op.u));
+	m.u.op.op = AR_OP_BLAS_SGEMM;
+	m.u.op.args_kind = AR_ARGS_SGEMM;
+	m.u.op.u.sgemm = (struct ar_wire_sgemm){ .m = 2, .n = 2, .k = 2, .lda = 2,
+						 .ldb = 2, .ldc = 2, .alpha = 1 };
+	m.u.op.u.sgemm.a = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 0, .len = 16 };
+	m.u.op.u.sgemm.b = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 16, .len = 16 };
+	m.u.op.u.sgemm.c = (struct ar_wire_buf){ .kind = AR_BUF_REF, .off = 4096,
+						 .len = sizeof(data) - 4096 };
+	n = ar_wire_encode(e, &m, &p);
+	memcpy(copy, p, (size_t)n);
+	assert_int_equal(ar__req_parse(&ctx, copy, (size_t)n, &r), 0);
+	assert_int_equal(r.status, 0);
+	nr = ar__req_written(&r, out);
+	assert_int_equal(nr, 1);
+	assert_int_equal(out[0].off, 4096);
+	assert_int_equal(out[0].len, 16);
+	ar_wire_enc_destroy(e);
+}
+
 /* ---- SECURITY 11: connection storms and half-open handshakes ---- */
 
 /* One uid opens hundreds of connections and never sends a Hello: the
@@ -674,6 +763,7 @@ int main(void)
 		T(test_broker_network_allow_uids_not_bypassed),
 		T(test_broker_network_tcp_tenant_is_address),
 		T(test_broker_network_write_amplification),
+		cmocka_unit_test(test_broker_network_written_ranges),
 		T(test_broker_network_handshake_storm),
 		T(test_broker_network_handshake_storm_addresses),
 	};
