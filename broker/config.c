@@ -43,6 +43,15 @@ void ar__config_defaults(struct ar_config *c)
 	c->tenant_sessions = 4096;
 	c->tenant_inflight = 0;	/* unlimited */
 	c->tenant_shm = 16ull << 30;
+	/* A stream connection's region and buffers are the broker's memory,
+	 * filled by what a remote peer sends: small by default, bounded per
+	 * tenant and per listener. 64 MiB is what libaccelring asks for a
+	 * stream connection (one per client thread); 1 GiB a tenant is 15 of
+	 * them, 2 GiB a listener two such guests at their full allowance. */
+	c->stream_data_bytes = 4ull << 20;
+	c->stream_max_data_bytes = 64ull << 20;
+	c->stream_tenant_shm = 1ull << 30;
+	c->listener_shm = 2ull << 30;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -133,6 +142,10 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("tenant-sessions", tenant_sessions, 1, 1u << 20)
 		U("tenant-inflight", tenant_inflight, 0, 1u << 20)
 		U("tenant-shm", tenant_shm, 1u << 20, 1ull << 44)
+		U("stream-data-bytes", stream_data_bytes, 0, AR_REGION_DATA_MAX)
+		U("stream-max-data-bytes", stream_max_data_bytes, 0, AR_REGION_DATA_MAX)
+		U("stream-tenant-shm", stream_tenant_shm, 1u << 20, 1ull << 44)
+		U("listener-shm", listener_shm, 1u << 20, 1ull << 44)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;
 	}

@@ -83,6 +83,12 @@ struct ar_config {
 	unsigned frame_ms;		/* a started frame must be complete */
 	unsigned keepalive_s;		/* TCP keepalive idle time; 0: off */
 	char allow_peers[1024];		/* ','-separated; "" allows all */
+	/* A stream connection's region is the broker's own memory (the loop
+	 * plays the client's side of it): its own, smaller limits. */
+	uint64_t stream_data_bytes;	/* data area when a stream Hello asks 0 */
+	uint64_t stream_max_data_bytes;	/* the most a stream Hello may ask */
+	uint64_t stream_tenant_shm;	/* a tenant's stream connections */
+	uint64_t listener_shm;		/* all stream connections of a listener */
 	/* Access control and per-tenant limits (tenant.c). */
 	char allow_uids[1024];		/* "0,1000-1999"; "" with allow_gids "": all */
 	char allow_gids[1024];
@@ -218,9 +224,10 @@ struct ar_tenant {
 	_Atomic uint32_t inflight;	/* its ops taken by workers, not posted */
 	uint32_t channels;		/* held over all its connections */
 	uint64_t shm;			/* bytes of regions held */
+	uint64_t stream_shm;		/* bytes its stream connections hold */
 	/* Limits, from the configuration when it was created. */
 	uint32_t max_channels, max_sessions, max_inflight;
-	uint64_t max_shm;
+	uint64_t max_shm, max_stream_shm;
 };
 
 /* The tenant of a peer, by key (a uid for UNIX peers, an address or a
@@ -228,12 +235,14 @@ struct ar_tenant {
 struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key);
 void ar__tenant_put(struct ar_tenant *t);
 /* Take up to *nr channels (at least one) and the region they need (fixed
- * bytes, plus per_ch bytes a channel) from t's allowance; *nr becomes what
+ * bytes, plus per_ch bytes a channel) from t's allowance: tenant-shm, or
+ * for a stream connection (stream) stream-tenant-shm; *nr becomes what
  * was granted, *bytes what was taken. -EDQUOT with the reason in why when
  * not even one channel fits. */
-int ar__tenant_take(struct ar_tenant *t, uint32_t *nr, uint64_t fixed,
+int ar__tenant_take(struct ar_tenant *t, bool stream, uint32_t *nr, uint64_t fixed,
 		    uint64_t per_ch, uint64_t *bytes, char *why, size_t cap);
-void ar__tenant_give_back(struct ar_tenant *t, uint32_t nr, uint64_t bytes);
+void ar__tenant_give_back(struct ar_tenant *t, bool stream, uint32_t nr,
+			  uint64_t bytes);
 /* Whether id is in a list like "0,1000-1999" (config syntax). */
 bool ar__id_in_list(const char *list, uint32_t id);
 /* 0 if the list parses, -EINVAL if not. */
@@ -300,6 +309,10 @@ struct ar_conn {
 	char key[80];			/* its tenant's key */
 	uint32_t held_channels;		/* taken from its tenant's allowance */
 	uint64_t held_shm;
+	/* A stream connection's memory, taken from its listener's
+	 * listener-shm (given back when it is freed). */
+	_Atomic uint64_t *listener_pool;
+	uint64_t listener_held;
 	struct ar_stream *st;		/* stream.c; loop thread only */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */
@@ -330,6 +343,9 @@ struct ar_broker {
 	int listen_fd;
 	bool listen_owned;		/* we bound it (not socket activation) */
 	int stream_fd[AR_LISTEN_MAX];	/* TCP and vsock listeners; -1: none */
+	/* Bytes the stream connections of each listener hold (listener-shm):
+	 * taken by the loop, given back by whoever frees the connection. */
+	_Atomic uint64_t listener_shm[AR_LISTEN_MAX];
 	char tcp_bound[80];		/* the TCP listener's address, port resolved */
 	int sig_fd;
 	struct io_uring ring;
@@ -371,6 +387,19 @@ void ar__worker_join(struct ar_worker *w);
 int ar__worker_node(const struct ar_worker *w);
 
 /* stream.c: the loop's side of a stream connection */
+/* A stream Hello's sizes: rings (asked, or sq-bytes / cq-bytes) capped to
+ * what max-frame needs, the data area (asked, or stream-data-bytes) at
+ * most stream-max-data-bytes, and in *extra the frame buffers the loop
+ * will hold for it. Returns 0, or -E2BIG with the reason in why. */
+int ar__stream_size(const struct ar_broker *b, const struct ar_wire_hello *h,
+		    struct ar_region_params *p, uint64_t *extra, char *why,
+		    size_t cap);
+/* Take bytes from c's listener's listener-shm. Returns 0, or -EDQUOT with
+ * the reason in why. */
+int ar__stream_take(struct ar_broker *b, struct ar_conn *c, uint64_t bytes,
+		    char *why, size_t cap);
+/* Give back what ar__stream_take took; any thread. */
+void ar__stream_give_back(struct ar_conn *c);
 int ar__stream_init(struct ar_broker *b, struct ar_conn *c);
 void ar__stream_free(struct ar_conn *c);
 int ar__stream_start(struct ar_broker *b, struct ar_conn *c);
