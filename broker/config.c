@@ -104,8 +104,11 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		ret = set_str(c->plugins, sizeof(c->plugins), val);
 	else if (!strcmp(key, "tcp"))
 		ret = set_str(c->tcp, sizeof(c->tcp), val);
-	else if (!strcmp(key, "allow-peers"))
-		ret = set_str(c->allow_peers, sizeof(c->allow_peers), val);
+	else if (!strcmp(key, "allow-peers")) {
+		ret = ar__peer_list_check(val);
+		if (!ret)
+			ret = set_str(c->allow_peers, sizeof(c->allow_peers), val);
+	}
 	else if (!strcmp(key, "allow-uids") || !strcmp(key, "allow-gids")) {
 		char *dst = key[6] == 'u' ? c->allow_uids : c->allow_gids;
 

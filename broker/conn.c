@@ -249,8 +249,8 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		return refuse(c, -EPROTONOSUPPORT,
 			      "shared memory needs the UNIX socket; over %s ask for the stream transport",
 			      c->kind == AR_LISTEN_TCP ? "TCP" : "vsock");
-	if (c->kind != AR_LISTEN_UNIX && !ar__peer_allowed(b, c))
-		return refuse(c, -EACCES, "peer %s is not in allow-peers", c->peer);
+	if (c->kind != AR_LISTEN_UNIX && !ar__peer_allowed(b, c, why, sizeof(why)))
+		return refuse(c, -EACCES, "%s", why);
 	if (c->kind == AR_LISTEN_UNIX && !cred_allowed(&b->cfg, &c->cred))
 		return refuse(c, -EACCES, "uid %u gid %u is in neither allow-uids nor allow-gids",
 			      (unsigned)c->cred.uid, (unsigned)c->cred.gid);

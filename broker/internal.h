@@ -82,7 +82,10 @@ struct ar_config {
 	unsigned idle_ms;		/* nothing received, nothing in flight */
 	unsigned frame_ms;		/* a started frame must be complete */
 	unsigned keepalive_s;		/* TCP keepalive idle time; 0: off */
-	char allow_peers[1024];		/* ','-separated; "" allows all */
+	/* Who may connect over TCP/vsock: ','-separated prefixes and vsock
+	 * CIDs; "" admits nobody. A loopback peer (a local user of any uid)
+	 * only by a loopback entry (admit.c). */
+	char allow_peers[1024];
 	/* A stream connection's region is the broker's own memory (the loop
 	 * plays the client's side of it): its own, smaller limits. */
 	uint64_t stream_data_bytes;	/* data area when a stream Hello asks 0 */
@@ -414,8 +417,17 @@ void ar__stream_cancel(struct ar_broker *b, struct ar_conn *c);
 bool ar__stream_owns_recv(const struct ar_conn *c);
 /* Keepalive and no-delay on an accepted TCP connection. */
 void ar__stream_socket_opts(struct ar_broker *b, int fd, int kind);
-/* Whether allow-peers admits c (a network peer). */
-bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c);
+
+/* admit.c: who gets in */
+/* 0 if every entry of an allow-peers list parses, -EINVAL if not. */
+int ar__peer_list_check(const char *list);
+/* Whether allow-peers admits c (a network peer); if not, why. */
+bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c,
+		      char *why, size_t cap);
+/* At start: warn about what allow-peers does with the listeners configured
+ * (an empty one refuses every peer; one that admits loopback lets local
+ * users outside allow-uids in). */
+void ar__admit_warn(const struct ar_config *cfg);
 
 /* loop.c */
 struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b);

@@ -156,6 +156,7 @@ int main(int argc, char **argv)
 	}
 	if (ar__broker_listen(&b) || ar__broker_listen_streams(&b))
 		return 1;
+	ar__admit_warn(&b.cfg);
 
 	/* Workers, spread over the NUMA nodes; one node without libnuma. */
 	b.nodes = numa_available() < 0 ? 1 : numa_num_configured_nodes();

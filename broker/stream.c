@@ -36,8 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -623,67 +621,4 @@ void ar__stream_socket_opts(struct ar_broker *b, int fd, int kind)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-}
-
-/* Whether addr (len bytes) lies in the prefix net/bits. */
-static bool in_prefix(const uint8_t *addr, const uint8_t *net, unsigned len,
-		      unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-
-	if (bits > len * 8)
-		return false;
-	if (memcmp(addr, net, full))
-		return false;
-	return !rest || ((addr[full] ^ net[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
-}
-
-/* One allow-peers entry: "vsock:CID", "vsock:any", "ADDR" or "ADDR/BITS". */
-static bool entry_admits(const char *e, const struct sockaddr_storage *ss, int kind)
-{
-	char host[INET6_ADDRSTRLEN + 8];
-	uint8_t net[16];
-	const char *slash;
-	unsigned bits;
-
-	if (!strncmp(e, "vsock:", 6)) {
-		const struct sockaddr_vm *v = (const struct sockaddr_vm *)ss;
-
-		if (kind != AR_LISTEN_VSOCK)
-			return false;
-		return !strcmp(e + 6, "any") ||
-		       strtoul(e + 6, NULL, 10) == v->svm_cid;
-	}
-	if (kind != AR_LISTEN_TCP)
-		return false;
-	slash = strchr(e, '/');
-	snprintf(host, sizeof(host), "%.*s", slash ? (int)(slash - e) : (int)strlen(e), e);
-	if (ss->ss_family == AF_INET && inet_pton(AF_INET, host, net) == 1) {
-		bits = slash ? (unsigned)atoi(slash + 1) : 32;
-		return in_prefix((const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr,
-				 net, 4, bits);
-	}
-	if (ss->ss_family == AF_INET6 && inet_pton(AF_INET6, host, net) == 1) {
-		bits = slash ? (unsigned)atoi(slash + 1) : 128;
-		return in_prefix((const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
-				 net, 16, bits);
-	}
-	return false;
-}
-
-bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char list[sizeof(b->cfg.allow_peers)], *save = NULL;
-
-	if (!b->cfg.allow_peers[0])
-		return true;
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &len))
-		return false;
-	snprintf(list, sizeof(list), "%s", b->cfg.allow_peers);
-	for (char *e = strtok_r(list, ", ", &save); e; e = strtok_r(NULL, ", ", &save))
-		if (entry_admits(e, &ss, c->kind))
-			return true;
-	return false;
 }

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Who gets in: allow-peers for network peers.
+ *
+ * A network peer is an address (a TCP source address, a vsock CID), never a
+ * uid: over TCP every local user is the same tenant, "tcp 127.0.0.1", and
+ * allow-uids / allow-gids cannot tell them apart. So a TCP or vsock
+ * listener admits only the peers allow-peers lists (empty: nobody), and a
+ * loopback peer (127.0.0.0/8, ::1, ::ffff:127.x, vsock CID 1: a process on
+ * this machine, of any uid) only through an entry that is itself loopback,
+ * so that 0.0.0.0/0 or vsock:any, written for VMs, do not let local users
+ * past allow-uids. The broker warns at start about both.
+ *
+ * Everything here runs on the loop thread (ar__peer_list_check also at
+ * configuration, before any thread starts).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+/* ---- allow-peers ---- */
+
+/* An address, IPv4-mapped IPv6 addresses as IPv4 (a listener on [::]
+ * sees IPv4 peers that way; their entries are written as IPv4). */
+struct addr {
+	int family;		/* AF_INET, AF_INET6 or AF_VSOCK */
+	uint8_t a[16];		/* network order; 4 bytes for AF_INET */
+	uint32_t cid;		/* AF_VSOCK */
+};
+
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+static void from_v6(struct addr *x, const uint8_t *a16)
+{
+	if (!memcmp(a16, v4mapped, sizeof(v4mapped))) {
+		x->family = AF_INET;
+		memcpy(x->a, a16 + 12, 4);
+	} else {
+		x->family = AF_INET6;
+		memcpy(x->a, a16, 16);
+	}
+}
+
+static bool addr_loopback(const struct addr *x)
+{
+	static const uint8_t one[16] = { [15] = 1 };
+
+	switch (x->family) {
+	case AF_INET:
+		return x->a[0] == 127;
+	case AF_INET6:
+		return !memcmp(x->a, one, 16);
+	case AF_VSOCK:
+		return x->cid == VMADDR_CID_LOCAL;
+	}
+	return false;
+}
+
+/* One entry: "vsock:CID", "vsock:any", "ADDR" or "ADDR/BITS". */
+struct entry {
+	int family;
+	bool any;		/* vsock:any */
+	struct addr net;
+	unsigned bits;
+};
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return (errno || *end || *out > max) ? -EINVAL : 0;
+}
+
+static int parse_entry(const char *e, struct entry *out)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(e, '/');
+	unsigned long v;
+	uint8_t a16[16];
+
+	memset(out, 0, sizeof(*out));
+	if (!strncmp(e, "vsock:", 6)) {
+		out->family = AF_VSOCK;
+		if (!strcmp(e + 6, "any")) {
+			out->any = true;
+			return 0;
+		}
+		if (parse_uint(e + 6, UINT32_MAX, &v))
+			return -EINVAL;
+		out->net.family = AF_VSOCK;
+		out->net.cid = (uint32_t)v;
+		return 0;
+	}
+	if ((slash ? (size_t)(slash - e) : strlen(e)) >= sizeof(host))
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%.*s", slash ? (int)(slash - e) : (int)strlen(e), e);
+	if (inet_pton(AF_INET, host, out->net.a) == 1) {
+		out->net.family = AF_INET;
+		out->bits = 32;
+	} else if (inet_pton(AF_INET6, host, a16) == 1) {
+		from_v6(&out->net, a16);
+		out->bits = out->net.family == AF_INET ? 32 : 128;
+	} else {
+		return -EINVAL;
+	}
+	out->family = out->net.family;
+	if (slash) {
+		/* "::ffff:10.0.0.0/104" is 10.0.0.0/8. */
+		bool mapped = out->net.family == AF_INET && !inet_pton(AF_INET, host, a16);
+		unsigned long lo = mapped ? 96 : 0;
+
+		if (parse_uint(slash + 1, mapped ? 128 : out->bits, &v) || v < lo)
+			return -EINVAL;
+		out->bits = (unsigned)(v - lo);
+	}
+	return 0;
+}
+
+/* Whether the entry lies wholly inside loopback: only such an entry
+ * admits a loopback peer. */
+static bool entry_loopback(const struct entry *e)
+{
+	if (e->family == AF_VSOCK)
+		return !e->any && e->net.cid == VMADDR_CID_LOCAL;
+	if (e->family == AF_INET)
+		return e->bits >= 8 && e->net.a[0] == 127;
+	return e->bits == 128 && addr_loopback(&e->net);
+}
+
+static bool in_prefix(const uint8_t *addr, const uint8_t *net, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	if (memcmp(addr, net, full))
+		return false;
+	return !rest || ((addr[full] ^ net[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
+}
+
+static bool entry_matches(const struct entry *e, const struct addr *x)
+{
+	if (e->family != x->family)
+		return false;
+	if (e->family == AF_VSOCK)
+		return e->any || e->net.cid == x->cid;
+	return in_prefix(x->a, e->net.a, e->bits);
+}
+
+int ar__peer_list_check(const char *list)
+{
+	char copy[sizeof(((struct ar_config *)0)->allow_peers)], *save = NULL;
+	struct entry en;
+
+	if (strlen(list) >= sizeof(copy))
+		return -EINVAL;
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *e = strtok_r(copy, ", ", &save); e; e = strtok_r(NULL, ", ", &save)) {
+		if (parse_entry(e, &en)) {
+			ar_err("config: allow-peers: '%s' is not ADDR, ADDR/BITS, vsock:CID or vsock:any",
+			       e);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int peer_addr(const struct ar_conn *c, struct addr *x)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(x, 0, sizeof(*x));
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	switch (ss.ss_family) {
+	case AF_INET:
+		x->family = AF_INET;
+		memcpy(x->a, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
+		return 0;
+	case AF_INET6:
+		from_v6(x, (const uint8_t *)&((const struct sockaddr_in6 *)&ss)->sin6_addr);
+		return 0;
+	case AF_VSOCK:
+		x->family = AF_VSOCK;
+		x->cid = ((const struct sockaddr_vm *)&ss)->svm_cid;
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c,
+		      char *why, size_t cap)
+{
+	char list[sizeof(b->cfg.allow_peers)], *save = NULL;
+	const char *kind = c->kind == AR_LISTEN_VSOCK ? "vsock" : "tcp";
+	const char *broad = NULL;
+	struct entry en;
+	struct addr x;
+
+	if (!b->cfg.allow_peers[0]) {
+		snprintf(why, cap, "peer %s: allow-peers is empty, and a %s listener admits "
+			 "only the peers it lists", c->peer, kind);
+		return false;
+	}
+	if (peer_addr(c, &x)) {
+		snprintf(why, cap, "peer %s: no address", c->peer);
+		return false;
+	}
+	snprintf(list, sizeof(list), "%s", b->cfg.allow_peers);
+	for (char *e = strtok_r(list, ", ", &save); e; e = strtok_r(NULL, ", ", &save)) {
+		if (parse_entry(e, &en) || !entry_matches(&en, &x))
+			continue;
+		if (addr_loopback(&x) && !entry_loopback(&en)) {
+			broad = e;
+			continue;
+		}
+		return true;
+	}
+	if (broad)
+		snprintf(why, cap, "peer %s is a loopback address (a local process of any uid): "
+			 "allow-peers entry %s does not admit it, only a loopback entry "
+			 "(127.0.0.1, ::1, vsock:1) does", c->peer, broad);
+	else
+		snprintf(why, cap, "peer %s is not in allow-peers", c->peer);
+	return false;
+}
+
+void ar__admit_warn(const struct ar_config *cfg)
+{
+	char list[sizeof(cfg->allow_peers)], *save = NULL;
+	bool tcp = cfg->tcp[0], vsock = cfg->vsock_port, has_ip = false, has_vsock = false;
+	const char *loop = NULL;
+	struct entry en;
+
+	if (!tcp && !vsock)
+		return;
+	snprintf(list, sizeof(list), "%s", cfg->allow_peers);
+	for (char *e = strtok_r(list, ", ", &save); e; e = strtok_r(NULL, ", ", &save)) {
+		if (parse_entry(e, &en))
+			continue;
+		if (en.family == AF_VSOCK)
+			has_vsock = true;
+		else
+			has_ip = true;
+		if (!loop && entry_loopback(&en) && (en.family == AF_VSOCK ? vsock : tcp))
+			loop = e;
+	}
+	if (!cfg->allow_peers[0])
+		ar_warn("allow-peers is empty: the %s listener%s will refuse every peer (EACCES); "
+			"list the addresses of the VMs that may connect, e.g. "
+			"--allow-peers=10.0.2.0/24 or vsock:3",
+			tcp && vsock ? "tcp and vsock" : tcp ? "tcp" : "vsock",
+			tcp && vsock ? "s" : "");
+	else if (tcp && !has_ip)
+		ar_warn("allow-peers has no address entry: the tcp listener will refuse every peer");
+	else if (vsock && !has_vsock)
+		ar_warn("allow-peers has no vsock entry: the vsock listener will refuse every peer");
+	if (!loop)
+		return;
+	/* A TCP (or vsock loopback) tenant is an address: every local user
+	 * reaching it is that one tenant, whatever its uid. */
+	if (cfg->allow_uids[0] || cfg->allow_gids[0])
+		ar_warn("allow-peers entry %s admits loopback peers: local users outside "
+			"allow-uids/allow-gids reach the broker through it, all as one tenant "
+			"(an address is not a uid)", loop);
+	else
+		ar_info("allow-peers entry %s admits loopback peers: every local user reaching "
+			"it is the same tenant", loop);
+}
