@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Who gets in: allow-peers for network peers.
+ * Who gets in: allow-peers for network peers, and the caps on connections
+ * that have not finished their handshake.
  *
  * A network peer is an address (a TCP source address, a vsock CID), never a
  * uid: over TCP every local user is the same tenant, "tcp 127.0.0.1", and
@@ -10,6 +11,13 @@
  * this machine, of any uid) only through an entry that is itself loopback,
  * so that 0.0.0.0/0 or vsock:any, written for VMs, do not let local users
  * past allow-uids. The broker warns at start about both.
+ *
+ * Handshakes: a connection holds an fd and a little memory from accept to
+ * its Welcome, for up to handshake-ms. At most tenant-handshakes of them
+ * per tenant key (a uid, an address) and max-handshakes per listener are
+ * kept; a connection beyond either is closed at accept, with a warning at
+ * most once a second. So a storm of silent connections costs the broker a
+ * bounded number of fds, and one tenant's storm does not keep others out.
  *
  * Everything here runs on the loop thread (ar__peer_list_check also at
  * configuration, before any thread starts).
@@ -276,4 +284,110 @@ void ar__admit_warn(const struct ar_config *cfg)
 	else
 		ar_info("allow-peers entry %s admits loopback peers: every local user reaching "
 			"it is the same tenant", loop);
+}
+
+/* ---- handshake caps ---- */
+
+struct hs_key {
+	char key[sizeof(((struct ar_conn *)0)->key)];
+	unsigned nr;
+};
+
+struct ar_handshakes {
+	unsigned nr[AR_LISTEN_MAX];	/* per listener */
+	struct hs_key *keys;		/* keys with at least one */
+	unsigned nr_keys, cap_keys;
+	uint64_t warned_ns;		/* the last refusal logged */
+	unsigned quiet;			/* refusals not logged since */
+};
+
+static struct hs_key *find_key(struct ar_handshakes *h, const char *key)
+{
+	for (unsigned i = 0; i < h->nr_keys; i++)
+		if (!strcmp(h->keys[i].key, key))
+			return &h->keys[i];
+	return NULL;
+}
+
+static void refused(struct ar_handshakes *h, const struct ar_conn *c,
+		    const char *what, unsigned nr, const char *setting, unsigned max)
+{
+	uint64_t now = ar__now_ns();
+
+	/* A storm must not become a storm of log lines. */
+	if (h->warned_ns && now - h->warned_ns < 1000000000u) {
+		h->quiet++;
+		return;
+	}
+	ar_warn("conn %u (%s): closed at once: %s has %u connections in the handshake, "
+		"%s is %u (%u more closed since the last warning)",
+		c->id, c->peer, what, nr, setting, max, h->quiet);
+	h->warned_ns = now;
+	h->quiet = 0;
+}
+
+bool ar__handshake_admit(struct ar_broker *b, struct ar_conn *c)
+{
+	struct ar_handshakes *h = b->hs;
+	struct hs_key *k;
+	char what[128];
+
+	if (!h) {
+		h = b->hs = calloc(1, sizeof(*h));
+		if (!h)
+			return false;
+	}
+	k = find_key(h, c->key);
+	if (k && k->nr >= b->cfg.tenant_handshakes) {
+		snprintf(what, sizeof(what), "tenant %s", c->key);
+		refused(h, c, what, k->nr, "tenant-handshakes", b->cfg.tenant_handshakes);
+		return false;
+	}
+	if (h->nr[c->kind] >= b->cfg.max_handshakes) {
+		snprintf(what, sizeof(what), "the %s listener",
+			 c->kind == AR_LISTEN_UNIX ? "unix" : c->kind == AR_LISTEN_TCP ? "tcp" : "vsock");
+		refused(h, c, what, h->nr[c->kind], "max-handshakes", b->cfg.max_handshakes);
+		return false;
+	}
+	if (!k) {
+		if (h->nr_keys == h->cap_keys) {
+			unsigned cap = h->cap_keys ? h->cap_keys * 2 : 16;
+			struct hs_key *n = realloc(h->keys, cap * sizeof(*n));
+
+			if (!n)
+				return false;
+			h->keys = n;
+			h->cap_keys = cap;
+		}
+		k = &h->keys[h->nr_keys++];
+		snprintf(k->key, sizeof(k->key), "%s", c->key);
+		k->nr = 0;
+	}
+	k->nr++;
+	h->nr[c->kind]++;
+	c->hs_counted = true;
+	return true;
+}
+
+void ar__handshake_done(struct ar_broker *b, struct ar_conn *c)
+{
+	struct ar_handshakes *h = b->hs;
+	struct hs_key *k;
+
+	if (!c->hs_counted || !h)
+		return;
+	c->hs_counted = false;
+	h->nr[c->kind]--;
+	k = find_key(h, c->key);
+	if (k && !--k->nr)
+		*k = h->keys[--h->nr_keys];
+}
+
+void ar__handshake_free(struct ar_broker *b)
+{
+	if (!b->hs)
+		return;
+	free(b->hs->keys);
+	free(b->hs);
+	b->hs = NULL;
 }

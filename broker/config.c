@@ -52,6 +52,8 @@ void ar__config_defaults(struct ar_config *c)
 	c->stream_max_data_bytes = 64ull << 20;
 	c->stream_tenant_shm = 1ull << 30;
 	c->listener_shm = 2ull << 30;
+	c->tenant_handshakes = 16;
+	c->max_handshakes = 256;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -149,6 +151,8 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("stream-max-data-bytes", stream_max_data_bytes, 0, AR_REGION_DATA_MAX)
 		U("stream-tenant-shm", stream_tenant_shm, 1u << 20, 1ull << 44)
 		U("listener-shm", listener_shm, 1u << 20, 1ull << 44)
+		U("tenant-handshakes", tenant_handshakes, 1, 65536)
+		U("max-handshakes", max_handshakes, 1, 65536)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;
 	}

@@ -92,6 +92,9 @@ struct ar_config {
 	uint64_t stream_max_data_bytes;	/* the most a stream Hello may ask */
 	uint64_t stream_tenant_shm;	/* a tenant's stream connections */
 	uint64_t listener_shm;		/* all stream connections of a listener */
+	/* Connections that have not finished their handshake. */
+	unsigned tenant_handshakes;	/* per tenant key (uid, address) */
+	unsigned max_handshakes;	/* per listener */
 	/* Access control and per-tenant limits (tenant.c). */
 	char allow_uids[1024];		/* "0,1000-1999"; "" with allow_gids "": all */
 	char allow_gids[1024];
@@ -316,6 +319,7 @@ struct ar_conn {
 	 * listener-shm (given back when it is freed). */
 	_Atomic uint64_t *listener_pool;
 	uint64_t listener_held;
+	bool hs_counted;		/* in the handshake counts (admit.c) */
 	struct ar_stream *st;		/* stream.c; loop thread only */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */
@@ -349,6 +353,7 @@ struct ar_broker {
 	/* Bytes the stream connections of each listener hold (listener-shm):
 	 * taken by the loop, given back by whoever frees the connection. */
 	_Atomic uint64_t listener_shm[AR_LISTEN_MAX];
+	struct ar_handshakes *hs;	/* admit.c; loop thread only */
 	char tcp_bound[80];		/* the TCP listener's address, port resolved */
 	int sig_fd;
 	struct io_uring ring;
@@ -428,6 +433,13 @@ bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c,
  * (an empty one refuses every peer; one that admits loopback lets local
  * users outside allow-uids in). */
 void ar__admit_warn(const struct ar_config *cfg);
+/* A new connection, before its handshake: false (logged, rate-limited)
+ * when its tenant key has tenant-handshakes connections in the handshake
+ * already, or its listener max-handshakes; the caller closes it then. */
+bool ar__handshake_admit(struct ar_broker *b, struct ar_conn *c);
+/* c left the handshake (active, refused or gone); idempotent. */
+void ar__handshake_done(struct ar_broker *b, struct ar_conn *c);
+void ar__handshake_free(struct ar_broker *b);
 
 /* loop.c */
 struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b);

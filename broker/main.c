@@ -39,6 +39,9 @@ static void usage(FILE *f)
 "  data-bytes      default data area per connection (default 64M)\n"
 "  max-data-bytes  the largest data area a client may ask for (default 1G)\n"
 "  handshake-ms    time allowed for the handshake (default 2000)\n"
+"  tenant-handshakes  connections of one tenant still in the handshake;\n"
+"                  more are closed at once (default 16)\n"
+"  max-handshakes  the same for all of a listener's connections (default 256)\n"
 "  grace-ms        on SIGTERM, time to drain queued ops (default 5000)\n"
 "  log-level       error, warn, info or debug (default warn)\n",
 		AR_MAX_CHANNELS);
@@ -208,6 +211,7 @@ int main(int argc, char **argv)
 		close(b.listen_fd);
 	ar__broker_close_listeners(&b);
 	ar__plugins_unload(&b.plugins);
+	ar__handshake_free(&b);
 	free(b.workers);
 	close(b.sig_fd);
 	return ret ? 1 : 0;
