@@ -43,7 +43,32 @@ static void usage(FILE *f)
 "                  more are closed at once (default 16)\n"
 "  max-handshakes  the same for all of a listener's connections (default 256)\n"
 "  grace-ms        on SIGTERM, time to drain queued ops (default 5000)\n"
-"  log-level       error, warn, info or debug (default warn)\n",
+"  log-level       error, warn, info or debug (default warn)\n"
+"\n"
+"Tenants and access (a tenant shares sessions and limits):\n"
+"  allow-uids, allow-gids  who may connect over the UNIX socket (default all)\n"
+"  tenant-channels, tenant-sessions, tenant-shm, tenant-inflight  its limits\n"
+"  Over the UNIX socket a tenant is a uid (SO_PEERCRED). Over TCP a tenant is\n"
+"  an address, never a uid: every local user reaching a loopback address is\n"
+"  the one tenant \"tcp 127.0.0.1\", and allow-uids does not apply to it.\n"
+"\n"
+"Stream transport (VMs; also unix-stream:// clients):\n"
+"  tcp             HOST:PORT to listen on (default none)\n"
+"  vsock-port      vsock port to listen on, any CID (default none)\n"
+"  allow-peers     ','-separated ADDR, ADDR/BITS, vsock:CID, vsock:any that a\n"
+"                  TCP or vsock listener admits. Empty (the default): it admits\n"
+"                  nobody. A loopback peer (127.0.0.0/8, ::1, vsock CID 1: a\n"
+"                  local process of any uid) only by a loopback entry\n"
+"                  (127.0.0.1, ::1, vsock:1), not by 0.0.0.0/0 or vsock:any\n"
+"  max-frame       largest frame (default 1M); a stream connection's rings are\n"
+"                  capped to what it needs, whatever its Hello asks\n"
+"  stream-data-bytes      data area when a stream Hello asks none (default 4M)\n"
+"  stream-max-data-bytes  the most a stream Hello may ask (default 64M)\n"
+"  stream-tenant-shm      memory a tenant's stream connections hold: regions\n"
+"                         and frame buffers, all broker memory (default 1G)\n"
+"  listener-shm           the same for all stream connections of one listener\n"
+"                         (tcp, vsock, unix) (default 2G)\n"
+"  idle-ms, frame-ms, keepalive-s  stream peer timeouts (600000, 10000, 30)\n",
 		AR_MAX_CHANNELS);
 }
 
