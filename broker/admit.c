@@ -7,10 +7,13 @@
  * uid: over TCP every local user is the same tenant, "tcp 127.0.0.1", and
  * allow-uids / allow-gids cannot tell them apart. So a TCP or vsock
  * listener admits only the peers allow-peers lists (empty: nobody), and a
- * loopback peer (127.0.0.0/8, ::1, ::ffff:127.x, vsock CID 1: a process on
- * this machine, of any uid) only through an entry that is itself loopback,
- * so that 0.0.0.0/0 or vsock:any, written for VMs, do not let local users
- * past allow-uids. The broker warns at start about both.
+ * peer that is this machine (a process on it, of any uid) only through an
+ * entry that names this machine: a loopback peer (127.0.0.0/8, ::1,
+ * ::ffff:127.x, vsock CID 1) through a loopback entry, a peer from one of
+ * this machine's own addresses (a local process connecting to the host's
+ * 192.168.122.1, say) through an entry for exactly that address. So
+ * 0.0.0.0/0, a guests' subnet or vsock:any, written for VMs, do not let
+ * local users past allow-uids. The broker warns at start about both.
  *
  * Handshakes: a connection holds an fd and a little memory from accept to
  * its Welcome, for up to handshake-ms. At most tenant-handshakes of them
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -69,6 +73,40 @@ static bool addr_loopback(const struct addr *x)
 		return x->cid == VMADDR_CID_LOCAL;
 	}
 	return false;
+}
+
+/* Whether x is an address of one of this machine's interfaces: a peer
+ * from there is a local process (a remote one cannot complete a TCP
+ * handshake from it: our replies would stay here). Asked of the kernel
+ * each time, since addresses come and go. */
+static bool addr_of_this_host(const struct addr *x)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (x->family != AF_INET && x->family != AF_INET6)
+		return false;
+	if (getifaddrs(&ifa))
+		return true;	/* cannot tell: the careful answer */
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		struct addr y = { 0 };
+
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			y.family = AF_INET;
+			memcpy(y.a, &((const struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			from_v6(&y, (const uint8_t *)&((const struct sockaddr_in6 *)
+							   i->ifa_addr)->sin6_addr);
+		} else {
+			continue;
+		}
+		found = y.family == x->family &&
+			!memcmp(y.a, x->a, x->family == AF_INET ? 4 : 16);
+	}
+	freeifaddrs(ifa);
+	return found;
 }
 
 /* One entry: "vsock:CID", "vsock:any", "ADDR" or "ADDR/BITS". */
@@ -146,6 +184,15 @@ static bool entry_loopback(const struct entry *e)
 	return e->bits == 128 && addr_loopback(&e->net);
 }
 
+/* Whether the entry is the one address x, nothing wider. */
+static bool entry_exactly(const struct entry *e, const struct addr *x)
+{
+	if (e->family != x->family || e->family == AF_VSOCK)
+		return false;
+	return e->bits == (x->family == AF_INET ? 32u : 128u) &&
+	       !memcmp(e->net.a, x->a, x->family == AF_INET ? 4 : 16);
+}
+
 static bool in_prefix(const uint8_t *addr, const uint8_t *net, unsigned bits)
 {
 	unsigned full = bits / 8, rest = bits % 8;
@@ -212,6 +259,7 @@ bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c,
 	char list[sizeof(b->cfg.allow_peers)], *save = NULL;
 	const char *kind = c->kind == AR_LISTEN_VSOCK ? "vsock" : "tcp";
 	const char *broad = NULL;
+	int local = -1;		/* one of our addresses: not known yet */
 	struct entry en;
 	struct addr x;
 
@@ -228,16 +276,29 @@ bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c,
 	for (char *e = strtok_r(list, ", ", &save); e; e = strtok_r(NULL, ", ", &save)) {
 		if (parse_entry(e, &en) || !entry_matches(&en, &x))
 			continue;
-		if (addr_loopback(&x) && !entry_loopback(&en)) {
+		if (addr_loopback(&x)) {
+			if (entry_loopback(&en))
+				return true;
+			broad = e;
+			continue;
+		}
+		/* Asked only of a peer some entry admits. */
+		if (local < 0)
+			local = addr_of_this_host(&x);
+		if (local && !entry_exactly(&en, &x)) {
 			broad = e;
 			continue;
 		}
 		return true;
 	}
-	if (broad)
+	if (broad && addr_loopback(&x))
 		snprintf(why, cap, "peer %s is a loopback address (a local process of any uid): "
 			 "allow-peers entry %s does not admit it, only a loopback entry "
 			 "(127.0.0.1, ::1, vsock:1) does", c->peer, broad);
+	else if (broad)
+		snprintf(why, cap, "peer %s is an address of this machine (a local process of "
+			 "any uid): allow-peers entry %s does not admit it, only an entry for "
+			 "exactly that address does", c->peer, broad);
 	else
 		snprintf(why, cap, "peer %s is not in allow-peers", c->peer);
 	return false;
@@ -260,7 +321,12 @@ void ar__admit_warn(const struct ar_config *cfg)
 			has_vsock = true;
 		else
 			has_ip = true;
-		if (!loop && entry_loopback(&en) && (en.family == AF_VSOCK ? vsock : tcp))
+		/* Local users get in through a loopback entry, or one naming
+		 * exactly an address of this machine. */
+		if (!loop && (en.family == AF_VSOCK ? vsock : tcp) &&
+		    (entry_loopback(&en) ||
+		     (en.bits == (en.family == AF_INET ? 32u : 128u) &&
+		      addr_of_this_host(&en.net))))
 			loop = e;
 	}
 	if (!cfg->allow_peers[0])
@@ -278,11 +344,11 @@ void ar__admit_warn(const struct ar_config *cfg)
 	/* A TCP (or vsock loopback) tenant is an address: every local user
 	 * reaching it is that one tenant, whatever its uid. */
 	if (cfg->allow_uids[0] || cfg->allow_gids[0])
-		ar_warn("allow-peers entry %s admits loopback peers: local users outside "
+		ar_warn("allow-peers entry %s admits this machine: local users outside "
 			"allow-uids/allow-gids reach the broker through it, all as one tenant "
 			"(an address is not a uid)", loop);
 	else
-		ar_info("allow-peers entry %s admits loopback peers: every local user reaching "
+		ar_info("allow-peers entry %s admits this machine: every local user reaching "
 			"it is the same tenant", loop);
 }
 

@@ -11,6 +11,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -439,6 +440,59 @@ static void test_broker_network_allow_uids_not_bypassed(void **state)
 	}
 }
 
+/* The network namespace to go back to after a test that made its own. */
+static int saved_netns = -1;
+
+/* Move this (single-threaded) process into a new network namespace with
+ * lo up and extra an address of lo. false if that cannot be done here. */
+static bool netns_enter(const char *extra)
+{
+	char cmd[256];
+
+	saved_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (saved_netns < 0)
+		return false;
+	if (unshare(CLONE_NEWNET)) {
+		close(saved_netns);
+		saved_netns = -1;
+		return false;
+	}
+	snprintf(cmd, sizeof(cmd), "ip link set lo up && ip addr add %s/32 dev lo", extra);
+	return system(cmd) == 0;
+}
+
+/* A peer from one of this machine's own (non-loopback) addresses is a
+ * local process of any uid too: an entry for the guests' subnet that holds
+ * that address does not admit it, only an entry for exactly that address.
+ * In a network namespace of the test's own, where 10.123.0.1 is an
+ * address of lo. */
+static void test_broker_network_host_address_needs_exact_entry(void **state)
+{
+	const char *args[] = { "--tcp=10.123.0.1:0", "--allow-peers=10.123.0.0/24", NULL };
+	const char *a2[] = { "--tcp=10.123.0.1:0", "--allow-peers=10.123.0.1", NULL };
+	struct bystander *by;
+	char why[256];
+	int fd;
+
+	(void)state;
+	if (!netns_enter("10.123.0.1"))
+		skip();
+	start(args);
+	by = bystander_start(NULL, BYSTANDER_UID);
+	fd = tcp_connect_from(broker.tcp, "10.123.0.1");
+	assert_int_equal(stream_hello(fd, 0, 0, MIB, why, sizeof(why)), -EACCES);
+	assert_non_null(strstr(why, "address of this machine"));
+	close(fd);
+	bystander_check(by, BYSTANDER_BOUND_NS);
+	test_broker_stop(&broker);
+
+	start(a2);
+	fd = tcp_connect_from(broker.tcp, "10.123.0.1");
+	assert_int_equal(stream_hello(fd, 0, 0, MIB, why, sizeof(why)), 0);
+	assert_int_equal(stream_noop(fd, stream_session(fd)), 0);
+	close(fd);
+}
+
 /* A session opened over the UNIX socket by uid 0 belongs to "uid 0"; a
  * TCP peer from 127.0.0.1 (of any uid) is "tcp 127.0.0.1" and can neither
  * use nor close it. */
@@ -758,6 +812,13 @@ static int stop_broker(void **state)
 	(void)state;
 	if (broker.pid > 0)
 		test_broker_stop(&broker);
+	if (saved_netns >= 0) {
+		/* Back to where the other tests run (the namespace goes). */
+		if (setns(saved_netns, CLONE_NEWNET))
+			return -1;
+		close(saved_netns);
+		saved_netns = -1;
+	}
 	return 0;
 }
 
@@ -771,6 +832,7 @@ int main(void)
 		T(test_broker_network_tcp_default_refuses),
 		T(test_broker_network_loopback_needs_loopback_entry),
 		T(test_broker_network_allow_uids_not_bypassed),
+		T(test_broker_network_host_address_needs_exact_entry),
 		T(test_broker_network_tcp_tenant_is_address),
 		T(test_broker_network_write_amplification),
 		cmocka_unit_test(test_broker_network_written_ranges),
