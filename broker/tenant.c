@@ -6,8 +6,7 @@
  * for stream transports a peer address (a VM's vsock CID, a TCP source
  * address); never anything a client sends. All of a tenant's connections
  * share its sessions and its allowance of channels, sessions and region
- * memory (tenant-channels, tenant-sessions, tenant-shm; its stream
- * connections' regions, which are broker memory, stream-tenant-shm), and of workers:
+ * memory (tenant-channels, tenant-sessions, tenant-shm), and of workers:
  * at most tenant-inflight of its ops execute at once, the rest wait in its
  * own submission rings, so a tenant with long ops on many channels cannot
  * occupy every worker (worker.c). A session lives as
@@ -15,7 +14,9 @@
  * behind), and any connection of its tenant may use it. A session id names
  * a session only within its tenant's table, so an id guessed or copied
  * from another tenant finds nothing: EPERM, whether or not it exists
- * elsewhere.
+ * elsewhere. The regions of its stream connections are broker memory (the
+ * broker plays the client's side of them): they count against
+ * stream-tenant-shm instead of tenant-shm.
  */
 #include <errno.h>
 #include <stdio.h>
