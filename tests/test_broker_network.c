@@ -45,6 +45,15 @@ static struct test_broker broker;
 #define BYSTANDER_BOUND_NS 2000000000ull
 
 #define MIB (1ull << 20)
+
+/* What the broker's RSS grows by for each byte it writes: under TSan (the
+ * broker is built like the tests) each byte written also maps its shadow,
+ * about 4.5 more (measured: 16 MiB areas filled, 5.5x). */
+#if defined(__SANITIZE_THREAD__)
+#define RSS_PER_BYTE 6
+#else
+#define RSS_PER_BYTE 1
+#endif
 #define OTHER_UID 1001u	/* a local user who is not in allow-uids */
 
 /* ---- helpers ---- */
@@ -381,7 +390,7 @@ static void test_broker_network_listener_shm_bounds_memory(void **state)
 		      nr, refused, grown / 1024);
 	assert_true(nr >= 4);
 	assert_true(refused > 0);
-	assert_true(grown < (192 + 64) * 1024);
+	assert_true(grown < (192 + 64) * 1024 * RSS_PER_BYTE);
 	bystander_check(by, BYSTANDER_BOUND_NS);
 	for (int i = 0; i < nr; i++)
 		close(fds[i]);
@@ -431,6 +440,23 @@ static void test_broker_network_loopback_needs_loopback_entry(void **state)
 	close(fd);
 	bystander_check(by, BYSTANDER_BOUND_NS);
 	assert_int_equal(test_broker_stop(&broker), 0);
+
+	/* Nor on a dual-stack listener, where an IPv4 peer is ::ffff:127.0.0.1. */
+	{
+		const char *a6[] = { "--tcp=[::]:0", "--allow-peers=0.0.0.0/0,::/0", NULL };
+		char v4[64];
+
+		if (test_broker_start(&broker, a6) == 0) {
+			snprintf(v4, sizeof(v4), "127.0.0.1:%s", strrchr(broker.tcp, ':') + 1);
+			fd = tcp_connect(v4);
+			assert_int_equal(stream_hello(fd, 0, 0, MIB, why, sizeof(why)), -EACCES);
+			assert_non_null(strstr(why, "loopback"));
+			close(fd);
+			assert_int_equal(test_broker_stop(&broker), 0);
+		} else {
+			print_message("no IPv6 listener here: the dual-stack case is not run\n");
+		}
+	}
 
 	/* A loopback entry does admit it. */
 	{
