@@ -70,8 +70,9 @@ static void pin_broker(pid_t pid)
 static void start(struct test_broker *b, const char *spin_us, bool pinned)
 {
 	char spin[64];
-	/* TCP too: the stream rows use the same broker. */
-	const char *args[] = { spin, "--workers=1", "--tcp=127.0.0.1:0", NULL };
+	/* TCP too: the stream rows use the same broker, from loopback. */
+	const char *args[] = { spin, "--workers=1", "--tcp=127.0.0.1:0",
+			       "--allow-peers=127.0.0.1", NULL };
 
 	snprintf(spin, sizeof(spin), "--spin-us=%s", spin_us);
 	if (test_broker_start(b, args)) {

@@ -365,7 +365,13 @@ static void bench_n(int n, const char *transport)
 	int l, baserow;
 
 	/* The baseline: the echo server in a child of its own. */
-	if (test_broker_start(&b, (const char *const[]){ "--tcp=127.0.0.1:0", NULL })) {
+	/* Up to 64 processes from one address (or uid over unix-stream) are
+	 * one tenant with a stream connection each, 64 MiB of data area
+	 * asked apiece: more than the stream limits' defaults, which are for
+	 * hostile peers. They connect at once, too. */
+	if (test_broker_start(&b, (const char *const[]){
+			"--tcp=127.0.0.1:0", "--allow-peers=127.0.0.1",
+			"--stream-tenant-shm=16G", "--listener-shm=16G", NULL })) {
 		fprintf(stderr, "bench_clients: cannot start accelringd\n");
 		exit(1);
 	}

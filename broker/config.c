@@ -44,6 +44,17 @@ void ar__config_defaults(struct ar_config *c)
 	c->tenant_inflight = 0;	/* unlimited */
 	c->tenant_long_ops = 4;
 	c->tenant_shm = 16ull << 30;
+	/* A stream connection's region and buffers are the broker's memory,
+	 * filled by what a remote peer sends: small by default, bounded per
+	 * tenant and per listener. 64 MiB is what libaccelring asks for a
+	 * stream connection (one per client thread); 1 GiB a tenant is 15 of
+	 * them, 2 GiB a listener two such guests at their full allowance. */
+	c->stream_data_bytes = 4ull << 20;
+	c->stream_max_data_bytes = 64ull << 20;
+	c->stream_tenant_shm = 1ull << 30;
+	c->listener_shm = 2ull << 30;
+	c->tenant_handshakes = 16;
+	c->max_handshakes = 256;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -96,8 +107,11 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		ret = set_str(c->plugins, sizeof(c->plugins), val);
 	else if (!strcmp(key, "tcp"))
 		ret = set_str(c->tcp, sizeof(c->tcp), val);
-	else if (!strcmp(key, "allow-peers"))
-		ret = set_str(c->allow_peers, sizeof(c->allow_peers), val);
+	else if (!strcmp(key, "allow-peers")) {
+		ret = ar__peer_list_check(val);
+		if (!ret)
+			ret = set_str(c->allow_peers, sizeof(c->allow_peers), val);
+	}
 	else if (!strcmp(key, "allow-uids") || !strcmp(key, "allow-gids")) {
 		char *dst = key[6] == 'u' ? c->allow_uids : c->allow_gids;
 
@@ -135,6 +149,12 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("tenant-inflight", tenant_inflight, 0, 1u << 20)
 		U("tenant-long-ops", tenant_long_ops, 0, 1u << 16)
 		U("tenant-shm", tenant_shm, 1u << 20, 1ull << 44)
+		U("stream-data-bytes", stream_data_bytes, 0, AR_REGION_DATA_MAX)
+		U("stream-max-data-bytes", stream_max_data_bytes, 0, AR_REGION_DATA_MAX)
+		U("stream-tenant-shm", stream_tenant_shm, 1u << 20, 1ull << 44)
+		U("listener-shm", listener_shm, 1u << 20, 1ull << 44)
+		U("tenant-handshakes", tenant_handshakes, 1, 65536)
+		U("max-handshakes", max_handshakes, 1, 65536)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;
 	}

@@ -114,9 +114,10 @@ static void conn_free(struct ar_conn *c)
 	ar__stream_free(c);
 	if (c->region.base)
 		ar_region_release(&c->region);
+	ar__stream_give_back(c);	/* its region and buffers are gone */
 	if (c->tenant) {
 		ar__sessions_drop(c->tenant, c->id);
-		ar__tenant_give_back(c->tenant, c->held_channels, c->held_shm);
+		ar__tenant_give_back(c->tenant, c->stream, c->held_channels, c->held_shm);
 		ar__tenant_put(c->tenant);
 	}
 	close(c->fd);
@@ -235,7 +236,9 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 	int fds[1 + 2 * AR_MAX_CHANNELS];
 	struct ar_wire_welcome wm = { 0 };
 	struct ar_worker *first;
+	uint64_t extra = 0;
 	unsigned nfd = 0;
+	char why[256];
 	int node, ret;
 
 	if (h->abi_major != AR_ABI_MAJOR)
@@ -246,8 +249,8 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		return refuse(c, -EPROTONOSUPPORT,
 			      "shared memory needs the UNIX socket; over %s ask for the stream transport",
 			      c->kind == AR_LISTEN_TCP ? "TCP" : "vsock");
-	if (c->kind != AR_LISTEN_UNIX && !ar__peer_allowed(b, c))
-		return refuse(c, -EACCES, "peer %s is not in allow-peers", c->peer);
+	if (c->kind != AR_LISTEN_UNIX && !ar__peer_allowed(b, c, why, sizeof(why)))
+		return refuse(c, -EACCES, "%s", why);
 	if (c->kind == AR_LISTEN_UNIX && !cred_allowed(&b->cfg, &c->cred))
 		return refuse(c, -EACCES, "uid %u gid %u is in neither allow-uids nor allow-gids",
 			      (unsigned)c->cred.uid, (unsigned)c->cred.gid);
@@ -266,21 +269,26 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 			      "ring sizes %u/%u: need powers of two in %u..%u",
 			      p.sq_bytes, p.cq_bytes, AR_RING_BYTES_MIN,
 			      AR_RING_BYTES_MAX);
-	if (p.data_bytes > b->cfg.max_data_bytes)
+	if (c->stream) {
+		/* Broker memory: the stream limits (stream.c). */
+		ret = ar__stream_size(b, h, &p, &extra, why, sizeof(why));
+		if (ret)
+			return refuse(c, ret, "%s", why);
+	} else if (p.data_bytes > b->cfg.max_data_bytes) {
 		return refuse(c, -E2BIG,
 			      "data area of %llu bytes asked, at most %llu allowed",
 			      (unsigned long long)p.data_bytes,
 			      (unsigned long long)b->cfg.max_data_bytes);
+	}
 	c->tenant = ar__tenant_get(&b->cfg, c->key);
 	if (!c->tenant)
 		return refuse(c, -ENOMEM, "out of memory");
 	/* The tenant's allowance: perhaps fewer channels than asked (the
 	 * Welcome says how many), never more region memory than it has left. */
 	{
-		char why[256];
 		uint32_t nr = p.nr_channels;
 
-		ret = ar__tenant_take(c->tenant, &nr, p.data_bytes,
+		ret = ar__tenant_take(c->tenant, c->stream, &nr, p.data_bytes + extra,
 				      (uint64_t)p.sq_bytes + p.cq_bytes, &c->held_shm,
 				      why, sizeof(why));
 		if (ret)
@@ -288,6 +296,9 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		c->held_channels = nr;
 		p.nr_channels = nr;
 	}
+	/* And its listener's: all its stream peers together. */
+	if (c->stream && (ret = ar__stream_take(b, c, c->held_shm, why, sizeof(why))))
+		return refuse(c, ret, "%s", why);
 
 	/* Place the region on the node whose workers will serve it. */
 	first = b->workers[b->next_worker % b->nr_workers];

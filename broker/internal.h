@@ -82,7 +82,19 @@ struct ar_config {
 	unsigned idle_ms;		/* nothing received, nothing in flight */
 	unsigned frame_ms;		/* a started frame must be complete */
 	unsigned keepalive_s;		/* TCP keepalive idle time; 0: off */
-	char allow_peers[1024];		/* ','-separated; "" allows all */
+	/* Who may connect over TCP/vsock: ','-separated prefixes and vsock
+	 * CIDs; "" admits nobody. A loopback peer (a local user of any uid)
+	 * only by a loopback entry (admit.c). */
+	char allow_peers[1024];
+	/* A stream connection's region is the broker's own memory (the loop
+	 * plays the client's side of it): its own, smaller limits. */
+	uint64_t stream_data_bytes;	/* data area when a stream Hello asks 0 */
+	uint64_t stream_max_data_bytes;	/* the most a stream Hello may ask */
+	uint64_t stream_tenant_shm;	/* a tenant's stream connections */
+	uint64_t listener_shm;		/* all stream connections of a listener */
+	/* Connections that have not finished their handshake. */
+	unsigned tenant_handshakes;	/* per tenant key (uid, address) */
+	unsigned max_handshakes;	/* per listener */
 	/* Access control and per-tenant limits (tenant.c). */
 	char allow_uids[1024];		/* "0,1000-1999"; "" with allow_gids "": all */
 	char allow_gids[1024];
@@ -157,8 +169,13 @@ struct ar_req {
 	uint32_t nr_inline;		/* outputs returned in the completion */
 	struct ar_buf *inline_out[AR_WIRE_MAX_ARGS];
 	uint64_t inline_cap[AR_WIRE_MAX_ARGS];	/* a plugin may only lower len */
-	uint32_t nr_written;		/* data-area ranges the op writes */
+	/* Stream channels: the data-area ranges the op may write, as
+	 * declared (sgemm's C: its span), and the ar_buf each belongs to,
+	 * whose len the plugin may lower to what it wrote (NULL: written
+	 * whole). ar__req_written() makes the completion's list of them. */
+	uint32_t nr_written;
 	struct ar_wire_range written[AR_WIRE_MAX_ARGS];
+	const struct ar_buf *written_buf[AR_WIRE_MAX_ARGS];
 	struct ar_op op;
 	struct ar_buf read[AR_WIRE_MAX_ARGS];
 	struct ar_buf write[AR_WIRE_MAX_ARGS];
@@ -183,6 +200,16 @@ int ar__req_decode(const void *copy, size_t len, struct ar_req *r,
 		   struct ar_wire_msg *m);
 int ar__req_resolve(struct ar_req_ctx *ctx, struct ar_req *r,
 		    const struct ar_wire_msg *m);
+/*
+ * ar__req_written - after the plugin ran: the data-area ranges a stream
+ * peer gets back in Chunks, into out (room for AR_WIRE_MAX_ARGS). Each
+ * range is as long as its buffer's len after the plugin (never longer than
+ * declared), empty ones are left out, and overlapping or adjacent ones are
+ * merged, in ascending order: they are disjoint and inside the data area,
+ * so one op never makes the broker send more than the data area.
+ * Returns how many ranges out holds (0..r->nr_written).
+ */
+int ar__req_written(const struct ar_req *r, struct ar_wire_range *out);
 
 /* ---- tenant.c ---- */
 
@@ -205,9 +232,10 @@ struct ar_tenant {
 	_Atomic uint32_t long_ops;	/* its ops on rescued threads (worker.c) */
 	uint32_t channels;		/* held over all its connections */
 	uint64_t shm;			/* bytes of regions held */
+	uint64_t stream_shm;		/* bytes its stream connections hold */
 	/* Limits, from the configuration when it was created. */
 	uint32_t max_channels, max_sessions, max_inflight, max_long_ops;
-	uint64_t max_shm;
+	uint64_t max_shm, max_stream_shm;
 };
 
 /* The tenant of a peer, by key (a uid for UNIX peers, an address or a
@@ -215,12 +243,14 @@ struct ar_tenant {
 struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key);
 void ar__tenant_put(struct ar_tenant *t);
 /* Take up to *nr channels (at least one) and the region they need (fixed
- * bytes, plus per_ch bytes a channel) from t's allowance; *nr becomes what
+ * bytes, plus per_ch bytes a channel) from t's allowance: tenant-shm, or
+ * for a stream connection (stream) stream-tenant-shm; *nr becomes what
  * was granted, *bytes what was taken. -EDQUOT with the reason in why when
  * not even one channel fits. */
-int ar__tenant_take(struct ar_tenant *t, uint32_t *nr, uint64_t fixed,
+int ar__tenant_take(struct ar_tenant *t, bool stream, uint32_t *nr, uint64_t fixed,
 		    uint64_t per_ch, uint64_t *bytes, char *why, size_t cap);
-void ar__tenant_give_back(struct ar_tenant *t, uint32_t nr, uint64_t bytes);
+void ar__tenant_give_back(struct ar_tenant *t, bool stream, uint32_t nr,
+			  uint64_t bytes);
 /* Whether id is in a list like "0,1000-1999" (config syntax). */
 bool ar__id_in_list(const char *list, uint32_t id);
 /* 0 if the list parses, -EINVAL if not. */
@@ -295,6 +325,11 @@ struct ar_conn {
 	char key[80];			/* its tenant's key */
 	uint32_t held_channels;		/* taken from its tenant's allowance */
 	uint64_t held_shm;
+	/* A stream connection's memory, taken from its listener's
+	 * listener-shm (given back when it is freed). */
+	_Atomic uint64_t *listener_pool;
+	uint64_t listener_held;
+	bool hs_counted;		/* in the handshake counts (admit.c) */
 	struct ar_stream *st;		/* stream.c; loop thread only */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */
@@ -325,6 +360,10 @@ struct ar_broker {
 	int listen_fd;
 	bool listen_owned;		/* we bound it (not socket activation) */
 	int stream_fd[AR_LISTEN_MAX];	/* TCP and vsock listeners; -1: none */
+	/* Bytes the stream connections of each listener hold (listener-shm):
+	 * taken by the loop, given back by whoever frees the connection. */
+	_Atomic uint64_t listener_shm[AR_LISTEN_MAX];
+	struct ar_handshakes *hs;	/* admit.c; loop thread only */
 	char tcp_bound[80];		/* the TCP listener's address, port resolved */
 	int sig_fd;
 	struct io_uring ring;
@@ -381,6 +420,19 @@ void ar__watchdog_stop(struct ar_broker *b);
 int ar__worker_node(const struct ar_worker *w);
 
 /* stream.c: the loop's side of a stream connection */
+/* A stream Hello's sizes: rings (asked, or sq-bytes / cq-bytes) capped to
+ * what max-frame needs, the data area (asked, or stream-data-bytes) at
+ * most stream-max-data-bytes, and in *extra the frame buffers the loop
+ * will hold for it. Returns 0, or -E2BIG with the reason in why. */
+int ar__stream_size(const struct ar_broker *b, const struct ar_wire_hello *h,
+		    struct ar_region_params *p, uint64_t *extra, char *why,
+		    size_t cap);
+/* Take bytes from c's listener's listener-shm. Returns 0, or -EDQUOT with
+ * the reason in why. */
+int ar__stream_take(struct ar_broker *b, struct ar_conn *c, uint64_t bytes,
+		    char *why, size_t cap);
+/* Give back what ar__stream_take took; any thread. */
+void ar__stream_give_back(struct ar_conn *c);
 int ar__stream_init(struct ar_broker *b, struct ar_conn *c);
 void ar__stream_free(struct ar_conn *c);
 int ar__stream_start(struct ar_broker *b, struct ar_conn *c);
@@ -395,8 +447,24 @@ void ar__stream_cancel(struct ar_broker *b, struct ar_conn *c);
 bool ar__stream_owns_recv(const struct ar_conn *c);
 /* Keepalive and no-delay on an accepted TCP connection. */
 void ar__stream_socket_opts(struct ar_broker *b, int fd, int kind);
-/* Whether allow-peers admits c (a network peer). */
-bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c);
+
+/* admit.c: who gets in */
+/* 0 if every entry of an allow-peers list parses, -EINVAL if not. */
+int ar__peer_list_check(const char *list);
+/* Whether allow-peers admits c (a network peer); if not, why. */
+bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c,
+		      char *why, size_t cap);
+/* At start: warn about what allow-peers does with the listeners configured
+ * (an empty one refuses every peer; one that admits loopback lets local
+ * users outside allow-uids in). */
+void ar__admit_warn(const struct ar_config *cfg);
+/* A new connection, before its handshake: false (logged, rate-limited)
+ * when its tenant key has tenant-handshakes connections in the handshake
+ * already, or its listener max-handshakes; the caller closes it then. */
+bool ar__handshake_admit(struct ar_broker *b, struct ar_conn *c);
+/* c left the handshake (active, refused or gone); idempotent. */
+void ar__handshake_done(struct ar_broker *b, struct ar_conn *c);
+void ar__handshake_free(struct ar_broker *b);
 
 /* loop.c */
 struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b);

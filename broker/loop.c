@@ -318,6 +318,7 @@ static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 	if (c->state == AR_CONN_DEAD)
 		return;
 	unlist(b, c);
+	ar__handshake_done(b, c);
 	ar__stream_cancel(b, c);
 	if (c->state == AR_CONN_ACTIVE) {
 		ar_info("conn %u (%s): closed (%s): releasing its %u channels and region",
@@ -348,6 +349,8 @@ static bool on_accept(struct ar_broker *b, int kind, int res)
 	c = ar__conn_new(b, res, kind);
 	if (!c) {
 		close(res);
+	} else if (!ar__handshake_admit(b, c)) {
+		ar__conn_put(c);	/* closes it: a storm costs no fd */
 	} else {
 		c->next = b->conns;
 		b->conns = c;
@@ -373,6 +376,8 @@ static void on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 	if (c->state == AR_CONN_DEAD)
 		return;	/* shut down by close_conns */
 	ret = ar__conn_handshake(b, c, res);
+	if (ret)
+		ar__handshake_done(b, c);
 	if (ret == 1 && c->stream)
 		ret = ar__stream_start(b, c);
 	else if (ret >= 0)
@@ -572,6 +577,7 @@ void ar__broker_close_conns(struct ar_broker *b)
 
 		/* The workers are gone and have dropped their channels. */
 		b->conns = c->next;
+		ar__handshake_done(b, c);
 		ar__stream_cancel(b, c);
 		shutdown(c->fd, SHUT_RDWR);
 		c->state = AR_CONN_DEAD;

@@ -39,10 +39,40 @@ static void usage(FILE *f)
 "  data-bytes      default data area per connection (default 64M)\n"
 "  max-data-bytes  the largest data area a client may ask for (default 1G)\n"
 "  handshake-ms    time allowed for the handshake (default 2000)\n"
+"  tenant-handshakes  connections of one tenant still in the handshake;\n"
+"                  more are closed at once (default 16)\n"
+"  max-handshakes  the same for all of a listener's connections (default 256)\n"
 "  grace-ms        on SIGTERM, time to drain queued ops (default 5000)\n"
 "  tenant-long-ops a tenant's ops running long on threads of their own, at\n"
 "                  once; more wait in its rings (default 4, 0: any)\n"
-"  log-level       error, warn, info or debug (default warn)\n",
+"  log-level       error, warn, info or debug (default warn)\n"
+"\n"
+"Tenants and access (a tenant shares sessions and limits):\n"
+"  allow-uids, allow-gids  who may connect over the UNIX socket (default all)\n"
+"  tenant-channels, tenant-sessions, tenant-shm, tenant-inflight  its limits\n"
+"  Over the UNIX socket a tenant is a uid (SO_PEERCRED). Over TCP a tenant is\n"
+"  an address, never a uid: every local user reaching a loopback address is\n"
+"  the one tenant \"tcp 127.0.0.1\", and allow-uids does not apply to it.\n"
+"\n"
+"Stream transport (VMs; also unix-stream:// clients):\n"
+"  tcp             HOST:PORT to listen on (default none)\n"
+"  vsock-port      vsock port to listen on, any CID (default none)\n"
+"  allow-peers     ','-separated ADDR, ADDR/BITS, vsock:CID, vsock:any that a\n"
+"                  TCP or vsock listener admits. Empty (the default): it admits\n"
+"                  nobody. A peer that is this machine (a local process of any\n"
+"                  uid) only by an entry naming it: loopback (127.0.0.0/8, ::1,\n"
+"                  vsock CID 1) by a loopback entry (127.0.0.1, ::1, vsock:1),\n"
+"                  a host address by exactly that address; never by 0.0.0.0/0,\n"
+"                  vsock:any or a subnet holding it\n"
+"  max-frame       largest frame (default 1M); a stream connection's rings are\n"
+"                  capped to what it needs, whatever its Hello asks\n"
+"  stream-data-bytes      data area when a stream Hello asks none (default 4M)\n"
+"  stream-max-data-bytes  the most a stream Hello may ask (default 64M)\n"
+"  stream-tenant-shm      memory a tenant's stream connections hold: regions\n"
+"                         and frame buffers, all broker memory (default 1G)\n"
+"  listener-shm           the same for all stream connections of one listener\n"
+"                         (tcp, vsock, unix) (default 2G)\n"
+"  idle-ms, frame-ms, keepalive-s  stream peer timeouts (600000, 10000, 30)\n",
 		AR_MAX_CHANNELS);
 }
 
@@ -159,6 +189,7 @@ int main(int argc, char **argv)
 	}
 	if (ar__broker_listen(&b) || ar__broker_listen_streams(&b))
 		return 1;
+	ar__admit_warn(&b.cfg);
 
 	/* Workers, spread over the NUMA nodes; one node without libnuma. */
 	b.nodes = numa_available() < 0 ? 1 : numa_num_configured_nodes();
@@ -228,6 +259,7 @@ int main(int argc, char **argv)
 		close(b.listen_fd);
 	ar__broker_close_listeners(&b);
 	ar__plugins_unload(&b.plugins);
+	ar__handshake_free(&b);
 	free(b.workers);
 	close(b.sig_fd);
 	return ret ? 1 : 0;

@@ -67,6 +67,7 @@ static int resolve_out(struct ar_req_ctx *ctx, struct ar_req *r,
 			r->cq_bound += COMPL_PER_REF;
 			if (r->cq_bound > ctx->max_inline)
 				return -EMSGSIZE;
+			r->written_buf[r->nr_written] = out;
 			r->written[r->nr_written++] =
 				(struct ar_wire_range){ w->off, w->len };
 		}
@@ -144,6 +145,12 @@ static int parse_sgemm(struct ar_req_ctx *ctx, struct ar_req *r,
 		return -EINVAL;
 	if ((ret = resolve_out(ctx, r, &s->c, nc, sizeof(float), false, &c)))
 		return ret;
+	if (ctx->report_writes) {
+		/* sgemm writes all of C's span and nothing else, however
+		 * long the ref: that span goes back, not the ref. */
+		r->written_buf[r->nr_written - 1] = NULL;
+		r->written[r->nr_written - 1].len = nc;
+	}
 	*o = (struct ar_op_sgemm){ .m = s->m, .n = s->n, .k = s->k,
 				   .lda = s->lda, .ldb = s->ldb, .ldc = s->ldc,
 				   .alpha = s->alpha, .beta = s->beta,
@@ -285,6 +292,43 @@ int ar__req_resolve(struct ar_req_ctx *ctx, struct ar_req *r,
 		r->status = ret;
 	}
 	return 0;
+}
+
+int ar__req_written(const struct ar_req *r, struct ar_wire_range *out)
+{
+	uint32_t n = 0, k = 0;
+
+	/* What each output holds after the plugin, in ascending order
+	 * (insertion sort: at most AR_WIRE_MAX_ARGS of them). */
+	for (uint32_t i = 0; i < r->nr_written && i < AR_WIRE_MAX_ARGS; i++) {
+		struct ar_wire_range w = r->written[i];
+		const struct ar_buf *b = r->written_buf[i];
+		uint32_t j;
+
+		/* A plugin may only lower len; one that raised it gets the
+		 * declared length. */
+		if (b && b->len < w.len)
+			w.len = b->len;
+		if (!w.len)
+			continue;
+		for (j = n; j > 0 && out[j - 1].off > w.off; j--)
+			out[j] = out[j - 1];
+		out[j] = w;
+		n++;
+	}
+	/* Merge what overlaps or touches. Every range was checked to lie in
+	 * the data area, so off + len does not overflow. */
+	for (uint32_t i = 0; i < n; i++) {
+		if (k && out[i].off <= out[k - 1].off + out[k - 1].len) {
+			uint64_t end = out[i].off + out[i].len;
+
+			if (end > out[k - 1].off + out[k - 1].len)
+				out[k - 1].len = end - out[k - 1].off;
+			continue;
+		}
+		out[k++] = out[i];
+	}
+	return (int)k;
 }
 
 int ar__req_parse(struct ar_req_ctx *ctx, const void *copy, size_t len,

@@ -14,6 +14,15 @@
  * completion itself. So workers, plugins and request checks are the same
  * code for both transports.
  *
+ * Memory: that region, and the frame buffers below, are the broker's own
+ * memory, which the peer fills (Chunks into the data area, frames into the
+ * buffers). So a stream connection has limits of its own: its rings are
+ * capped to what max-frame needs, its data area to stream-max-data-bytes
+ * (stream-data-bytes when it asks none), and all it holds is counted
+ * against its tenant's stream-tenant-shm and its listener's listener-shm
+ * (ar__stream_size, ar__stream_take). The Chunks sent back for an op are
+ * what its plugin wrote, merged (request.c), so at most the data area.
+ *
  * Flow control: a full SQ stops reading from the socket; a full send
  * buffer stops reading the CQ; a full CQ stops the worker consuming. A peer
  * that does not read its completions stalls only itself.
@@ -27,8 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -66,6 +73,112 @@ struct ar_stream {
 	uint64_t frame_start_ns;	/* the partial frame's first byte; 0: none */
 	uint64_t inflight;		/* requests queued, completions not sent */
 };
+
+/* ---- sizes and memory ---- */
+
+/* The smallest ring whose largest record holds n bytes. */
+static uint32_t ring_holding(uint32_t n)
+{
+	uint32_t b = AR_RING_BYTES_MIN;
+
+	while (AR_REC_MAX_LEN(b) < n && b < AR_RING_BYTES_MAX)
+		b <<= 1;
+	return b;
+}
+
+/* The largest ring whose largest record is at most n bytes. */
+static uint32_t ring_within(uint32_t n)
+{
+	uint32_t b = AR_RING_BYTES_MIN;
+
+	while (b < AR_RING_BYTES_MAX && AR_REC_MAX_LEN(b << 1) <= n)
+		b <<= 1;
+	return b;
+}
+
+/* What ar__stream_init allocates beyond the region, for a CQ of cq bytes:
+ * memory a peer can fill (a frame in, Chunks out), so it is counted. */
+static uint64_t buffer_bytes(uint32_t max_frame, uint32_t cq)
+{
+	return sizeof(struct ar_stream) + 2ull * (AR_FRAME_HDR + max_frame + IN_SLACK) +
+	       ((max_frame + 7) & ~7u) + ((AR_REC_MAX_LEN(cq) + 7) & ~7u);
+}
+
+int ar__stream_size(const struct ar_broker *b, const struct ar_wire_hello *h,
+		    struct ar_region_params *p, uint64_t *extra, char *why,
+		    size_t cap)
+{
+	const struct ar_config *cfg = &b->cfg;
+	/* The region is the broker's, and everything in it is broker memory
+	 * (the rings are prefaulted). Rings beyond what max-frame needs buy
+	 * nothing: the SQ must hold the largest request frame the loop
+	 * enqueues, and a completion must fit in a frame. */
+	uint32_t sq_max = ring_holding(cfg->max_frame), cq_max = ring_within(cfg->max_frame);
+	uint64_t total;
+
+	if (p->sq_bytes > sq_max)
+		p->sq_bytes = sq_max;
+	if (p->cq_bytes > cq_max)
+		p->cq_bytes = cq_max;
+	p->data_bytes = h->data_bytes ? h->data_bytes : cfg->stream_data_bytes;
+	if (p->data_bytes > cfg->stream_max_data_bytes) {
+		snprintf(why, cap, "data area of %llu bytes asked, at most %llu over the "
+			 "stream transport (stream-max-data-bytes)",
+			 (unsigned long long)p->data_bytes,
+			 (unsigned long long)cfg->stream_max_data_bytes);
+		return -E2BIG;
+	}
+	*extra = buffer_bytes(cfg->max_frame, p->cq_bytes);
+	total = p->data_bytes + *extra + p->sq_bytes + p->cq_bytes;
+	/* An ask no allowance could ever hold is not a quota matter. */
+	if (total > cfg->stream_tenant_shm || total > cfg->listener_shm) {
+		bool t = cfg->stream_tenant_shm <= cfg->listener_shm;
+
+		snprintf(why, cap, "a stream connection of %llu bytes (data area, rings "
+			 "and frame buffers) asked, %s is %llu",
+			 (unsigned long long)total, t ? "stream-tenant-shm" : "listener-shm",
+			 (unsigned long long)(t ? cfg->stream_tenant_shm : cfg->listener_shm));
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static const char *const listener_name[AR_LISTEN_MAX] = { "unix", "tcp", "vsock" };
+
+int ar__stream_take(struct ar_broker *b, struct ar_conn *c, uint64_t bytes,
+		    char *why, size_t cap)
+{
+	_Atomic uint64_t *pool = &b->listener_shm[c->kind];
+	uint64_t held = atomic_load_explicit(pool, memory_order_relaxed);
+
+	/* Only the loop takes, but connections are given back by whichever
+	 * thread drops their last reference. */
+	do {
+		if (bytes > b->cfg.listener_shm - held ||
+		    held > b->cfg.listener_shm) {
+			snprintf(why, cap, "the %s listener's stream connections hold %llu bytes "
+				 "and this one asks %llu more, listener-shm is %llu",
+				 listener_name[c->kind], (unsigned long long)held,
+				 (unsigned long long)bytes,
+				 (unsigned long long)b->cfg.listener_shm);
+			return -EDQUOT;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(pool, &held, held + bytes,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	c->listener_pool = pool;
+	c->listener_held = bytes;
+	return 0;
+}
+
+void ar__stream_give_back(struct ar_conn *c)
+{
+	if (!c->listener_pool)
+		return;
+	atomic_fetch_sub_explicit(c->listener_pool, c->listener_held, memory_order_relaxed);
+	c->listener_pool = NULL;
+	c->listener_held = 0;
+}
 
 int ar__stream_init(struct ar_broker *b, struct ar_conn *c)
 {
@@ -513,67 +626,4 @@ void ar__stream_socket_opts(struct ar_broker *b, int fd, int kind)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-}
-
-/* Whether addr (len bytes) lies in the prefix net/bits. */
-static bool in_prefix(const uint8_t *addr, const uint8_t *net, unsigned len,
-		      unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-
-	if (bits > len * 8)
-		return false;
-	if (memcmp(addr, net, full))
-		return false;
-	return !rest || ((addr[full] ^ net[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
-}
-
-/* One allow-peers entry: "vsock:CID", "vsock:any", "ADDR" or "ADDR/BITS". */
-static bool entry_admits(const char *e, const struct sockaddr_storage *ss, int kind)
-{
-	char host[INET6_ADDRSTRLEN + 8];
-	uint8_t net[16];
-	const char *slash;
-	unsigned bits;
-
-	if (!strncmp(e, "vsock:", 6)) {
-		const struct sockaddr_vm *v = (const struct sockaddr_vm *)ss;
-
-		if (kind != AR_LISTEN_VSOCK)
-			return false;
-		return !strcmp(e + 6, "any") ||
-		       strtoul(e + 6, NULL, 10) == v->svm_cid;
-	}
-	if (kind != AR_LISTEN_TCP)
-		return false;
-	slash = strchr(e, '/');
-	snprintf(host, sizeof(host), "%.*s", slash ? (int)(slash - e) : (int)strlen(e), e);
-	if (ss->ss_family == AF_INET && inet_pton(AF_INET, host, net) == 1) {
-		bits = slash ? (unsigned)atoi(slash + 1) : 32;
-		return in_prefix((const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr,
-				 net, 4, bits);
-	}
-	if (ss->ss_family == AF_INET6 && inet_pton(AF_INET6, host, net) == 1) {
-		bits = slash ? (unsigned)atoi(slash + 1) : 128;
-		return in_prefix((const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
-				 net, 16, bits);
-	}
-	return false;
-}
-
-bool ar__peer_allowed(const struct ar_broker *b, const struct ar_conn *c)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char list[sizeof(b->cfg.allow_peers)], *save = NULL;
-
-	if (!b->cfg.allow_peers[0])
-		return true;
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &len))
-		return false;
-	snprintf(list, sizeof(list), "%s", b->cfg.allow_peers);
-	for (char *e = strtok_r(list, ", ", &save); e; e = strtok_r(NULL, ", ", &save))
-		if (entry_admits(e, &ss, c->kind))
-			return true;
-	return false;
 }

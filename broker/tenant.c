@@ -14,7 +14,9 @@
  * behind), and any connection of its tenant may use it. A session id names
  * a session only within its tenant's table, so an id guessed or copied
  * from another tenant finds nothing: EPERM, whether or not it exists
- * elsewhere.
+ * elsewhere. The regions of its stream connections are broker memory (the
+ * broker plays the client's side of them): they count against
+ * stream-tenant-shm instead of tenant-shm.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +50,7 @@ struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key)
 			t->max_inflight = cfg->tenant_inflight;
 			t->max_long_ops = cfg->tenant_long_ops;
 			t->max_shm = cfg->tenant_shm;
+			t->max_stream_shm = cfg->stream_tenant_shm;
 			pthread_mutex_init(&t->lock, NULL);
 			t->next = tenants;
 			tenants = t;
@@ -166,14 +169,18 @@ int ar__session_lookup(struct ar_tenant *t, uint32_t id, uint32_t *flags)
 	return ret;
 }
 
-int ar__tenant_take(struct ar_tenant *t, uint32_t *nr, uint64_t fixed,
+int ar__tenant_take(struct ar_tenant *t, bool stream, uint32_t *nr, uint64_t fixed,
 		    uint64_t per_ch, uint64_t *bytes, char *why, size_t cap)
 {
+	/* A stream connection's region is the broker's memory, not shared
+	 * with the tenant: its own allowance. */
+	uint64_t *held = stream ? &t->stream_shm : &t->shm;
+	uint64_t max = stream ? t->max_stream_shm : t->max_shm;
 	uint64_t left;
 	int ret = 0;
 
 	pthread_mutex_lock(&t->lock);
-	left = t->max_shm - t->shm;
+	left = max - *held;
 	if (*nr > t->max_channels - t->channels)
 		*nr = t->max_channels - t->channels;
 	/* Fewer channels if their rings do not fit, but never none. */
@@ -184,24 +191,27 @@ int ar__tenant_take(struct ar_tenant *t, uint32_t *nr, uint64_t fixed,
 			 t->key, t->channels, t->max_channels);
 		ret = -EDQUOT;
 	} else if (!*nr) {
-		snprintf(why, cap, "tenant %s holds %llu bytes of regions and asks %llu more, "
-			 "tenant-shm is %llu", t->key, (unsigned long long)t->shm,
-			 (unsigned long long)(fixed + per_ch), (unsigned long long)t->max_shm);
+		snprintf(why, cap, "tenant %s holds %llu bytes of %s and asks %llu more, "
+			 "%s is %llu", t->key, (unsigned long long)*held,
+			 stream ? "stream connections" : "regions",
+			 (unsigned long long)(fixed + per_ch),
+			 stream ? "stream-tenant-shm" : "tenant-shm", (unsigned long long)max);
 		ret = -EDQUOT;
 	} else {
 		*bytes = fixed + *nr * per_ch;
 		t->channels += *nr;
-		t->shm += *bytes;
+		*held += *bytes;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
 
-void ar__tenant_give_back(struct ar_tenant *t, uint32_t nr, uint64_t bytes)
+void ar__tenant_give_back(struct ar_tenant *t, bool stream, uint32_t nr,
+			  uint64_t bytes)
 {
 	pthread_mutex_lock(&t->lock);
 	t->channels -= nr;
-	t->shm -= bytes;
+	*(stream ? &t->stream_shm : &t->shm) -= bytes;
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -507,8 +507,7 @@ static void post(struct batch *bt, struct ar_channel *ch, struct ar_req *r)
 	c->nr_outputs = 0;
 	c->nr_written = 0;
 	if (r->status == 0) {
-		c->nr_written = r->nr_written;
-		memcpy(c->written, r->written, r->nr_written * sizeof(r->written[0]));
+		c->nr_written = (uint32_t)ar__req_written(r, c->written);
 		c->nr_outputs = r->nr_inline;
 		for (uint32_t i = 0; i < r->nr_inline; i++) {
 			uint64_t len = r->inline_out[i]->len;

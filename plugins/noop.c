@@ -3,6 +3,9 @@
  * noop - implements every op and does nothing but log its arguments (at
  * debug level) and return upstream vAccel's noop plugin's dummy outputs.
  * It measures the framework itself: a noop op's cost is accelring's cost.
+ * It says what it wrote, as any plugin should (struct ar_buf): an output
+ * it leaves alone gets len 0, so that nothing of it is returned (an inline
+ * output's unwritten bytes, a stream peer's data-area range in Chunks).
  */
 #include <string.h>
 
@@ -62,6 +65,7 @@ static int noop_any(struct ar_op *op)
 		      (unsigned long long)op->u.image.img.len,
 		      (unsigned long long)op->u.image.out_imgname.len);
 		put_str(&op->u.image.out_imgname, DUMMY_IMGNAME);
+		op->u.image.out_text.len = 0;	/* these ops have no text */
 		debug("will return a dummy result");
 		break;
 	case AR_OP_MBENCH:
@@ -74,6 +78,9 @@ static int noop_any(struct ar_op *op)
 		      op->u.generic.library ? op->u.generic.library : "(null)",
 		      op->u.generic.symbol ? op->u.generic.symbol : "(null)",
 		      op->u.generic.nr_read, op->u.generic.nr_write);
+		/* It runs nothing, so it writes none of them. */
+		for (uint32_t i = 0; i < op->u.generic.nr_write; i++)
+			op->u.generic.write[i].len = 0;
 		break;
 	}
 	return 0;

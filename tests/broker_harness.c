@@ -105,8 +105,13 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	argv[n++] = dir_arg;
 	argv[n++] = "--plugins=blas:mbench:noop";
 	argv[n++] = "--log-level=info";
-	if (!strcmp(transport, "tcp"))
+	if (!strcmp(transport, "tcp")) {
 		argv[n++] = "--tcp=127.0.0.1:0";	/* the broker picks the port */
+		/* A TCP listener admits only the peers allow-peers lists; the
+		 * suites' clients are local (a loopback entry, which is one
+		 * tenant for every local user). */
+		argv[n++] = "--allow-peers=127.0.0.1";
+	}
 	for (int i = 0; args && args[i] && n < 62; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;

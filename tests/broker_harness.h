@@ -29,7 +29,9 @@ int test_broker_start(struct test_broker *b, const char *const *args);
 
 /*
  * The transport clients use (ACCELRING_TEST_TRANSPORT): "shm" (default),
- * "tcp" (the broker also listens on 127.0.0.1, port of its choosing) or
+ * "tcp" (the broker also listens on 127.0.0.1, port of its choosing, with
+ * --allow-peers=127.0.0.1; a suite that passes its own --tcp passes its
+ * own --allow-peers too) or
  * "unix-stream" (the same UNIX socket, stream transport). The end-to-end
  * suite runs once per transport.
  */

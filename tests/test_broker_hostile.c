@@ -637,8 +637,11 @@ static void test_broker_hostile_stream_refused(void **state)
 
 static int setup(void **state)
 {
-	/* Short stream limits so that the attacks end quickly. */
+	/* Short stream limits so that the attacks end quickly. The TCP
+	 * peers are local, from 127.0.0.1 and (a second tenant) 127.0.0.2:
+	 * allow-peers must list them, with a loopback entry. */
 	const char *args[] = { "--handshake-ms=300", "--tcp=127.0.0.1:0",
+			       "--allow-peers=127.0.0.0/8",
 			       "--frame-ms=300", "--idle-ms=1500",
 			       "--max-frame=65536", NULL };
 

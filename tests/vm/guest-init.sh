@@ -40,8 +40,9 @@ result tcp-sgemm env ACCELRING_ADDRESS=tcp://10.0.2.100:7000 /bin/sgemm 3 128
 insmod /lib/modules/vsock.ko
 insmod /lib/modules/vmw_vsock_virtio_transport_common.ko
 insmod /lib/modules/vsock_loopback.ko
+# CID 1 is this guest itself (loopback): only an explicit vsock:1 admits it.
 ACCELRING_READY_FD=3 /usr/bin/accelringd --socket=/tmp/accelring.sock \
-	--vsock-port=5000 --plugin-dir=/usr/lib/accelring --plugins=blas:noop \
+	--vsock-port=5000 --allow-peers=vsock:1 --plugin-dir=/usr/lib/accelring --plugins=blas:noop \
 	--workers=1 3>/tmp/ready 2>/tmp/broker.log &
 broker=$!
 i=0
