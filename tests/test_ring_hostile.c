@@ -65,7 +65,12 @@ static void attack(int fd, int strategy, uint64_t seed)
 
 			if (ar_ring_prod_init(&p, &r, 0, AR_RING_SQ))
 				_exit(1);
-			p.tail = p.head_cache = tail;
+			/* Honest about the consumer's head: reserve waits for
+			 * what it released (a producer that assumed an empty
+			 * ring would run more than a ring past it, and be
+			 * poisoned at once before any record got through). */
+			p.tail = tail;
+			p.head_cache = ar_load_acquire(&g.ctl->cons_head);
 			if (ar_ring_sp_reserve(&p, len, &dst) == 0) {
 				memset(dst, (int)x, len);
 				ar_ring_sp_commit(&p, len);
