@@ -90,6 +90,10 @@ static int resolve_out(struct ar_req_ctx *ctx, struct ar_req *r,
 		if (ctx->arena_cap - ctx->arena_used < need)
 			return -ENOBUFS;
 		out->ptr = ctx->arena + ctx->arena_used;
+		/* The arena is shared by every tenant this worker serves: a
+		 * plugin that leaves len as it is returns these bytes, which
+		 * must not be an earlier op's outputs. */
+		memset(out->ptr, 0, need);
 		out->len = w->len;
 		ctx->arena_used += need;
 		r->inline_cap[r->nr_inline] = w->len;
