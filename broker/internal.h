@@ -243,9 +243,19 @@ struct ar_channel {
 	struct ar_worker *worker;
 	struct ar_ring_cons sq;
 	struct ar_ring_prod cq;
-	struct ar_ring_wait cq_wait;	/* eventfd: the client's wake-up fd */
+	/* Broker -> client wake-up: a pipe. The broker keeps the write end
+	 * (O_NONBLOCK, an open file description nobody else holds, one page)
+	 * and sends the read end, so nothing a client does to its fd can
+	 * make a write block or fail other than "already signalled"
+	 * (SECURITY.md 21). Client -> broker doorbell: an eventfd the client
+	 * holds too, so the broker only ever reads it through io_uring,
+	 * never with a plain read(2) or write(2) that its flags could block. */
+	struct ar_ring_wait cq_wait;	/* AR_WAIT_FD on wake */
 	int doorbell;			/* client -> broker eventfd */
-	int wake;			/* broker -> client eventfd */
+	int wake;			/* broker -> client: the pipe's write end */
+	int wake_rd;			/* its read end: the stream transport's
+					 * loop reads it; -1 once sent to a
+					 * shared-memory client */
 	/* Worker-private from here on. */
 	uint32_t slot;			/* index in the worker's channel array */
 	bool armed;			/* a doorbell read is in the io_uring */
