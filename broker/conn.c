@@ -247,6 +247,7 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 	int fds[1 + 2 * AR_MAX_CHANNELS];
 	struct ar_wire_welcome wm = { 0 };
 	struct ar_worker *first;
+	uint64_t t0 = ar__now_ns();
 	unsigned nfd = 0;
 	int node, ret;
 
@@ -278,6 +279,14 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 			      "ring sizes %u/%u: need powers of two in %u..%u",
 			      p.sq_bytes, p.cq_bytes, AR_RING_BYTES_MIN,
 			      AR_RING_BYTES_MAX);
+	/* What a client asks is bounded by the broker's setting (its own
+	 * defaults are the operator's): rings are memory the tenant gets
+	 * mapped, whose faults cost whoever touches them first. */
+	if ((h->sq_bytes && p.sq_bytes > b->cfg.max_ring_bytes) ||
+	    (h->cq_bytes && p.cq_bytes > b->cfg.max_ring_bytes))
+		return refuse(c, -E2BIG,
+			      "rings of %u/%u bytes asked, at most %u allowed (max-ring-bytes)",
+			      p.sq_bytes, p.cq_bytes, b->cfg.max_ring_bytes);
 	if (p.data_bytes > b->cfg.max_data_bytes)
 		return refuse(c, -E2BIG,
 			      "data area of %llu bytes asked, at most %llu allowed",
@@ -386,9 +395,11 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		ar__conn_get(c);
 		ar__worker_add(b->workers[wi], &c->ch[i]);
 	}
-	ar_info("conn %u: %s tenant %u: %s, %u channels, sq %u cq %u, data %llu bytes",
+	ar_info("conn %u: %s tenant %u: %s, %u channels, sq %u cq %u, data %llu bytes "
+		"(set up in %llu us)",
 		c->id, c->peer, c->tenant->id, c->stream ? "stream" : "shared memory",
-		p.nr_channels, p.sq_bytes, p.cq_bytes, (unsigned long long)c->data_bytes);
+		p.nr_channels, p.sq_bytes, p.cq_bytes, (unsigned long long)c->data_bytes,
+		(unsigned long long)((ar__now_ns() - t0) / 1000));
 	return 0;
 }
 

@@ -70,6 +70,7 @@ struct ar_config {
 	uint64_t spin_ns;		/* worker spin before sleeping */
 	unsigned max_channels;		/* per connection */
 	uint32_t sq_bytes, cq_bytes;	/* ring sizes when a client asks 0 */
+	uint32_t max_ring_bytes;	/* the largest ring a client may ask for */
 	uint64_t data_bytes;		/* data area when a client asks 0 */
 	uint64_t max_data_bytes;	/* the most a client may ask for */
 	unsigned handshake_ms;		/* to finish the handshake */

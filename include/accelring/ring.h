@@ -78,7 +78,10 @@ struct ar_region {
 /*
  * ar_region_create - create, lay out, map and seal a region in a new memfd
  * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL); r->fd is what the broker
- * sends to the client.
+ * sends to the client. Nothing is prefaulted: only the header and the
+ * rings' control blocks are written, so the cost does not grow with the
+ * sizes asked for, and the rest is faulted by whoever touches it first
+ * (ar_region_attach prefaults the rings for the client).
  *
  * Returns 0, or -EINVAL for parameters out of range (sizes that are not
  * powers of two or outside the AR_*_MIN/MAX limits, unknown flags, non-zero
