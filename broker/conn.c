@@ -124,8 +124,9 @@ static void conn_free(struct ar_conn *c)
 	}
 	free(c->ch);
 	ar__stream_free(c);
+	/* Whatever a worker wrote since the teardown punched the region. */
 	if (c->region.base)
-		ar_region_release(&c->region);
+		ar__reclaim_region(&c->region);
 	if (c->tenant) {
 		ar__sessions_drop(c->tenant, c->id);
 		ar__tenant_give_back(c->tenant, c->held_channels, c->held_shm);

@@ -312,7 +312,14 @@ static void unlist(struct ar_broker *b, struct ar_conn *c)
 		*pp = c->next;
 }
 
-/* The socket is gone: release everything of the connection now. */
+/*
+ * The socket is gone: release everything of the connection now. What its
+ * tenant is charged for comes back here, not when the workers let go of
+ * the channels (one may be busy in a long op for seconds): the channels
+ * and sessions at once, the region's bytes once its pages are punched out
+ * (at once for a few pages, else by reclaim.c's thread). Workers stop
+ * serving it at once too (poisoned), and free it when they can.
+ */
 static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 {
 	if (c->state == AR_CONN_DEAD)
@@ -323,8 +330,15 @@ static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 		ar_info("conn %u (%s): closed (%s): releasing its %u channels and region",
 			c->id, c->peer, why ? strerror(-why) : "EOF",
 			c->nr_channels);
+		/* Relaxed: a worker that misses it serves one more batch of a
+		 * connection whose pages are about to be zero. */
+		atomic_store_explicit(&c->poisoned, true, memory_order_relaxed);
 		for (uint32_t i = 0; i < c->nr_channels; i++)
 			ar__worker_remove(c->ch[i].worker, &c->ch[i]);
+		ar__sessions_drop(c->tenant, c->id);
+		ar__tenant_give_back(c->tenant, c->held_channels, 0);
+		c->held_channels = 0;
+		ar__reclaim_conn(c);
 	}
 	c->state = AR_CONN_DEAD;
 	ar__conn_put(c);
@@ -586,4 +600,6 @@ void ar__broker_close_conns(struct ar_broker *b)
 		io_uring_submit_and_wait(&b->ring, 1);
 		dispatch(b, accept_pending);
 	}
+	/* The regions of the connections freed above. */
+	ar__reclaim_stop();
 }
