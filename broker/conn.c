@@ -124,9 +124,13 @@ static void conn_free(struct ar_conn *c)
 	}
 	free(c->ch);
 	ar__stream_free(c);
-	/* Whatever a worker wrote since the teardown punched the region. */
-	if (c->region.base)
+	/* Whatever a worker wrote since the teardown punched the region. A
+	 * connection the broker's shutdown closes keeps its pages: the
+	 * client still reads the completions (ECANCELED ones too) there. */
+	if (c->region.base && c->reclaimed)
 		ar__reclaim_region(&c->region);
+	else if (c->region.base)
+		ar_region_release(&c->region);
 	if (c->tenant) {
 		ar__sessions_drop(c->tenant, c->id);
 		ar__tenant_give_back(c->tenant, c->held_channels, c->held_shm);

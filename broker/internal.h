@@ -307,6 +307,10 @@ struct ar_conn {
 	 * the rest when the last reference goes. */
 	uint32_t held_channels;
 	uint64_t held_shm;
+	/* The loop's teardown released the region's pages: release them once
+	 * more at the end. Not set when the broker itself shuts down: its
+	 * clients still read what it completed for them (SECURITY.md 14). */
+	bool reclaimed;
 	struct ar_stream *st;		/* stream.c; loop thread only */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */

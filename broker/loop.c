@@ -360,6 +360,7 @@ static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 		ar__sessions_drop(c->tenant, c->id);
 		ar__tenant_give_back(c->tenant, c->held_channels, 0);
 		c->held_channels = 0;
+		c->reclaimed = true;
 		ar__reclaim_conn(c);
 	}
 	c->state = AR_CONN_DEAD;

@@ -17,7 +17,9 @@
  * tenant's tenant-shm comes back, not before: until the punch the pages
  * were still the tenant's to keep), and when the last reference goes
  * (whatever a worker wrote in between, at most what its op in flight
- * wrote).
+ * wrote). Not when the broker shuts down: a client reads the completions
+ * of the drain (ECANCELED ones too) from its CQ after the broker exited,
+ * and a broker that is gone has no quota left to keep.
  *
  * Punching costs about 0.2 ms per MiB of pages here (a 2 GiB region 0.4 s),
  * so a region with more than RECLAIM_INLINE bytes of pages goes to one
