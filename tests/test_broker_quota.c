@@ -445,8 +445,9 @@ struct storm {
 };
 
 /* One Hello, its Welcome (fds closed), and goodbye. No cmocka here: this
- * runs on a thread of its own. */
-static void storm_one(struct storm *s)
+ * runs on a thread of its own. Returns false once the broker is gone (a
+ * failed test left the thread running). */
+static bool storm_one(struct storm *s)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ar_wire_msg m = hello();
@@ -461,11 +462,11 @@ static void storm_one(struct storm *s)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return;
+		return false;
 	memcpy(sa.sun_path, s->sock, sizeof(sa.sun_path) - 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		close(fd);
-		return;
+		return false;
 	}
 	m.u.hello.channels = HELLO_MAX_CHANNELS;
 	m.u.hello.sq_bytes = s->ring;
@@ -484,14 +485,15 @@ static void storm_one(struct storm *s)
 		}
 	}
 	close(fd);
+	return true;
 }
 
 static void *storm_main(void *arg)
 {
 	struct storm *s = arg;
 
-	while (!atomic_load(&s->stop))
-		storm_one(s);
+	while (!atomic_load(&s->stop) && storm_one(s))
+		;
 	return NULL;
 }
 
@@ -556,7 +558,7 @@ static void test_broker_quota_hello_storm(void **state)
 			       "--max-channels=4", NULL };
 	struct test_broker b;
 	struct bystander *by;
-	struct storm s = { 0 };
+	static struct storm s;	/* not on a stack a failed assertion unwinds */
 	struct ar_client *tc;
 	struct ar_queue *tq;
 	uint64_t conn[15], noop[50], base_c, base_n, max_c = 0, max_n = 0, end;
@@ -596,6 +598,7 @@ static void test_broker_quota_hello_storm(void **state)
 	base_c = median(conn, 15);
 	base_n = median(noop, 50);
 
+	memset(&s, 0, sizeof(s));
 	snprintf(s.sock, sizeof(s.sock), "%s", b.sock);
 	s.ring = ring;
 	assert_int_equal(pthread_create(&thr, NULL, storm_main, &s), 0);
