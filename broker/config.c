@@ -30,6 +30,7 @@ void ar__config_defaults(struct ar_config *c)
 	c->max_channels = 16;
 	c->sq_bytes = AR_RING_BYTES_DEFAULT;
 	c->cq_bytes = AR_RING_BYTES_DEFAULT;
+	c->max_ring_bytes = 1u << 20;
 	c->data_bytes = 64ull << 20;
 	c->max_data_bytes = 1ull << 30;
 	c->handshake_ms = 2000;
@@ -135,6 +136,7 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("max-channels", max_channels, 1, AR_MAX_CHANNELS)
 		U("sq-bytes", sq_bytes, AR_RING_BYTES_MIN, AR_RING_BYTES_MAX)
 		U("cq-bytes", cq_bytes, AR_RING_BYTES_MIN, AR_RING_BYTES_MAX)
+		U("max-ring-bytes", max_ring_bytes, AR_RING_BYTES_MIN, AR_RING_BYTES_MAX)
 		U("data-bytes", data_bytes, 0, AR_REGION_DATA_MAX)
 		U("max-data-bytes", max_data_bytes, 0, AR_REGION_DATA_MAX)
 		U("handshake-ms", handshake_ms, 1, 3600000)

@@ -5,13 +5,23 @@
  * Handshake: the client sends one frame (u32 little-endian length, then a
  * Hello message). The broker checks the ABI version and the sizes asked
  * for, creates and seals a region memfd with the channels' rings and the
- * data area, creates each channel's doorbell and wake-up eventfds, and
- * sends a Welcome frame with all of them in one SCM_RIGHTS message. A
- * refusal is a Welcome with a negative status and a message saying why,
- * and then the connection is closed.
+ * data area, creates each channel's doorbell (an eventfd) and wake-up fd
+ * (a pipe: the client gets the read end, the broker keeps the write end to
+ * itself), and sends a Welcome frame with all of them in one SCM_RIGHTS
+ * message. A refusal is a Welcome with a negative status and a message
+ * saying why, and then the connection is closed.
+ *
+ * The fds a client gets are its to abuse: it can write an eventfd's
+ * largest count into the doorbell, clear O_NONBLOCK on anything it holds
+ * (a flag of the open file description, which SCM_RIGHTS shares), keep the
+ * memfd after it left. So the broker never writes or reads a shared fd
+ * with a call that could block (the doorbell is read only through
+ * io_uring), writes wake-ups only into a pipe end nobody else holds, and
+ * trusts no flag of an fd it shares.
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <numa.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,10 +119,17 @@ static void conn_free(struct ar_conn *c)
 			close(c->ch[i].doorbell);
 		if (c->ch[i].wake >= 0)
 			close(c->ch[i].wake);
+		if (c->ch[i].wake_rd >= 0)
+			close(c->ch[i].wake_rd);
 	}
 	free(c->ch);
 	ar__stream_free(c);
-	if (c->region.base)
+	/* Whatever a worker wrote since the teardown punched the region. A
+	 * connection the broker's shutdown closes keeps its pages: the
+	 * client still reads the completions (ECANCELED ones too) there. */
+	if (c->region.base && c->reclaimed)
+		ar__reclaim_region(&c->region);
+	else if (c->region.base)
 		ar_region_release(&c->region);
 	ar__stream_give_back(c);	/* its region and buffers are gone */
 	if (c->tenant) {
@@ -237,6 +254,7 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 	struct ar_wire_welcome wm = { 0 };
 	struct ar_worker *first;
 	uint64_t extra = 0;
+	uint64_t t0 = ar__now_ns();
 	unsigned nfd = 0;
 	char why[256];
 	int node, ret;
@@ -269,6 +287,15 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 			      "ring sizes %u/%u: need powers of two in %u..%u",
 			      p.sq_bytes, p.cq_bytes, AR_RING_BYTES_MIN,
 			      AR_RING_BYTES_MAX);
+	/* What a client asks is bounded by the broker's setting (its own
+	 * defaults are the operator's): rings are memory the tenant gets
+	 * mapped, whose faults cost whoever touches them first. A stream
+	 * connection's rings are the broker's to size (stream.c). */
+	if (!c->stream && ((h->sq_bytes && p.sq_bytes > b->cfg.max_ring_bytes) ||
+			   (h->cq_bytes && p.cq_bytes > b->cfg.max_ring_bytes)))
+		return refuse(c, -E2BIG,
+			      "rings of %u/%u bytes asked, at most %u allowed (max-ring-bytes)",
+			      p.sq_bytes, p.cq_bytes, b->cfg.max_ring_bytes);
 	if (c->stream) {
 		/* Broker memory: the stream limits (stream.c). */
 		ret = ar__stream_size(b, h, &p, &extra, why, sizeof(why));
@@ -317,24 +344,36 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 	fds[nfd++] = c->region.fd;
 	c->nr_channels = p.nr_channels;
 	for (uint32_t i = 0; i < p.nr_channels; i++)
-		c->ch[i].doorbell = c->ch[i].wake = -1;
+		c->ch[i].doorbell = c->ch[i].wake = c->ch[i].wake_rd = -1;
 	for (uint32_t i = 0; i < p.nr_channels; i++) {
 		struct ar_channel *ch = &c->ch[i];
+		int pfd[2];
 
 		ch->conn = c;
 		ch->idx = i;
 		ch->doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		ch->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (ch->doorbell < 0 || ch->wake < 0)
-			return refuse(c, -EMFILE, "cannot create eventfds: %s",
+		if (ch->doorbell < 0)
+			return refuse(c, -EMFILE, "cannot create an eventfd: %s",
 				      strerror(errno));
+		/* Each end of a pipe is an open file description of its own:
+		 * the client may do what it likes to the read end's flags,
+		 * ours stay non-blocking. */
+		if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK))
+			return refuse(c, -EMFILE, "cannot create a pipe: %s",
+				      strerror(errno));
+		ch->wake_rd = pfd[0];
+		ch->wake = pfd[1];
+		/* One page of kernel memory per channel is plenty: 512
+		 * unread wake-ups, and a full pipe means "signalled". Best
+		 * effort: the default (16 pages) is bounded too. */
+		(void)fcntl(ch->wake, F_SETPIPE_SZ, AR_PAGE_SIZE);
 		if (ar_ring_cons_init(&ch->sq, &c->region, i, AR_RING_SQ) ||
 		    ar_ring_prod_init(&ch->cq, &c->region, i, AR_RING_CQ))
 			return refuse(c, -EINVAL, "region layout");
-		ch->cq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_EVENTFD,
+		ch->cq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_FD,
 						     .efd = ch->wake };
 		fds[nfd++] = ch->doorbell;
-		fds[nfd++] = ch->wake;
+		fds[nfd++] = ch->wake_rd;
 	}
 	wm.abi_major = AR_ABI_MAJOR;
 	wm.abi_minor = AR_ABI_MINOR;
@@ -350,6 +389,12 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		nfd = 0;
 	}
 	ret = send_welcome(c, &wm, fds, nfd);
+	/* A shared-memory client has its read ends now (or never will):
+	 * keeping ours would only let a pipe outlive the client. */
+	for (uint32_t i = 0; !c->stream && i < p.nr_channels; i++) {
+		close(c->ch[i].wake_rd);
+		c->ch[i].wake_rd = -1;
+	}
 	if (ret) {
 		ar_warn("conn %u: cannot send the welcome: %s", c->id, strerror(-ret));
 		return ret;
@@ -367,9 +412,11 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		ar__conn_get(c);
 		ar__worker_add(b->workers[wi], &c->ch[i]);
 	}
-	ar_info("conn %u: %s tenant %u: %s, %u channels, sq %u cq %u, data %llu bytes",
+	ar_info("conn %u: %s tenant %u: %s, %u channels, sq %u cq %u, data %llu bytes "
+		"(set up in %llu us)",
 		c->id, c->peer, c->tenant->id, c->stream ? "stream" : "shared memory",
-		p.nr_channels, p.sq_bytes, p.cq_bytes, (unsigned long long)c->data_bytes);
+		p.nr_channels, p.sq_bytes, p.cq_bytes, (unsigned long long)c->data_bytes,
+		(unsigned long long)((ar__now_ns() - t0) / 1000));
 	return 0;
 }
 

@@ -15,7 +15,12 @@
  *   worker's command queue; a channel is only ever touched by its worker.
  * - A connection is freed when its last reference goes: one held by the
  *   loop until the socket closes, one per channel until its worker has
- *   dropped it. So a worker never sees a region unmapped under it.
+ *   dropped it. So a worker never sees a region unmapped under it. What
+ *   its tenant is charged for does not wait for that (a worker may be
+ *   busy in a long op): when the loop sees the socket close, the channels
+ *   and sessions go back at once and the region's pages are punched out
+ *   (reclaim.c), since a client may keep the memfd; a worker still in an
+ *   op there sees zero pages.
  */
 #ifndef ACCELRING_BROKER_INTERNAL_H
 #define ACCELRING_BROKER_INTERNAL_H
@@ -70,6 +75,7 @@ struct ar_config {
 	uint64_t spin_ns;		/* worker spin before sleeping */
 	unsigned max_channels;		/* per connection */
 	uint32_t sq_bytes, cq_bytes;	/* ring sizes when a client asks 0 */
+	uint32_t max_ring_bytes;	/* the largest ring a client may ask for */
 	uint64_t data_bytes;		/* data area when a client asks 0 */
 	uint64_t max_data_bytes;	/* the most a client may ask for */
 	unsigned handshake_ms;		/* to finish the handshake */
@@ -275,9 +281,19 @@ struct ar_channel {
 	struct ar_worker *worker;
 	struct ar_ring_cons sq;
 	struct ar_ring_prod cq;
-	struct ar_ring_wait cq_wait;	/* eventfd: the client's wake-up fd */
+	/* Broker -> client wake-up: a pipe. The broker keeps the write end
+	 * (O_NONBLOCK, an open file description nobody else holds, one page)
+	 * and sends the read end, so nothing a client does to its fd can
+	 * make a write block or fail other than "already signalled"
+	 * (SECURITY.md 21). Client -> broker doorbell: an eventfd the client
+	 * holds too, so the broker only ever reads it through io_uring,
+	 * never with a plain read(2) or write(2) that its flags could block. */
+	struct ar_ring_wait cq_wait;	/* AR_WAIT_FD on wake */
 	int doorbell;			/* client -> broker eventfd */
-	int wake;			/* broker -> client eventfd */
+	int wake;			/* broker -> client: the pipe's write end */
+	int wake_rd;			/* its read end: the stream transport's
+					 * loop reads it; -1 once sent to a
+					 * shared-memory client */
 	/* Worker-private from here on. The thread serving the worker owns
 	 * the first group; the thread running the channel's ops owns the
 	 * second (the same thread, except while a rescued thread finishes
@@ -317,19 +333,29 @@ struct ar_conn {
 	uint32_t id;
 	int state;			/* loop thread only */
 	_Atomic int refs;
-	_Atomic bool poisoned;		/* a worker found a protocol error */
+	/* A worker found a protocol error, or the loop tore the connection
+	 * down: workers serve its channels no more (service() checks). */
+	_Atomic bool poisoned;
 	struct ucred cred;		/* UNIX peers */
 	int kind;			/* AR_LISTEN_* */
 	bool stream;			/* stream transport (frames on the socket) */
 	char peer[80];			/* who, for logs */
 	char key[80];			/* its tenant's key */
-	uint32_t held_channels;		/* taken from its tenant's allowance */
+	/* Taken from its tenant's allowance; what is still held. Channels
+	 * and sessions go back at teardown (the loop saw the socket close),
+	 * region bytes once the teardown's punch freed its pages (reclaim.c),
+	 * the rest when the last reference goes. */
+	uint32_t held_channels;
 	uint64_t held_shm;
 	/* A stream connection's memory, taken from its listener's
 	 * listener-shm (given back when it is freed). */
 	_Atomic uint64_t *listener_pool;
 	uint64_t listener_held;
 	bool hs_counted;		/* in the handshake counts (admit.c) */
+	/* The loop's teardown released the region's pages: release them once
+	 * more at the end. Not set when the broker itself shuts down: its
+	 * clients still read what it completed for them (SECURITY.md 14). */
+	bool reclaimed;
 	struct ar_stream *st;		/* stream.c; loop thread only */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */
@@ -398,6 +424,16 @@ void ar__conn_put(struct ar_conn *c);
 /* A protocol violation found by a worker: log it, and make the loop see
  * EOF on the socket so that it tears the connection down. */
 void ar__conn_poison(struct ar_conn *c, const char *why, int err);
+
+/* reclaim.c: a dead connection's region pages, punched out of its memfd
+ * (a client may keep the fd), on a background thread when there are many.
+ * ar__reclaim_conn: at teardown; gives the tenant its tenant-shm back once
+ * the pages are gone (c's reference is kept until then). ar__reclaim_region:
+ * when the last reference goes, then unmaps and closes; r is reset.
+ * ar__reclaim_stop: after close_conns, finishes what is queued. */
+void ar__reclaim_conn(struct ar_conn *c);
+void ar__reclaim_region(struct ar_region *r);
+void ar__reclaim_stop(void);
 
 /* worker.c */
 int ar__worker_start(struct ar_broker *b, unsigned idx, int node,

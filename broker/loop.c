@@ -24,6 +24,7 @@
 #include <linux/vm_sockets.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -231,6 +232,27 @@ static void loop_release(struct ar_broker *b, struct ar_conn *c)
 	ar__conn_put(c);
 }
 
+/*
+ * Submit what is queued and wait for at least one completion, like
+ * io_uring_submit_and_wait(ring, 1), but the wait is a poll(2) on the
+ * ring's fd (readable when completions are there). The same for the
+ * kernel; the reason is valgrind (3.19, scripts/test.sh --long): it holds
+ * its lock over an io_uring_enter that waits, so every other thread of
+ * the broker stopped until the loop woke up, while poll is a wait it
+ * knows. io_uring_submit still flushes an overflowed CQ.
+ */
+static int loop_wait(struct ar_broker *b)
+{
+	struct pollfd p = { .fd = b->ring.ring_fd, .events = POLLIN };
+	int ret = io_uring_submit(&b->ring);
+
+	if (ret < 0)
+		return ret;
+	if (io_uring_cq_ready(&b->ring))
+		return 0;
+	return poll(&p, 1, -1) < 0 ? -errno : 0;
+}
+
 struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
@@ -312,7 +334,14 @@ static void unlist(struct ar_broker *b, struct ar_conn *c)
 		*pp = c->next;
 }
 
-/* The socket is gone: release everything of the connection now. */
+/*
+ * The socket is gone: release everything of the connection now. What its
+ * tenant is charged for comes back here, not when the workers let go of
+ * the channels (one may be busy in a long op for seconds): the channels
+ * and sessions at once, the region's bytes once its pages are punched out
+ * (at once for a few pages, else by reclaim.c's thread). Workers stop
+ * serving it at once too (poisoned), and free it when they can.
+ */
 static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 {
 	if (c->state == AR_CONN_DEAD)
@@ -324,8 +353,16 @@ static void teardown(struct ar_broker *b, struct ar_conn *c, int why)
 		ar_info("conn %u (%s): closed (%s): releasing its %u channels and region",
 			c->id, c->peer, why ? strerror(-why) : "EOF",
 			c->nr_channels);
+		/* Relaxed: a worker that misses it serves one more batch of a
+		 * connection whose pages are about to be zero. */
+		atomic_store_explicit(&c->poisoned, true, memory_order_relaxed);
 		for (uint32_t i = 0; i < c->nr_channels; i++)
 			ar__worker_remove(c->ch[i].worker, &c->ch[i]);
+		ar__sessions_drop(c->tenant, c->id);
+		ar__tenant_give_back(c->tenant, c->stream, c->held_channels, 0);
+		c->held_channels = 0;
+		c->reclaimed = true;
+		ar__reclaim_conn(c);
 	}
 	c->state = AR_CONN_DEAD;
 	ar__conn_put(c);
@@ -544,7 +581,7 @@ int ar__broker_run(struct ar_broker *b)
 	arm_signal(b);
 	arm_timer(b);
 	for (;;) {
-		int ret = io_uring_submit_and_wait(&b->ring, 1);
+		int ret = loop_wait(b);
 
 		if (ret < 0 && ret != -EINTR && ret != -ETIME) {
 			ar_err("io_uring: %s", strerror(-ret));
@@ -589,7 +626,9 @@ void ar__broker_close_conns(struct ar_broker *b)
 
 		io_uring_prep_timeout(sqe, &ts, 0, 0);
 		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)(L_TIMER | 1 << 3));
-		io_uring_submit_and_wait(&b->ring, 1);
+		(void)loop_wait(b);
 		dispatch(b, accept_pending);
 	}
+	/* The regions of the connections freed above. */
+	ar__reclaim_stop();
 }

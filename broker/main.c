@@ -36,6 +36,7 @@ static void usage(FILE *f)
 "  spin-us         worker spin before sleeping, microseconds (default 20)\n"
 "  max-channels    channels per connection (default 16, at most %u)\n"
 "  sq-bytes, cq-bytes  default ring sizes (default 64K)\n"
+"  max-ring-bytes  the largest ring a client may ask for (default 1M)\n"
 "  data-bytes      default data area per connection (default 64M)\n"
 "  max-data-bytes  the largest data area a client may ask for (default 1G)\n"
 "  handshake-ms    time allowed for the handshake (default 2000)\n"

@@ -68,7 +68,7 @@ struct ar_stream {
 	uint64_t done;			/* bytes of pend[cur] sent */
 	bool recv_armed, send_armed, wake_armed;
 	bool stalled;			/* the SQ was full: input waits */
-	uint64_t wake_buf;
+	uint64_t wake_buf[8];		/* up to 8 wake-ups per read */
 	uint64_t last_rx_ns;		/* the last byte received */
 	uint64_t frame_start_ns;	/* the partial frame's first byte; 0: none */
 	uint64_t inflight;		/* requests queued, completions not sent */
@@ -264,7 +264,8 @@ static void arm_wake(struct ar_broker *b, struct ar_conn *c)
 	struct ar_stream *st = c->st;
 	struct io_uring_sqe *sqe = ar__loop_sqe(b);
 
-	io_uring_prep_read(sqe, c->ch[0].wake, &st->wake_buf, sizeof(st->wake_buf), 0);
+	/* The channel's wake-up pipe: the worker writes its other end. */
+	io_uring_prep_read(sqe, c->ch[0].wake_rd, st->wake_buf, sizeof(st->wake_buf), 0);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)c | L_WAKE));
 	st->wake_armed = true;
 	ar__loop_hold(b, c);
@@ -486,7 +487,7 @@ static int fill(struct ar_broker *b, struct ar_conn *c)
 }
 
 /* Send what is ready, take in what waited for SQ room, and sleep on the
- * CQ's wake-up eventfd when there is nothing more. */
+ * CQ's wake-up pipe when there is nothing more. */
 static int pump(struct ar_broker *b, struct ar_conn *c)
 {
 	struct ar_stream *st = c->st;

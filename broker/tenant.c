@@ -89,9 +89,13 @@ int64_t ar__session_open(struct ar_tenant *t, uint32_t conn, uint32_t flags)
 
 	pthread_mutex_lock(&t->lock);
 	if (t->nr_sessions >= t->max_sessions) {
+		/* Read under the lock: the loop drops a dead connection's
+		 * sessions at teardown, on its own thread. */
+		uint32_t open = t->nr_sessions;
+
 		pthread_mutex_unlock(&t->lock);
 		ar_info("tenant %u (%s): session refused: %u open, tenant-sessions %u",
-			t->id, t->key, t->nr_sessions, t->max_sessions);
+			t->id, t->key, open, t->max_sessions);
 		return -EDQUOT;
 	}
 	if (t->nr_sessions == t->cap_sessions) {

@@ -290,7 +290,7 @@ static int queue_init(struct link *l, uint32_t i, int doorbell, int wake)
 	q->wake = wake;
 	if (ret)
 		return ret;
-	q->sq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_EVENTFD, .efd = doorbell };
+	q->sq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_FD, .efd = doorbell };
 	if (ar_ring_prod_init(&q->sq, &l->region, i, AR_RING_SQ) ||
 	    ar_ring_cons_init(&q->cq, &l->region, i, AR_RING_CQ))
 		return -EPROTO;
@@ -361,7 +361,8 @@ int ar__link_open(struct ar_client *c, struct link **out)
 		return m.u.welcome.status < 0 ? m.u.welcome.status : -EPROTO;
 	}
 	nch = m.u.welcome.channels;
-	/* Exactly the region and two eventfds per channel, or nothing. */
+	/* Exactly the region and, per channel, its doorbell (an eventfd)
+	 * and its wake-up fd (a pipe's read end), or nothing. */
 	if (nch == 0 || nch > 64 || (unsigned)nfds != 1 + 2 * nch) {
 		close_fds(fds, (unsigned)nfds);
 		close(fd);
@@ -655,7 +656,8 @@ int ar__queue_drain(struct ar_queue *q)
 /*
  * Wait until the CQ has something, the deadline passes (returns 0) or the
  * broker is gone (-ECONNRESET). Spins for spin_ns, yielding now and then,
- * then sleeps on the wake-up eventfd and the socket together.
+ * then sleeps on the wake-up fd (a pipe's read end) and the socket
+ * together.
  */
 static int wait_cq(struct ar_queue *q, uint64_t deadline)
 {
@@ -697,9 +699,11 @@ static int wait_cq(struct ar_queue *q, uint64_t deadline)
 
 		ar_ring_sc_finish_sleep(&q->cq);
 		if (r > 0 && (p[0].revents & POLLIN)) {
-			uint64_t v;
+			uint64_t v[8];
 
-			(void)!read(q->wake, &v, sizeof(v));
+			/* The broker writes 8 bytes a wake-up: take up to 8
+			 * of them (any left just wake us once more). */
+			(void)!read(q->wake, v, sizeof(v));
 		}
 		if (r > 0 && p[1].revents) {
 			/* Completions the broker posted before it went are

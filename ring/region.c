@@ -83,7 +83,9 @@ static void region_reset(struct ar_region *r)
 
 /* Fault in the header and rings now rather than on the first op (~1.6 us
  * a page here); the data area is left to first touch. Best effort: older
- * kernels lack MADV_POPULATE_WRITE. */
+ * kernels lack MADV_POPULATE_WRITE. Only the attaching side does this: the
+ * pages are then faulted, and charged, by the client whose rings they are,
+ * never by the broker that creates the region (SECURITY.md 24 and 26). */
 static void prefault_rings(void *base, const struct ar_region_offsets *o)
 {
 #ifdef MADV_POPULATE_WRITE
@@ -122,7 +124,10 @@ int ar_region_create(struct ar_region *r, const struct ar_region_params *p)
 	base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		goto fail_errno;
-	prefault_rings(base, &r->offs);
+	/* No prefault: creating a region costs the same for any size (the
+	 * broker does it on its loop thread), and only the pages written
+	 * below, the header and each ring's control block, exist until the
+	 * client touches its rings. */
 	r->base = base;
 	r->bytes = bytes;
 	r->fd = fd;

@@ -12,7 +12,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,16 +82,22 @@ static int sleep_futex(struct ar_ring_cons *c, int64_t timeout_ns)
 	return 0;
 }
 
-static int sleep_eventfd(int efd, int64_t timeout_ns)
+/* Sleep on an eventfd or a pipe (AR_WAIT_FD) until it is readable. */
+static int sleep_fd(int efd, int64_t timeout_ns)
 {
 	struct pollfd pfd = { .fd = efd, .events = POLLIN };
-	eventfd_t v;
+	uint64_t buf[8];
 	int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+	int n = poll(&pfd, 1, ms);
 
-	if (poll(&pfd, 1, ms) < 0)
+	if (n < 0)
 		return -errno;
-	/* Drain the doorbell; the fd is non-blocking, so EAGAIN is benign. */
-	(void)eventfd_read(efd, &v);
+	/* Drain it: an eventfd gives its 8-byte count, a pipe up to 64
+	 * bytes (8 wake-ups; any left wake us once more, harmlessly). Only
+	 * after poll said readable, so that an fd whose O_NONBLOCK someone
+	 * cleared cannot block us; EAGAIN (a racing reader) is benign. */
+	if (n > 0 && (pfd.revents & POLLIN))
+		(void)!read(efd, buf, sizeof(buf));
 	return 0;
 }
 
@@ -127,8 +132,8 @@ int ar_ring_sc_wait(struct ar_ring_cons *c, const struct ar_ring_wait *w,
 			int64_t left = timeout_ns < 0 ? -1 :
 				(int64_t)(start + (uint64_t)timeout_ns - t);
 
-			ret = w->mode == AR_WAIT_EVENTFD ?
-				      sleep_eventfd(w->efd, left) :
+			ret = w->mode == AR_WAIT_FD ?
+				      sleep_fd(w->efd, left) :
 				      sleep_futex(c, left);
 		}
 		ar_ring_sc_finish_sleep(c);
@@ -149,10 +154,18 @@ int ar_ring_sp_wake(struct ar_ring_prod *p, const struct ar_ring_wait *w)
 
 	if (w->mode == AR_WAIT_POLL || !ar_ring_sp_needs_wakeup(p))
 		return 0;
-	if (w->mode == AR_WAIT_EVENTFD)
-		ret = eventfd_write(w->efd, 1);
-	else
+	if (w->mode == AR_WAIT_FD) {
+		const uint64_t one = 1;
+
+		/* 8 bytes: what an eventfd takes, and a pipe takes whole or
+		 * not at all (at most PIPE_BUF). EAGAIN: full, so the
+		 * consumer has a wake-up it has not read yet. */
+		ret = write(w->efd, &one, sizeof(one));
+		if (ret < 0 && errno == EAGAIN)
+			return 1;
+	} else {
 		ret = syscall(SYS_futex, &p->g.ctl->prod_tail, FUTEX_WAKE, 1,
 			      NULL, NULL, 0);
+	}
 	return ret < 0 ? -errno : 1;
 }

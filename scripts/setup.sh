@@ -32,6 +32,7 @@ PACKAGES=(
 	runc			# podman's runtime here (crun fails on hybrid cgroups)
 	spin			# model checking of the ring protocol
 	systemd			# the container test: systemd-analyze, systemd-socket-activate
+	valgrind		# scripts/test.sh --long: the broker under memcheck's leak check
 	xz-utils		# the VM test: compressed kernel modules, if any
 )
 

@@ -6,8 +6,11 @@
 #   scripts/test.sh [--long]
 #
 # --long adds the soaks and fuzz campaigns kept out of the normal run:
-# AR_STRESS_RECORDS=500M for the ring stress tests, and a libFuzzer
-# campaign per fuzz target (FUZZ_SECONDS each, default 300) with clang.
+# AR_STRESS_RECORDS=500M for the ring stress tests, a libFuzzer campaign
+# per fuzz target (FUZZ_SECONDS each, default 300) with clang, and the
+# end-to-end suite (test_broker, shared memory) with every broker it starts
+# under valgrind's leak check (a definite leak or any memcheck error fails
+# it; the reports are in build/valgrind/).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 long=0
@@ -93,6 +96,41 @@ if [ $long -eq 1 ]; then
 		done
 	else
 		echo "fuzz build failed"
+		failed=$((failed + 1))
+		status=1
+	fi
+fi
+
+if [ $long -eq 1 ]; then
+	# The broker under memcheck (SECURITY.md 18): the harness starts it
+	# through ACCELRING_TEST_BROKER_WRAPPER and scales its own start and
+	# stop timeouts. Run directly rather than through ctest, whose
+	# per-test TIMEOUT a 20-50x slower broker exceeds. With -q and only
+	# definite leaks shown, valgrind writes a broker's log only for a
+	# definite leak or a memcheck error: any non-empty log fails the run,
+	# as does a failed test or fixture (cmocka 1.1 exits 0 when only a
+	# group teardown, which checks the broker's exit status, failed).
+	vg="$top/build/valgrind"
+	echo "=== valgrind: test_broker (shared memory), broker under memcheck"
+	rm -rf "$vg"
+	mkdir -p "$vg"
+	if ! command -v valgrind >/dev/null || [ ! -x "$top/build/tests/test_broker" ]; then
+		echo "valgrind test_broker: FAILED (no valgrind, or no build/tests/test_broker)"
+		failed=$((failed + 1))
+		status=1
+	elif (cd "$top/build" && ACCELRING_TEST_TRANSPORT=shm ACCELRING_TEST_TIME_SCALE=30 \
+		ACCELRING_TEST_BROKER_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=99 -q --log-file=$vg/broker.%p.log" \
+		timeout 3600 tests/test_broker) >"$vg/test_broker.log" 2>&1 &&
+	   ! grep -q '^\[  \(FAILED\|ERROR\) ' "$vg/test_broker.log" &&
+	   ! find "$vg" -name 'broker.*.log' -size +0 | grep -q .; then
+		echo "valgrind test_broker: ok ($(ls "$vg"/broker.*.log | wc -l) brokers, no definite leak)"
+		passed=$((passed + 1))
+	else
+		tail -n 40 "$vg/test_broker.log"
+		for f in "$vg"/broker.*.log; do
+			[ -s "$f" ] && { echo "--- $f"; head -n 60 "$f"; }
+		done
+		echo "valgrind test_broker: FAILED"
 		failed=$((failed + 1))
 		status=1
 	fi

@@ -24,6 +24,12 @@ struct test_broker {
  * arguments (NULL-terminated). Sets ACCELRING_ADDRESS for clients started
  * afterwards. Returns 0, or -1 if it did not become ready (its log is
  * printed).
+ *
+ * ACCELRING_TEST_BROKER_WRAPPER runs the broker under a command (words
+ * split at spaces): scripts/test.sh --long uses valgrind's leak check, and
+ * a wrapper's exit status (valgrind's --error-exitcode) is what
+ * test_broker_stop() returns. ACCELRING_TEST_TIME_SCALE multiplies the
+ * harness's start and stop timeouts (default 20 with a wrapper, else 1).
  */
 int test_broker_start(struct test_broker *b, const char *const *args);
 
@@ -38,7 +44,8 @@ int test_broker_start(struct test_broker *b, const char *const *args);
 const char *test_transport(void);
 bool test_transport_is_shm(void);
 
-/* SIGTERM, wait; SIGKILL after 10 s. Returns the exit status, or -1. */
+/* SIGTERM, wait; SIGKILL after 10 s (times the time scale). Returns the
+ * exit status, or -1. */
 int test_broker_stop(struct test_broker *b);
 
 /* Whether the broker process is still running. */

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -86,12 +88,15 @@ static pid_t spawn_waker(struct fx *f, const struct ar_ring_wait *w)
 	return pid;
 }
 
-static void sleep_and_wake(struct fx *f, uint32_t mode)
+/* The consumer sleeps on cons_fd, the producer wakes it through prod_fd
+ * (the same fd for an eventfd, the two ends of a pipe). */
+static void sleep_and_wake_fds(struct fx *f, uint32_t mode, int cons_fd, int prod_fd)
 {
-	struct ar_ring_wait w = { .mode = mode, .efd = f->efd, .spin_ns = 0 };
+	struct ar_ring_wait w = { .mode = mode, .efd = cons_fd, .spin_ns = 0 };
+	struct ar_ring_wait pw = { .mode = mode, .efd = prod_fd, .spin_ns = 0 };
 	struct ar_ring_rec rec;
 	int status;
-	pid_t pid = spawn_waker(f, &w);
+	pid_t pid = spawn_waker(f, &pw);
 
 	assert_int_equal(ar_ring_sc_wait(&f->c, &w, 10ll * 1000000000), 1);
 	assert_int_equal(ar_ring_sc_peek(&f->c, &rec), 1);
@@ -104,6 +109,11 @@ static void sleep_and_wake(struct fx *f, uint32_t mode)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void sleep_and_wake(struct fx *f, uint32_t mode)
+{
+	sleep_and_wake_fds(f, mode, f->efd, f->efd);
+}
+
 /* A consumer sleeping on the futex is woken by the producer in another process. */
 static void test_ring_wait_futex_wakes(void **state)
 {
@@ -114,6 +124,48 @@ static void test_ring_wait_futex_wakes(void **state)
 static void test_ring_wait_eventfd_wakes(void **state)
 {
 	sleep_and_wake(*state, AR_WAIT_EVENTFD);
+}
+
+/* AR_WAIT_FD on a pipe: the consumer sleeps on the read end, the producer
+ * wakes it through the write end (the broker's wake-up of a client). */
+static void test_ring_wait_pipe_wakes(void **state)
+{
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	sleep_and_wake_fds(*state, AR_WAIT_FD, p[0], p[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A wake-up fd that is full (an eventfd at its largest count, a pipe
+ * nobody drains) means "already signalled": the wake succeeds at once,
+ * never blocks, and a consumer still wakes from it. */
+static void test_ring_wait_full_fd_is_signalled(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t most = 0xfffffffffffffffeull;
+	struct ar_ring_wait w = { .mode = AR_WAIT_FD, .spin_ns = 0 };
+	uint64_t v = 9, buf[8];
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	while (write(p[1], &v, sizeof(v)) == sizeof(v))
+		;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(write(f->efd, &most, sizeof(most)), sizeof(most));
+	assert_true(ar_ring_sc_prepare_sleep(&f->c));
+	assert_int_equal(ar_ring_sp_enqueue(&f->p, &v, sizeof(v)), 0);
+	ar_ring_sp_publish(&f->p);
+	w.efd = p[1];
+	assert_int_equal(ar_ring_sp_wake(&f->p, &w), 1);
+	w.efd = f->efd;
+	assert_int_equal(ar_ring_sp_wake(&f->p, &w), 1);
+	ar_ring_sc_finish_sleep(&f->c);
+	/* The sleep side drains 64 bytes of a pipe at a time. */
+	assert_int_equal(read(p[0], buf, sizeof(buf)), sizeof(buf));
+	close(p[0]);
+	close(p[1]);
 }
 
 /* Waiting on an empty ring times out in every mode and returns 0. */
@@ -163,6 +215,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_ring_wait_futex_wakes),
 		T(test_ring_wait_eventfd_wakes),
+		T(test_ring_wait_pipe_wakes),
+		T(test_ring_wait_full_fd_is_signalled),
 		T(test_ring_wait_timeout),
 		T(test_ring_wait_spinning_needs_no_wake),
 		T(test_ring_wait_poisoned),

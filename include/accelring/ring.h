@@ -78,7 +78,10 @@ struct ar_region {
 /*
  * ar_region_create - create, lay out, map and seal a region in a new memfd
  * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL); r->fd is what the broker
- * sends to the client.
+ * sends to the client. Nothing is prefaulted: only the header and the
+ * rings' control blocks are written, so the cost does not grow with the
+ * sizes asked for, and the rest is faulted by whoever touches it first
+ * (ar_region_attach prefaults the rings for the client).
  *
  * Returns 0, or -EINVAL for parameters out of range (sizes that are not
  * powers of two or outside the AR_*_MIN/MAX limits, unknown flags, non-zero
@@ -483,21 +486,35 @@ static inline int64_t ar_ring_sc_dequeue(struct ar_ring_cons *c, void *buf,
  * and yielding the CPU now and then, and then sleeps after raising
  * AR_RING_F_NEED_WAKEUP, so that a producer makes a wake-up system call
  * only when the consumer really sleeps (io_uring's IORING_SQ_NEED_WAKEUP).
- * It sleeps on a futex on prod_tail (AR_WAIT_FUTEX: cheap, no fd) or on an
- * eventfd doorbell (AR_WAIT_EVENTFD: pollable, so one broker thread can wait
- * for many rings with io_uring or epoll).
+ * It sleeps on a futex on prod_tail (AR_WAIT_FUTEX: cheap, no fd) or on a
+ * pollable fd (AR_WAIT_FD, also spelt AR_WAIT_EVENTFD: pollable, so one
+ * broker thread can wait for many rings with io_uring or epoll).
+ *
+ * AR_WAIT_FD is an eventfd or a pipe: the producer's end (efd) gets an
+ * 8-byte write per wake-up, which both take whole or not at all, and the
+ * consumer drains its end with a read of up to 64 bytes, which both
+ * accept. A write that finds the fd full (EAGAIN: an eventfd at its
+ * largest count, a full pipe) means the consumer has already been
+ * signalled and not yet drained: it is a success. So efd must be
+ * non-blocking, and in its own open file description whenever the other
+ * end is in another process's hands: the flags of a shared description,
+ * and an eventfd's count, are the other holder's to change (SECURITY.md
+ * 21). The broker's wake-up of a client is therefore a pipe whose write
+ * end only the broker holds; a writer to a pipe must ignore SIGPIPE (a
+ * reader that went away is -EPIPE).
  */
 enum {
 	AR_WAIT_POLL = 0,	/* never sleep: spin until data or timeout */
 	AR_WAIT_FUTEX = 1,
-	AR_WAIT_EVENTFD = 2,
+	AR_WAIT_FD = 2,		/* an eventfd or a pipe */
+	AR_WAIT_EVENTFD = AR_WAIT_FD,	/* the older name */
 };
 
 #define AR_WAIT_SPIN_NS_DEFAULT 20000u
 
 struct ar_ring_wait {
 	uint32_t mode;		/* AR_WAIT_* */
-	int efd;		/* AR_WAIT_EVENTFD: the doorbell, non-blocking */
+	int efd;		/* AR_WAIT_FD: this side's end, non-blocking */
 	uint64_t spin_ns;	/* spin this long before sleeping */
 };
 
@@ -525,8 +542,11 @@ int ar_ring_sc_wait(struct ar_ring_cons *c, const struct ar_ring_wait *w,
 
 /*
  * ar_ring_sp_wake - after a publish: wake the consumer if it sleeps.
- * Returns 1 if a wake-up was sent, 0 if none was needed, or the -errno of
- * the system call.
+ * Never blocks with a non-blocking efd: a full fd (EAGAIN) is a consumer
+ * already signalled.
+ * Returns 1 if a wake-up was sent or was pending already, 0 if none was
+ * needed, or the -errno of the system call (-EPIPE: the reader of a pipe
+ * went away).
  */
 int ar_ring_sp_wake(struct ar_ring_prod *p, const struct ar_ring_wait *w);
 
