@@ -338,6 +338,7 @@ static void do_remove(struct ar_worker *w, struct ar_channel *ch)
 static void do_return(struct ar_worker *w, struct ar_channel *ch)
 {
 	ch->loaned = false;
+	atomic_fetch_sub_explicit(&ch->conn->tenant->long_ops, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&w->loaned, 1, memory_order_relaxed);
 	if (ch->remove_pending) {
 		ch->remove_pending = false;
@@ -881,13 +882,11 @@ static unsigned service(struct ar_worker *w, struct ar_worker *owner,
  */
 static void serve_loan(struct ar_worker *w, struct batch *bt, struct ar_channel *ch)
 {
-	struct ar_tenant *t = ch->conn->tenant;
-
 	/* service(NULL, ...): no parking, no watching; a CQ without room
 	 * ends the loan (the worker parks the channel if so). */
-	while (service(NULL, w, bt, ch, past_grace(w->b)))
-		;
-	atomic_fetch_sub_explicit(&t->long_ops, 1, memory_order_relaxed);
+	for (unsigned k = 0; service(NULL, w, bt, ch, past_grace(w->b)); k++)
+		if (past_grace(w->b) && k > ch->sq.g.bytes / AR_REC_ALIGN / w->b->cfg.batch)
+			break;	/* refilled as fast as we cancel: stop */
 	push_cmd(w, CMD_RETURN, ch);
 }
 
@@ -905,12 +904,14 @@ static void *worker_main(void *arg)
 {
 	struct start *st = arg;
 	struct ar_worker *w = st->w;
-	struct ar_broker *b = w->b;
+	struct ar_broker *b;
 	uint64_t last_work = ar__now_ns(), last_yield = last_work;
 	unsigned idle = 0;
 	bool worked = false;
 	struct batch *bt;
 
+	/* Nothing of w is touched before the gate opens: a thread told not
+	 * to proceed may outlive the worker. */
 	if (st->gated) {
 		/* The watchdog starts us before it takes the worker, so that
 		 * the take never has to be undone. */
@@ -922,6 +923,7 @@ static void *worker_main(void *arg)
 		}
 		sem_destroy(&st->go);
 	}
+	b = w->b;
 	if (b->nodes > 1)
 		numa_run_on_node(w->node);
 	bt = batch_new(w);
@@ -958,7 +960,11 @@ static void *worker_main(void *arg)
 			for (unsigned i = 0; i < w->nr_ch; i++) {
 				struct ar_channel *ch = w->ch[i];
 
-				while (service(w, w, bt, ch, true) && !bt->rescued)
+				/* What the ring holds now, at most: a tenant
+				 * that keeps refilling it must not keep the
+				 * broker from stopping. */
+				for (unsigned k = 0; k <= ch->sq.g.bytes / AR_REC_ALIGN / b->cfg.batch &&
+				     service(w, w, bt, ch, true) && !bt->rescued; k++)
 					;
 				if (bt->rescued) {
 					serve_loan(w, bt, ch);
@@ -1076,41 +1082,45 @@ static void gate_open(struct start *st, bool proceed)
 /* Take w from its thread, stuck in run() with seq seen a tick ago. */
 static void rescue(struct ar_broker *b, struct ar_worker *w, uint64_t seq)
 {
-	struct ar_channel *ch = atomic_load_explicit(&w->run_ch, memory_order_relaxed);
-	struct ar_tenant *t = ch->conn->tenant;
+	struct ar_channel *ch;
+	struct ar_tenant *t;
 	struct start *gate;
 	pthread_t old, thr;
 
 	/* The new thread first, waiting: without one the stuck thread
-	 * simply keeps the worker. */
-	if (start_thread(w, ch, &thr, &gate)) {
+	 * simply keeps the worker, and nothing needs undoing. */
+	if (start_thread(w, NULL, &thr, &gate)) {
 		ar_warn("worker %u: cannot start a thread to take over from a long op", w->idx);
 		return;
 	}
-	/* Counted before the take: the stuck thread gives both back as
-	 * soon as its CAS fails. */
-	atomic_fetch_add_explicit(&t->long_ops, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->loaned, 1, memory_order_relaxed);
 	/* The thread is inside run() for ch while the CAS succeeds: it can
-	 * only leave through its own CAS, which now fails. */
+	 * only leave through its own CAS, which now fails. Until then the
+	 * channel (and its connection and tenant) may be gone: nothing of it
+	 * is read before. */
 	if (!atomic_compare_exchange_strong_explicit(&w->run_seq, &seq, seq | RUN_RESCUED,
 						    memory_order_acq_rel,
 						    memory_order_relaxed)) {
-		atomic_fetch_sub_explicit(&w->loaned, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&t->long_ops, 1, memory_order_relaxed);
 		gate_open(gate, false);
 		pthread_detach(thr);
 		return;
 	}
+	/* Stored before that run's RUN_IN (release), which our CAS read. */
+	ch = atomic_load_explicit(&w->run_ch, memory_order_relaxed);
+	t = ch->conn->tenant;
+	/* Counted before the new thread runs: it gives both back when the
+	 * stuck thread hands the channel back (do_return). */
+	atomic_fetch_add_explicit(&t->long_ops, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->loaned, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->rescues, 1, memory_order_relaxed);
+	ar_debug("worker %u: conn %u channel %u (tenant %u) runs long: its thread keeps it, "
+		 "a new one serves the rest", w->idx, ch->conn->id, ch->idx, t->id);
 	pthread_mutex_lock(&w->thr_lock);
 	old = w->thr;
 	w->thr = thr;
 	pthread_mutex_unlock(&w->thr_lock);
-	gate_open(gate, true);
+	gate->loaned = ch;
+	gate_open(gate, true);	/* ch is the new thread's and the old one's now */
 	pthread_detach(old);
-	atomic_fetch_add_explicit(&b->rescues, 1, memory_order_relaxed);
-	ar_debug("worker %u: conn %u channel %u (tenant %u) runs long: its thread keeps it, "
-		 "a new one serves the rest", w->idx, ch->conn->id, ch->idx, t->id);
 }
 
 static void *watchdog_main(void *arg)
