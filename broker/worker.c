@@ -871,6 +871,14 @@ static unsigned service(struct ar_worker *w, struct ar_worker *owner,
 	return n;
 }
 
+/* Passes that cancel what an SQ can hold at most: past the grace, a
+ * tenant that keeps refilling its ring must not keep the broker from
+ * stopping. */
+static unsigned cancel_passes(const struct ar_broker *b, const struct ar_channel *ch)
+{
+	return ch->sq.g.bytes / AR_REC_ALIGN / b->cfg.batch;
+}
+
 /* ---- rescued threads ---- */
 
 /*
@@ -885,7 +893,7 @@ static void serve_loan(struct ar_worker *w, struct batch *bt, struct ar_channel 
 	/* service(NULL, ...): no parking, no watching; a CQ without room
 	 * ends the loan (the worker parks the channel if so). */
 	for (unsigned k = 0; service(NULL, w, bt, ch, past_grace(w->b)); k++)
-		if (past_grace(w->b) && k > ch->sq.g.bytes / AR_REC_ALIGN / w->b->cfg.batch)
+		if (past_grace(w->b) && k > cancel_passes(w->b, ch))
 			break;	/* refilled as fast as we cancel: stop */
 	push_cmd(w, CMD_RETURN, ch);
 }
@@ -960,10 +968,7 @@ static void *worker_main(void *arg)
 			for (unsigned i = 0; i < w->nr_ch; i++) {
 				struct ar_channel *ch = w->ch[i];
 
-				/* What the ring holds now, at most: a tenant
-				 * that keeps refilling it must not keep the
-				 * broker from stopping. */
-				for (unsigned k = 0; k <= ch->sq.g.bytes / AR_REC_ALIGN / b->cfg.batch &&
+				for (unsigned k = 0; k <= cancel_passes(b, ch) &&
 				     service(w, w, bt, ch, true) && !bt->rescued; k++)
 					;
 				if (bt->rescued) {
@@ -1300,11 +1305,6 @@ unsigned ar__worker_pass(struct ar_worker *w, struct ar_channel *ch)
 	if (grow((void **)&bt->copy, &bt->copy_cap, ch->sq.g.bytes) ||
 	    grow((void **)&bt->arena, &bt->arena_cap, arena))
 		return 0;
-	/* Counted as the set would: a parked channel is one of ours. */
-	if (!w->nr_ch) {
-		w->nr_ch = 1;
-		w->nr_parked = ch->parked;
-	}
 	return service(w, w, bt, ch, false);
 }
 
