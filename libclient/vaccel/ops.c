@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The vAccel API over the native one. Every call is synchronous, on the
- * calling thread's queue, and returns 0 or a positive errno (vAccel's
- * convention; the native API's -errno stops at this boundary).
+ * The ops: every one runs on the broker. Every call is synchronous, on the
+ * calling thread's queue.
  *
  * Buffers: vAccel hands us plain pointers. Those already in the queue's
  * shared data area (ar_buf_alloc) travel by reference; other large inputs
@@ -10,86 +9,25 @@
  * travel inline in the message.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <vaccel.h>
-
-#include "client_pvt.h"
+#include "../client_pvt.h"
+#include "vaccel_pvt.h"
 
 /* The app's buffers up to this size go inline in the message. */
 #define INLINE_MAX 2048u
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Written under g_lock; read without it on every op (acquire pairs with
- * the release store after connecting). */
-static struct ar_client *_Atomic g_client;
+#define pos ar__vaccel_err
 
-static int pos(int err)
+/* The calling thread's queue and the session's broker id. */
+static int op_begin(const struct vaccel_session *sess, struct ar_queue **q,
+		    uint32_t *sid)
 {
-	return err < 0 ? -err : err;
-}
-
-/*
- * A forked child is a new tenant: it must not share its parent's channels
- * (two processes on one SPSC ring), so it forgets the parent's client and
- * connects on its own at its next call. The parent's mappings and fds stay
- * in the child unused, as with any library state across fork().
- */
-static void atfork_child(void)
-{
-	pthread_mutex_init(&g_lock, NULL);
-	g_client = NULL;
-}
-
-static void register_atfork(void)
-{
-	pthread_atfork(NULL, NULL, atfork_child);
-}
-
-static int get_queue(struct ar_queue **q)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	struct ar_client *c = atomic_load_explicit(&g_client, memory_order_acquire);
-	int ret = 0;
-
-	if (!c) {
-		pthread_once(&once, register_atfork);
-		pthread_mutex_lock(&g_lock);
-		c = atomic_load_explicit(&g_client, memory_order_relaxed);
-		if (!c) {
-			ret = ar_client_connect(NULL, &c);
-			if (!ret)
-				atomic_store_explicit(&g_client, c, memory_order_release);
-		}
-		pthread_mutex_unlock(&g_lock);
-		if (ret)
-			return ret;
-	}
-	return ar_queue_get(c, q);
-}
-
-AR_VISIBLE int vaccel_bootstrap(void)
-{
-	struct ar_queue *q;
-
-	return pos(get_queue(&q));
-}
-
-AR_VISIBLE int vaccel_cleanup(void)
-{
-	pthread_mutex_lock(&g_lock);
-	ar_client_close(atomic_exchange(&g_client, NULL));
-	pthread_mutex_unlock(&g_lock);
-	return 0;
-}
-
-AR_VISIBLE bool vaccel_is_initialized(void)
-{
-	return g_client != NULL;
+	if (ar__vaccel_session_remote(sess, sid))
+		return -EINVAL;
+	return ar__vaccel_queue(q);
 }
 
 /*
@@ -111,171 +49,19 @@ AR_VISIBLE bool vaccel_is_initialized(void)
 		r_;                                                           \
 	})
 
-/* ---- sessions ---- */
-
-AR_VISIBLE int vaccel_session_init(struct vaccel_session *sess, uint32_t flags)
-{
-	struct ar_queue *q;
-	uint32_t id;
-	int ret;
-
-	if (!sess)
-		return VACCEL_EINVAL;
-	ret = get_queue(&q);
-	if (!ret)
-		ret = ar_session_open(q, flags, &id);
-	if (ret)
-		return pos(ret);
-	memset(sess, 0, sizeof(*sess));
-	sess->id = id;
-	sess->hint = flags;
-	return 0;
-}
-
-AR_VISIBLE int vaccel_session_release(struct vaccel_session *sess)
-{
-	struct ar_queue *q;
-	int ret;
-
-	if (!sess)
-		return VACCEL_EINVAL;
-	ret = get_queue(&q);
-	if (!ret)
-		ret = ar_session_close(q, (uint32_t)sess->id);
-	return pos(ret);
-}
-
-AR_VISIBLE int vaccel_session_new(struct vaccel_session **sess, uint32_t flags)
-{
-	struct vaccel_session *s;
-	int ret;
-
-	if (!sess)
-		return VACCEL_EINVAL;
-	s = malloc(sizeof(*s));
-	if (!s)
-		return VACCEL_ENOMEM;
-	ret = vaccel_session_init(s, flags);
-	if (ret) {
-		free(s);
-		return ret;
-	}
-	*sess = s;
-	return 0;
-}
-
-AR_VISIBLE int vaccel_session_delete(struct vaccel_session *sess)
-{
-	int ret = vaccel_session_release(sess);
-
-	free(sess);
-	return ret;
-}
-
-/* ---- resources: kept by the client until an op ships them ---- */
-
-static char *dupstr(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-AR_VISIBLE int vaccel_resource_init_multi(struct vaccel_resource *res,
-					  const char **paths, size_t nr_paths,
-					  vaccel_resource_type_t type)
-{
-	static _Atomic int64_t next_id = 1;
-
-	if (!res || !paths || !nr_paths || type >= VACCEL_RESOURCE_MAX)
-		return VACCEL_EINVAL;
-	memset(res, 0, sizeof(*res));
-	res->paths = calloc(nr_paths, sizeof(*res->paths));
-	if (!res->paths)
-		return VACCEL_ENOMEM;
-	for (size_t i = 0; i < nr_paths; i++) {
-		res->paths[i] = dupstr(paths[i]);
-		if (!res->paths[i]) {
-			res->nr_paths = i;
-			vaccel_resource_release(res);
-			return VACCEL_EINVAL;
-		}
-	}
-	res->nr_paths = nr_paths;
-	res->type = type;
-	res->id = next_id++;
-	return 0;
-}
-
-AR_VISIBLE int vaccel_resource_init(struct vaccel_resource *res, const char *path,
-				    vaccel_resource_type_t type)
-{
-	return vaccel_resource_init_multi(res, &path, 1, type);
-}
-
-AR_VISIBLE int vaccel_resource_init_from_buf(struct vaccel_resource *res,
-					     const void *buf, size_t nr_bytes,
-					     vaccel_resource_type_t type,
-					     const char *filename, bool mem_only)
-{
-	static _Atomic int64_t next_id = 1ll << 40;
-
-	(void)mem_only;
-	if (!res || !buf || !nr_bytes || type >= VACCEL_RESOURCE_MAX)
-		return VACCEL_EINVAL;
-	memset(res, 0, sizeof(*res));
-	res->buf = malloc(nr_bytes);
-	if (!res->buf)
-		return VACCEL_ENOMEM;
-	memcpy(res->buf, buf, nr_bytes);
-	res->size = nr_bytes;
-	res->filename = dupstr(filename);
-	res->type = type;
-	res->id = next_id++;
-	return 0;
-}
-
-AR_VISIBLE int vaccel_resource_release(struct vaccel_resource *res)
-{
-	if (!res)
-		return VACCEL_EINVAL;
-	for (size_t i = 0; i < res->nr_paths; i++)
-		free(res->paths[i]);
-	free(res->paths);
-	free(res->buf);
-	free(res->filename);
-	memset(res, 0, sizeof(*res));
-	return 0;
-}
-
-AR_VISIBLE int vaccel_resource_register(struct vaccel_resource *res,
-					struct vaccel_session *sess)
-{
-	if (!res || !sess)
-		return VACCEL_EINVAL;
-	res->registered = true;
-	return 0;
-}
-
-AR_VISIBLE int vaccel_resource_unregister(struct vaccel_resource *res,
-					  struct vaccel_session *sess)
-{
-	if (!res || !sess || !res->registered)
-		return VACCEL_EINVAL;
-	res->registered = false;
-	return 0;
-}
-
 /* ---- ops ---- */
 
 AR_VISIBLE int vaccel_noop(struct vaccel_session *sess)
 {
 	struct ar_queue *q;
+	uint32_t sid;
 	int ret;
 
 	if (!sess)
 		return VACCEL_EINVAL;
-	ret = get_queue(&q);
+	ret = op_begin(sess, &q, &sid);
 	if (!ret)
-		ret = SYNC(q, ar_submit_noop(q, (uint32_t)sess->id, 0));
+		ret = SYNC(q, ar_submit_noop(q, sid, 0));
 	return pos(ret);
 }
 
@@ -317,11 +103,12 @@ AR_VISIBLE int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n,
 			      .ldc = ldc, .alpha = alpha, .beta = beta };
 	bool ta = false, tb = false, tc = false;
 	struct ar_queue *q;
+	uint32_t sid;
 	int ret;
 
 	if (!sess || !a || !b || !c || !na || !nb || !nc)
 		return VACCEL_EINVAL;
-	ret = get_queue(&q);
+	ret = op_begin(sess, &q, &sid);
 	if (ret)
 		return pos(ret);
 	s.a = stage(q, a, na, true, &ta);
@@ -332,7 +119,7 @@ AR_VISIBLE int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = SYNC(q, ar_submit_sgemm(q, (uint32_t)sess->id, &s, 0));
+	ret = SYNC(q, ar_submit_sgemm(q, sid, &s, 0));
 	if (!ret && tc)
 		memcpy(c, s.c, nc);
 out:
@@ -351,13 +138,14 @@ static int image_op(struct vaccel_session *sess, uint32_t op, const void *img,
 		    unsigned char *out_name, size_t len_name)
 {
 	struct ar_queue *q;
+	uint32_t sid;
 	const void *src = img;
 	bool tmp = false;
 	int ret;
 
 	if (!sess || (!img && len_img))
 		return VACCEL_EINVAL;
-	ret = get_queue(&q);
+	ret = op_begin(sess, &q, &sid);
 	if (ret)
 		return pos(ret);
 	if (len_img > INLINE_MAX) {
@@ -365,7 +153,7 @@ static int image_op(struct vaccel_session *sess, uint32_t op, const void *img,
 		if (!src)
 			return VACCEL_ENOMEM;
 	}
-	ret = SYNC(q, ar_submit_image(q, (uint32_t)sess->id, op, src, len_img,
+	ret = SYNC(q, ar_submit_image(q, sid, op, src, len_img,
 				      out_text, len_text, out_name, len_name, 0));
 	if (tmp)
 		ar_buf_free(q, (void *)src);
@@ -420,6 +208,7 @@ static int generic(struct vaccel_session *sess, uint32_t op, const char *lib,
 {
 	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
 	struct ar_queue *q;
+	uint32_t sid;
 	int ret;
 
 	if (!sess || nr_read > AR_WIRE_MAX_ARGS || nr_write > AR_WIRE_MAX_ARGS ||
@@ -429,9 +218,9 @@ static int generic(struct vaccel_session *sess, uint32_t op, const char *lib,
 		r[i] = (struct ar_arg){ read[i].buf, read[i].size };
 	for (size_t i = 0; i < nr_write; i++)
 		w[i] = (struct ar_arg){ write[i].buf, write[i].size };
-	ret = get_queue(&q);
+	ret = op_begin(sess, &q, &sid);
 	if (!ret)
-		ret = SYNC(q, ar_submit_generic(q, (uint32_t)sess->id, op, lib, sym,
+		ret = SYNC(q, ar_submit_generic(q, sid, op, lib, sym,
 						r, (uint32_t)nr_read, w,
 						(uint32_t)nr_write, 0));
 	return pos(ret);
@@ -462,7 +251,7 @@ AR_VISIBLE int vaccel_exec_with_resource(struct vaccel_session *sess,
 /* Model ops: the model's path (or name) travels as the library string. */
 static const char *res_name(const struct vaccel_resource *r)
 {
-	return r->nr_paths ? r->paths[0] : r->filename;
+	return r->nr_paths ? r->paths[0] : NULL;
 }
 
 AR_VISIBLE int vaccel_torch_model_load(struct vaccel_session *sess,
@@ -475,7 +264,7 @@ AR_VISIBLE int vaccel_torch_model_load(struct vaccel_session *sess,
 }
 
 AR_VISIBLE int vaccel_torch_model_run(struct vaccel_session *sess,
-				      const struct vaccel_resource *model,
+				      struct vaccel_resource *model,
 				      const struct vaccel_torch_buffer *run_options,
 				      struct vaccel_torch_tensor *const *in, int nr_read,
 				      struct vaccel_torch_tensor **out, int nr_write)
@@ -487,9 +276,9 @@ AR_VISIBLE int vaccel_torch_model_run(struct vaccel_session *sess,
 	    (unsigned)nr_read > AR_WIRE_MAX_ARGS || (unsigned)nr_write > AR_WIRE_MAX_ARGS)
 		return VACCEL_EINVAL;
 	for (int i = 0; i < nr_read; i++)
-		r[i] = (struct vaccel_arg){ 0, (uint32_t)in[i]->size, in[i]->data };
+		r[i] = (struct vaccel_arg){ .buf = in[i]->data, .size = in[i]->size };
 	for (int i = 0; i < nr_write; i++)
-		w[i] = (struct vaccel_arg){ 0, (uint32_t)out[i]->size, out[i]->data };
+		w[i] = (struct vaccel_arg){ .buf = out[i]->data, .size = out[i]->size };
 	return generic(sess, AR_OP_TORCH_JITLOAD_FORWARD, res_name(model), "run",
 		       r, (size_t)nr_read, w, (size_t)nr_write);
 }
@@ -504,14 +293,16 @@ static int model_op(struct vaccel_session *sess, const struct vaccel_resource *m
 }
 
 AR_VISIBLE int vaccel_tf_model_load(struct vaccel_session *sess,
-				    struct vaccel_resource *model, void *status)
+				    struct vaccel_resource *model,
+				    struct vaccel_tf_status *status)
 {
 	(void)status;
 	return model_op(sess, model, AR_OP_TF_SESSION_LOAD);
 }
 
 AR_VISIBLE int vaccel_tf_model_unload(struct vaccel_session *sess,
-				      struct vaccel_resource *model, void *status)
+				      struct vaccel_resource *model,
+				    struct vaccel_tf_status *status)
 {
 	(void)status;
 	return model_op(sess, model, AR_OP_TF_SESSION_DELETE);

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* arg.c: being written (see vaccel_pvt.h). */
+#include "vaccel_pvt.h"

@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_vaccel_arg: being written. */
+int main(void)
+{
+	return 77;
+}
