@@ -22,6 +22,31 @@
 #define COMPL_PER_OUT 48u
 #define COMPL_PER_REF 24u
 
+/*
+ * An argument's length against its type (vaccel_arg_type_t): a scalar is
+ * exactly its size, an array a whole number of elements; raw, string,
+ * buffer and custom arguments any length. Types 1..26 come in pairs
+ * (scalar, array) of the element sizes below.
+ */
+static int check_type(const struct ar_wire_buf *w)
+{
+	static const uint8_t elem[13] = { 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 1, 1, 1 };
+	enum { STRING = 27 };
+	uint32_t t = w->type;
+
+	if (t >= 1 && t <= 26) {
+		uint64_t size = elem[(t - 1) / 2];
+
+		return (t % 2 ? w->len == size : w->len % size == 0) ? 0 : -EINVAL;
+	}
+	/* An inline string ends with its NUL (a data-area one may change
+	 * under the plugin anyway). */
+	if (t == STRING && w->kind == AR_BUF_BYTES &&
+	    (!w->len || ((const char *)w->bytes)[w->len - 1] != '\0'))
+		return -EINVAL;
+	return 0;
+}
+
 /* Resolve an input: inline bytes in the copy, or a range of the data area.
  * align: the element alignment the op needs. */
 static int resolve_in(struct ar_req_ctx *ctx, const struct ar_wire_buf *w,
@@ -43,8 +68,10 @@ static int resolve_in(struct ar_req_ctx *ctx, const struct ar_wire_buf *w,
 	default:
 		return -EINVAL;
 	}
-	if ((uintptr_t)out->ptr % align)
+	if ((uintptr_t)out->ptr % align || check_type(w))
 		return -EINVAL;
+	out->type = w->type;
+	out->custom_id = w->custom_id;
 	return 0;
 }
 
@@ -54,6 +81,10 @@ static int resolve_out(struct ar_req_ctx *ctx, struct ar_req *r,
 		       const struct ar_wire_buf *w, uint64_t min, uint64_t align,
 		       bool inline_ok, struct ar_buf *out)
 {
+	if (check_type(w))
+		return -EINVAL;
+	out->type = w->type;
+	out->custom_id = w->custom_id;
 	switch (w->kind) {
 	case AR_BUF_REF:
 		if (ar_wire_ref_check(w, ctx->data_bytes, min) ||

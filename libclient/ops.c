@@ -25,6 +25,14 @@ static void in_buf(struct ar_queue *q, const void *p, uint64_t len,
 		*b = (struct ar_wire_buf){ .kind = AR_BUF_BYTES, .bytes = p, .len = len };
 }
 
+/* A typed argument. */
+static void in_arg(struct ar_queue *q, const struct ar_arg *a, struct ar_wire_buf *b)
+{
+	in_buf(q, a->buf, a->size, b);
+	b->type = a->type;
+	b->custom_id = a->custom_id;
+}
+
 /* Describe a write buffer; inline ones are recorded in the slot. */
 static int out_buf(struct ar_queue *q, struct slot *s, void *p, uint64_t len,
 		   struct ar_wire_buf *b)
@@ -197,10 +205,13 @@ AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t 
 {
 	struct ar_wire_msg m;
 	struct ar_wire_generic *g = &m.u.op.u.generic;
+	const struct ar_op_info *info = ar_op_lookup(op);
 	int idx, ret = 0;
 
-	if (op >= AR_OP_MAX || ar_op_args_kind(op) != AR_ARGS_GENERIC ||
-	    nr_read > AR_WIRE_MAX_ARGS || nr_write > AR_WIRE_MAX_ARGS)
+	if (!info || info->args_kind != AR_ARGS_GENERIC || nr_read < info->rd_min ||
+	    nr_read > info->rd_max || nr_write < info->wr_min ||
+	    nr_write > info->wr_max || ((info->flags & AR_OPF_LIBRARY) && !library) ||
+	    ((info->flags & AR_OPF_SYMBOL) && !symbol))
 		return -EINVAL;
 	idx = slot(q, user_data);
 	if (idx < 0)
@@ -212,9 +223,12 @@ AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t 
 	g->nr_read = nr_read;
 	g->nr_write = nr_write;
 	for (uint32_t i = 0; i < nr_read; i++)
-		in_buf(q, read[i].buf, read[i].size, &g->read[i]);
-	for (uint32_t i = 0; i < nr_write && !ret; i++)
+		in_arg(q, &read[i], &g->read[i]);
+	for (uint32_t i = 0; i < nr_write && !ret; i++) {
 		ret = out_buf(q, &q->slots[idx], write[i].buf, write[i].size, &g->write[i]);
+		g->write[i].type = write[i].type;
+		g->write[i].custom_id = write[i].custom_id;
+	}
 	if (ret) {
 		ar__slot_put(q, (uint32_t)idx);
 		return ret;

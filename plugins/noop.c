@@ -98,21 +98,10 @@ static int noop_init(const struct ar_plugin_host *h)
 	return 0;
 }
 
-#define OP(x) { x, noop_any }
-static const struct ar_plugin_op noop_ops[] = {
-	OP(AR_OP_NOOP), OP(AR_OP_BLAS_SGEMM), OP(AR_OP_IMAGE_CLASSIFY),
-	OP(AR_OP_IMAGE_DETECT), OP(AR_OP_IMAGE_SEGMENT), OP(AR_OP_IMAGE_POSE),
-	OP(AR_OP_IMAGE_DEPTH), OP(AR_OP_EXEC), OP(AR_OP_TF_SESSION_LOAD),
-	OP(AR_OP_TF_SESSION_RUN), OP(AR_OP_TF_SESSION_DELETE), OP(AR_OP_MINMAX),
-	OP(AR_OP_FPGA_ARRAYCOPY), OP(AR_OP_FPGA_VECTORADD),
-	OP(AR_OP_FPGA_PARALLEL), OP(AR_OP_FPGA_MMULT),
-	OP(AR_OP_EXEC_WITH_RESOURCE), OP(AR_OP_TORCH_JITLOAD_FORWARD),
-	OP(AR_OP_TORCH_SGEMM), OP(AR_OP_OPENCV), OP(AR_OP_TFLITE_SESSION_LOAD),
-	OP(AR_OP_TFLITE_SESSION_RUN), OP(AR_OP_TFLITE_SESSION_DELETE),
-	OP(AR_OP_MBENCH),
-};
-_Static_assert(sizeof(noop_ops) / sizeof(noop_ops[0]) == AR_OP_MAX,
-	       "noop implements every op");
+/* Every op of the table (accelring/optable.h). */
+#define OP_(num, NAME, ...) { AR_OP_##NAME, noop_any },
+static const struct ar_plugin_op noop_ops[] = { AR_OP_TABLE(OP_) };
+#undef OP_
 
 AR_PLUGIN(.name = "noop", .version = "1.0", .type = AR_PLUGIN_DEBUG,
 	  .nr_ops = sizeof(noop_ops) / sizeof(noop_ops[0]), .ops = noop_ops,

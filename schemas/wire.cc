@@ -30,9 +30,8 @@ static_assert(int(AR_ARGS_SGEMM) == int(w::Args_Sgemm), "wire");
 static_assert(int(AR_ARGS_IMAGE) == int(w::Args_Image), "wire");
 static_assert(int(AR_ARGS_GENERIC) == int(w::Args_Generic), "wire");
 static_assert(int(AR_ARGS_MBENCH) == int(w::Args_Mbench), "wire");
-static_assert(int(AR_OP_MAX) - 1 == int(w::OpType_MAX), "wire");
-static_assert(int(AR_OP_MBENCH) == int(w::OpType_Mbench), "wire");
-static_assert(int(AR_OP_TFLITE_SESSION_DELETE) == int(w::OpType_TfliteSessionDelete), "wire");
+// OpRequest.op is a ubyte: every op number must fit.
+static_assert(int(AR_OP_MAX) - 1 <= 255, "wire");
 
 namespace {
 
@@ -61,15 +60,25 @@ struct ar_wire_enc {
 
 namespace {
 
-const char *const op_names[AR_OP_MAX] = {
-	"noop", "blas_sgemm", "image_classify", "image_detect",
-	"image_segment", "image_pose", "image_depth", "exec",
-	"tf_session_load", "tf_session_run", "tf_session_delete", "minmax",
-	"fpga_arraycopy", "fpga_vectoradd", "fpga_parallel", "fpga_mmult",
-	"exec_with_resource", "torch_jitload_forward", "torch_sgemm", "opencv",
-	"tflite_session_load", "tflite_session_run", "tflite_session_delete",
-	"mbench",
+// The op table (accelring/optable.h) as an array indexed by op number;
+// numbers no op has are left empty (name NULL).
+struct op_tab {
+	ar_op_info v[AR_OP_MAX];
 };
+
+constexpr op_tab make_op_table()
+{
+	op_tab t{};
+
+#define AR_OP_INFO_(num, NAME, str, shape, rmin, rmax, wmin, wmax, fl)        \
+	t.v[num] = ar_op_info{ str, AR_ARGS_##shape, rmin, rmax, wmin, wmax, fl };
+	AR_OP_TABLE(AR_OP_INFO_)
+#undef AR_OP_INFO_
+	return t;
+}
+
+constexpr op_tab op_tab_ = make_op_table();
+const ar_op_info *const op_table = op_tab_.v;
 
 fb::Offset<w::Buf> enc_buf(fb::FlatBufferBuilder &f, const ar_wire_buf &b,
 			   bool *bad)
@@ -84,18 +93,19 @@ fb::Offset<w::Buf> enc_buf(fb::FlatBufferBuilder &f, const ar_wire_buf &b,
 		}
 		auto v = f.CreateVector(static_cast<const uint8_t *>(b.bytes),
 					static_cast<size_t>(b.len));
-		return w::CreateBuf(f, v);
+		return w::CreateBuf(f, v, nullptr, 0, b.type, b.custom_id);
 	}
 	case AR_BUF_REF: {
 		w::Ref r(b.off, b.len);
-		return w::CreateBuf(f, 0, &r);
+		return w::CreateBuf(f, 0, &r, 0, b.type, b.custom_id);
 	}
 	case AR_BUF_SIZE:
 		if (b.len > UINT32_MAX) {
 			*bad = true;
 			return 0;
 		}
-		return w::CreateBuf(f, 0, nullptr, static_cast<uint32_t>(b.len));
+		return w::CreateBuf(f, 0, nullptr, static_cast<uint32_t>(b.len),
+				    b.type, b.custom_id);
 	}
 	*bad = true;
 	return 0;
@@ -127,7 +137,7 @@ fb::Offset<void> enc_op(fb::FlatBufferBuilder &f, const ar_wire_op &op,
 {
 	fb::Offset<void> args = 0;
 
-	if (op.op >= AR_OP_MAX) {
+	if (!ar_op_lookup(op.op)) {
 		*bad = true;
 		return 0;
 	}
@@ -167,7 +177,7 @@ fb::Offset<void> enc_op(fb::FlatBufferBuilder &f, const ar_wire_op &op,
 		return 0;
 	}
 	return w::CreateOpRequest(f, op.id, op.session,
-				  static_cast<w::OpType>(op.op),
+				  static_cast<uint8_t>(op.op),
 				  static_cast<w::Args>(op.args_kind), args)
 		.Union();
 }
@@ -195,6 +205,10 @@ int dec_buf(const w::Buf *b, ar_wire_buf *out)
 		out->kind = AR_BUF_SIZE;
 		out->len = b->size();
 	}
+	if (b->type() >= AR_ARG_TYPES)
+		return -EINVAL;
+	out->type = b->type();
+	out->custom_id = b->custom_id();
 	return 0;
 }
 
@@ -230,13 +244,27 @@ int dec_string(const fb::String *s, const char **out)
 	return 0;
 }
 
+// A Generic op's argument counts and names against its line of the table.
+int generic_bounds(const ar_wire_op *op)
+{
+	const ar_op_info *i = ar_op_lookup(op->op);
+	const ar_wire_generic &g = op->u.generic;
+
+	if (!i || g.nr_read < i->rd_min || g.nr_read > i->rd_max ||
+	    g.nr_write < i->wr_min || g.nr_write > i->wr_max ||
+	    ((i->flags & AR_OPF_LIBRARY) && !g.library) ||
+	    ((i->flags & AR_OPF_SYMBOL) && !g.symbol))
+		return -EINVAL;
+	return 0;
+}
+
 int dec_op(const w::OpRequest *r, ar_wire_op *op)
 {
 	op->id = r->id();
 	op->session = r->session();
 	op->op = r->op();
 	op->args_kind = r->args_type();
-	if (op->op >= AR_OP_MAX || op->args_kind > AR_ARGS_MBENCH)
+	if (!ar_op_lookup(op->op) || op->args_kind > AR_ARGS_MBENCH)
 		return -EINVAL;
 	// Each op carries exactly the argument table it is defined with;
 	// a Generic op may omit it (no arguments).
@@ -252,7 +280,7 @@ int dec_op(const w::OpRequest *r, ar_wire_op *op)
 		op->u.generic.symbol = nullptr;
 		op->u.generic.nr_read = 0;
 		op->u.generic.nr_write = 0;
-		return 0;
+		return generic_bounds(op);
 	case AR_ARGS_SGEMM: {
 		auto s = r->args_as_Sgemm();
 		ar_wire_sgemm &o = op->u.sgemm;
@@ -291,7 +319,7 @@ int dec_op(const w::OpRequest *r, ar_wire_op *op)
 		    dec_bufs(s->read(), o.read, &o.nr_read) ||
 		    dec_bufs(s->write(), o.write, &o.nr_write))
 			return -EINVAL;
-		return 0;
+		return generic_bounds(op);
 	}
 	case AR_ARGS_MBENCH: {
 		auto s = r->args_as_Mbench();
@@ -387,29 +415,23 @@ int64_t tmpl_start(ar_wire_enc *e, const tmpl &t, const void **out)
 
 extern "C" {
 
+const struct ar_op_info *ar_op_lookup(uint32_t op)
+{
+	return op < AR_OP_MAX && op_table[op].name ? &op_table[op] : nullptr;
+}
+
 const char *ar_op_name(uint32_t op)
 {
-	return op < AR_OP_MAX ? op_names[op] : nullptr;
+	const ar_op_info *i = ar_op_lookup(op);
+
+	return i ? i->name : nullptr;
 }
 
 uint32_t ar_op_args_kind(uint32_t op)
 {
-	switch (op) {
-	case AR_OP_NOOP:
-		return AR_ARGS_NONE;
-	case AR_OP_BLAS_SGEMM:
-		return AR_ARGS_SGEMM;
-	case AR_OP_IMAGE_CLASSIFY:
-	case AR_OP_IMAGE_DETECT:
-	case AR_OP_IMAGE_SEGMENT:
-	case AR_OP_IMAGE_POSE:
-	case AR_OP_IMAGE_DEPTH:
-		return AR_ARGS_IMAGE;
-	case AR_OP_MBENCH:
-		return AR_ARGS_MBENCH;
-	default:
-		return AR_ARGS_GENERIC;
-	}
+	const ar_op_info *i = ar_op_lookup(op);
+
+	return i ? i->args_kind : (uint32_t)AR_ARGS_NONE;
 }
 
 struct ar_wire_enc *ar_wire_enc_create(void)
@@ -434,13 +456,11 @@ int64_t ar_wire_encode(struct ar_wire_enc *e, const struct ar_wire_msg *m,
 	int64_t n;
 
 	if (m->type == AR_WIRE_OP && m->u.op.args_kind == AR_ARGS_NONE &&
-	    m->u.op.op < AR_OP_MAX) {
+	    ar_op_lookup(m->u.op.op)) {
 		n = tmpl_start(e, e->op_none, out);
 		tmpl_set<uint64_t>(e, e->op_none, 0, m->u.op.id);
 		tmpl_set<uint32_t>(e, e->op_none, 1, m->u.op.session);
-		tmpl_set<std::underlying_type<w::OpType>::type>(
-			e, e->op_none, 2,
-			static_cast<std::underlying_type<w::OpType>::type>(m->u.op.op));
+		tmpl_set<uint8_t>(e, e->op_none, 2, static_cast<uint8_t>(m->u.op.op));
 		return n;
 	}
 	if (m->type == AR_WIRE_OP && m->u.op.args_kind == AR_ARGS_MBENCH &&

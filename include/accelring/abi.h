@@ -54,7 +54,7 @@
 #define AR_ABI_MAGIC 0x47524341u
 /* A different major is refused on attach; a newer minor only adds fields in
  * space that older versions required to be zero. */
-#define AR_ABI_MAJOR 1
+#define AR_ABI_MAJOR 2
 #define AR_ABI_MINOR 0
 
 #define AR_CACHELINE 64

@@ -110,10 +110,14 @@ int ar_submit_sgemm(struct ar_queue *q, uint32_t session,
 /* An argument of a generic op. Read arguments: data from buf (passed by
  * reference if it lies in q's data area, else inline). Write arguments:
  * written in place if in the data area, else copied into buf at
- * completion (at most size bytes). */
+ * completion (at most size bytes). type and custom_id travel to the
+ * plugin unchanged: the vaccel_arg_type_t (0: raw bytes) and a custom
+ * type's id; the broker refuses a scalar whose size is not its type's. */
 struct ar_arg {
 	void *buf;
 	uint32_t size;
+	uint32_t type;
+	uint32_t custom_id;
 };
 
 /* Image ops (AR_OP_IMAGE_*): outputs as write arguments. */
@@ -122,7 +126,9 @@ int ar_submit_image(struct ar_queue *q, uint32_t session, uint32_t op,
 		    size_t len_text, void *out_imgname, size_t len_imgname,
 		    uint64_t user_data);
 
-/* Any op with Generic arguments (exec, the model ops, ...). */
+/* Any op with Generic arguments (exec, the model ops, ...), within the
+ * bounds of its line of the op table (accelring/optable.h): -EINVAL
+ * otherwise. */
 int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t op,
 		      const char *library, const char *symbol,
 		      const struct ar_arg *read, uint32_t nr_read,

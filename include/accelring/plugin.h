@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of the structs below. */
-#define AR_PLUGIN_ABI_VERSION 1u
+#define AR_PLUGIN_ABI_VERSION 2u
 
 /* Plugin types, which are also the session hint flags (vAccel's values). */
 #define AR_PLUGIN_CPU		0x0001u
@@ -47,10 +47,18 @@ extern "C" {
 #define AR_PLUGIN_REMOTE	0x4000u
 
 /* A validated buffer. Write arguments: the plugin may lower len to the
- * bytes it produced (inline outputs return only those). */
+ * bytes it produced (inline outputs return only those). type and
+ * custom_id: the argument's vaccel_arg_type_t (VACCEL_ARG_RAW = 0 ...
+ * VACCEL_ARG_CUSTOM) and custom type id, exactly as the caller built it.
+ * An inline scalar's len is its type's size and an inline array's a
+ * multiple of its element's; an inline string ends with its NUL (the
+ * broker checked). Data-area arguments are only checked for bounds: their
+ * bytes may change while the plugin runs. */
 struct ar_buf {
 	void *ptr;
 	uint64_t len;
+	uint32_t type;
+	uint32_t custom_id;
 };
 
 struct ar_op_sgemm {
@@ -67,6 +75,8 @@ struct ar_op_image {
 	struct ar_buf out_imgname;
 };
 
+/* A Generic op's arguments, laid out as accelring/optable.h says for
+ * each op. */
 struct ar_op_generic {
 	const char *library;		/* NULL if absent */
 	const char *symbol;

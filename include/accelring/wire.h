@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <accelring/optable.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,35 +44,6 @@ enum ar_wire_transport {
 	AR_TRANSPORT_STREAM = 1,	/* everything on the socket, in frames */
 };
 
-/* Op types, vAccel's numbering (VACCEL_OP_*), plus accelring's own. */
-enum ar_op_type {
-	AR_OP_NOOP = 0,
-	AR_OP_BLAS_SGEMM = 1,
-	AR_OP_IMAGE_CLASSIFY = 2,
-	AR_OP_IMAGE_DETECT = 3,
-	AR_OP_IMAGE_SEGMENT = 4,
-	AR_OP_IMAGE_POSE = 5,
-	AR_OP_IMAGE_DEPTH = 6,
-	AR_OP_EXEC = 7,
-	AR_OP_TF_SESSION_LOAD = 8,
-	AR_OP_TF_SESSION_RUN = 9,
-	AR_OP_TF_SESSION_DELETE = 10,
-	AR_OP_MINMAX = 11,
-	AR_OP_FPGA_ARRAYCOPY = 12,
-	AR_OP_FPGA_VECTORADD = 13,
-	AR_OP_FPGA_PARALLEL = 14,
-	AR_OP_FPGA_MMULT = 15,
-	AR_OP_EXEC_WITH_RESOURCE = 16,
-	AR_OP_TORCH_JITLOAD_FORWARD = 17,
-	AR_OP_TORCH_SGEMM = 18,
-	AR_OP_OPENCV = 19,
-	AR_OP_TFLITE_SESSION_LOAD = 20,
-	AR_OP_TFLITE_SESSION_RUN = 21,
-	AR_OP_TFLITE_SESSION_DELETE = 22,
-	AR_OP_MBENCH = 23,
-	AR_OP_MAX
-};
-
 /* The Args union's tags: which argument table an op carries. */
 enum ar_wire_args {
 	AR_ARGS_NONE = 0,
@@ -80,10 +53,23 @@ enum ar_wire_args {
 	AR_ARGS_MBENCH = 4,
 };
 
+/* An op's line of the op table (accelring/optable.h). */
+struct ar_op_info {
+	const char *name;		/* "noop", "blas_sgemm", ... */
+	uint32_t args_kind;		/* AR_ARGS_*: the argument table it carries */
+	uint8_t rd_min, rd_max;		/* Generic ops: read arguments */
+	uint8_t wr_min, wr_max;		/* and write arguments */
+	uint32_t flags;			/* AR_OPF_* */
+};
+
+/* ar_op_lookup - op's line, or NULL for a number no op has. */
+const struct ar_op_info *ar_op_lookup(uint32_t op);
+
 /* ar_op_name - "noop", "blas_sgemm", ... or NULL for an unknown op. */
 const char *ar_op_name(uint32_t op);
 
-/* The argument kind an op must carry (AR_ARGS_*). */
+/* The argument kind an op must carry (AR_ARGS_*); AR_ARGS_NONE for an
+ * unknown op. */
 uint32_t ar_op_args_kind(uint32_t op);
 
 /* What a Buf holds. */
@@ -96,14 +82,16 @@ enum ar_buf_kind {
 
 struct ar_wire_buf {
 	uint32_t kind;		/* AR_BUF_* */
-	uint32_t resv;
+	uint32_t type;		/* the argument's vaccel_arg_type_t (0: raw) */
 	const void *bytes;	/* AR_BUF_BYTES: points into the message */
 	uint64_t off;		/* AR_BUF_REF */
 	uint64_t len;		/* bytes, ref or size length */
+	uint32_t custom_id;	/* a custom type's id, as the caller gave it */
+	uint32_t resv;
 };
 
 /* Most read or write arguments a Generic op may carry. */
-#define AR_WIRE_MAX_ARGS 32u
+#define AR_WIRE_MAX_ARGS ((uint32_t)AR_OP_ARGS)
 /* Longest library or symbol name. */
 #define AR_WIRE_MAX_NAME 4096u
 

@@ -1,15 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The ops: every one runs on the broker. Every call is synchronous, on the
- * calling thread's queue.
+ * The ops. Every one runs on the broker; none is answered here. Each is
+ * encoded as its line of the op table (accelring/optable.h) says, and
+ * every call is synchronous on the calling thread's queue.
  *
  * Buffers: vAccel hands us plain pointers. Those already in the queue's
- * shared data area (ar_buf_alloc) travel by reference; other large inputs
- * and outputs are staged through a temporary data-area buffer, small ones
- * travel inline in the message.
+ * shared data area (ar_buf_alloc) travel by reference; other inputs and
+ * outputs above INLINE_MAX are staged through a temporary data-area buffer
+ * (copied in before, out after), smaller ones travel inline in the message.
+ * Typed arguments (struct vaccel_arg's type and custom id) travel with
+ * their bytes, so that a plugin receives exactly what the caller built.
+ *
+ * Profiling (VACCEL_PROFILING_ENABLED): each op's whole call is a region
+ * "vaccel_<op>_op", as upstream names them, and the client's own stages
+ * are regions too: "accelring_stage_in" (copies into the data area),
+ * "accelring_roundtrip" (encode, publish, the broker, the completion) and
+ * "accelring_stage_out". They are printed at exit.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,16 +30,73 @@
 /* The app's buffers up to this size go inline in the message. */
 #define INLINE_MAX 2048u
 
-#define pos ar__vaccel_err
+/* ---- profiling ---- */
 
-/* The calling thread's queue and the session's broker id. */
-static int op_begin(const struct vaccel_session *sess, struct ar_queue **q,
-		    uint32_t *sid)
+enum { ST_IN, ST_RT, ST_OUT, NR_STAGES };
+static const char *const stage_names[NR_STAGES] = {
+	"accelring_stage_in", "accelring_roundtrip", "accelring_stage_out",
+};
+static char op_region_names[AR_OP_MAX][48];
+static struct vaccel_prof_region op_regions[AR_OP_MAX], stage_regions[NR_STAGES];
+/* Regions pair each start with the next stop: threads take turns. */
+static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t prof_once = PTHREAD_ONCE_INIT;
+static bool prof_on;
+
+static void prof_init(void)
 {
-	if (ar__vaccel_session_remote(sess, sid))
-		return -EINVAL;
-	return ar__vaccel_queue(q);
+	prof_on = vaccel_prof_enabled();
+	if (!prof_on)
+		return;
+	for (uint32_t op = 0; op < AR_OP_MAX; op++) {
+		if (!ar_op_name(op))
+			continue;
+		snprintf(op_region_names[op], sizeof(op_region_names[op]),
+			 "vaccel_%s_op", ar_op_name(op));
+		vaccel_prof_region_init(&op_regions[op], op_region_names[op]);
+	}
+	for (int i = 0; i < NR_STAGES; i++)
+		vaccel_prof_region_init(&stage_regions[i], stage_names[i]);
 }
+
+static void prof_start(struct vaccel_prof_region *r)
+{
+	pthread_once(&prof_once, prof_init);
+	if (!prof_on)
+		return;
+	pthread_mutex_lock(&prof_lock);
+	vaccel_prof_region_start(r);
+	pthread_mutex_unlock(&prof_lock);
+}
+
+static void prof_stop(const struct vaccel_prof_region *r)
+{
+	if (!prof_on)
+		return;
+	pthread_mutex_lock(&prof_lock);
+	vaccel_prof_region_stop(r);
+	pthread_mutex_unlock(&prof_lock);
+}
+
+__attribute__((destructor)) static void prof_fini(void)
+{
+	if (!prof_on)
+		return;
+	for (uint32_t op = 0; op < AR_OP_MAX; op++) {
+		if (!op_regions[op].name)
+			continue;
+		if (op_regions[op].nr_entries)
+			vaccel_prof_region_print(&op_regions[op]);
+		vaccel_prof_region_release(&op_regions[op]);
+	}
+	for (int i = 0; i < NR_STAGES; i++) {
+		if (stage_regions[i].nr_entries)
+			vaccel_prof_region_print(&stage_regions[i]);
+		vaccel_prof_region_release(&stage_regions[i]);
+	}
+}
+
+/* ---- the common path ---- */
 
 /*
  * Run a submission synchronously: retry while the SQ is full (reading
@@ -49,40 +117,171 @@ static int op_begin(const struct vaccel_session *sess, struct ar_queue **q,
 		r_;                                                           \
 	})
 
-/* ---- ops ---- */
-
-AR_VISIBLE int vaccel_noop(struct vaccel_session *sess)
+/* The calling thread's queue and the session's broker id. */
+static int op_begin(const struct vaccel_session *sess, struct ar_queue **q,
+		    uint32_t *sid)
 {
+	if (ar__vaccel_session_remote(sess, sid))
+		return -EINVAL;
+	return ar__vaccel_queue(q);
+}
+
+/*
+ * One argument on its way: the caller's buffer, and where it travels from
+ * (the buffer itself, or a data-area copy for a large one).
+ */
+struct xarg {
+	void *user;
+	uint64_t len;
+	void *tmp;		/* data-area copy, or NULL */
+};
+
+/* A buffer in the data area for a large argument not already there. */
+static int stage(struct ar_queue *q, struct xarg *x, bool copy_in)
+{
+	uint64_t off;
+
+	x->tmp = NULL;
+	if (x->len <= INLINE_MAX || ar__in_area(q->link, x->user, x->len, &off))
+		return 0;
+	x->tmp = ar_buf_alloc(q, x->len);
+	if (!x->tmp)
+		return -ENOMEM;
+	if (copy_in && x->user)
+		memcpy(x->tmp, x->user, x->len);
+	return 0;
+}
+
+static void *where(const struct xarg *x)
+{
+	return x->tmp ? x->tmp : x->user;
+}
+
+/*
+ * A Generic op: read and write are typed arguments (struct ar_arg, with
+ * the caller's pointers); large ones are staged, outputs copied back.
+ * Write arguments are in/out, as a plugin upstream sees the caller's
+ * memory: a staged one is copied in too.
+ */
+static int generic(const struct vaccel_session *sess, uint32_t op, const char *lib,
+		   const char *sym, const struct ar_arg *read, size_t nr_read,
+		   const struct ar_arg *write, size_t nr_write)
+{
+	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
+	struct xarg xr[AR_WIRE_MAX_ARGS], xw[AR_WIRE_MAX_ARGS];
+	size_t nr = 0, nw = 0;
 	struct ar_queue *q;
 	uint32_t sid;
 	int ret;
 
-	if (!sess)
-		return VACCEL_EINVAL;
+	if (nr_read > AR_WIRE_MAX_ARGS || nr_write > AR_WIRE_MAX_ARGS ||
+	    (nr_read && !read) || (nr_write && !write))
+		return -EINVAL;
+	for (size_t i = 0; i < nr_read; i++)
+		if (!read[i].buf && read[i].size)
+			return -EINVAL;
+	for (size_t i = 0; i < nr_write; i++)
+		if (!write[i].buf && write[i].size)
+			return -EINVAL;
 	ret = op_begin(sess, &q, &sid);
-	if (!ret)
-		ret = SYNC(q, ar_submit_noop(q, sid, 0));
-	return pos(ret);
+	if (ret)
+		return ret;
+	prof_start(&stage_regions[ST_IN]);
+	for (; nr < nr_read && !ret; nr++) {
+		xr[nr] = (struct xarg){ read[nr].buf, read[nr].size, NULL };
+		ret = stage(q, &xr[nr], true);
+		r[nr] = read[nr];
+		r[nr].buf = where(&xr[nr]);
+	}
+	for (; nw < nr_write && !ret; nw++) {
+		xw[nw] = (struct xarg){ write[nw].buf, write[nw].size, NULL };
+		ret = stage(q, &xw[nw], true);
+		w[nw] = write[nw];
+		w[nw].buf = where(&xw[nw]);
+	}
+	prof_stop(&stage_regions[ST_IN]);
+	if (!ret) {
+		prof_start(&stage_regions[ST_RT]);
+		ret = SYNC(q, ar_submit_generic(q, sid, op, lib, sym, r, (uint32_t)nr_read,
+						w, (uint32_t)nr_write, 0));
+		prof_stop(&stage_regions[ST_RT]);
+	}
+	prof_start(&stage_regions[ST_OUT]);
+	for (size_t i = 0; i < nw; i++) {
+		if (!xw[i].tmp)
+			continue;
+		if (!ret)
+			memcpy(xw[i].user, xw[i].tmp, xw[i].len);
+		ar_buf_free(q, xw[i].tmp);
+	}
+	prof_stop(&stage_regions[ST_OUT]);
+	for (size_t i = 0; i < nr; i++)
+		if (xr[i].tmp)
+			ar_buf_free(q, xr[i].tmp);
+	return ret;
 }
 
-/* A buffer in the data area for [p, p+len): p itself if it is there,
- * else a temporary copy (copy_in) that the caller frees. */
-static float *stage(struct ar_queue *q, const float *p, uint64_t len,
-		    bool copy_in, bool *tmp)
+/* vaccel_args as typed native ones. */
+static int to_args(const struct vaccel_arg *v, size_t n, struct ar_arg *a)
 {
-	uint64_t off;
-	float *t;
+	if (n > AR_WIRE_MAX_ARGS || (n && !v))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].size > UINT32_MAX || v[i].type >= VACCEL_ARG_MAX)
+			return -EINVAL;
+		a[i] = (struct ar_arg){ .buf = v[i].buf, .size = (uint32_t)v[i].size,
+					.type = v[i].type,
+					.custom_id = v[i].custom_type_id };
+	}
+	return 0;
+}
 
-	*tmp = false;
-	if (ar__in_area(q->link, p, len, &off))
-		return (float *)p;
-	t = ar_buf_alloc(q, len);
-	if (!t)
-		return NULL;
-	if (copy_in)
-		memcpy(t, p, len);
-	*tmp = true;
-	return t;
+static int vgeneric(const struct vaccel_session *sess, uint32_t op, const char *lib,
+		    const char *sym, const struct vaccel_arg *read, size_t nr_read,
+		    const struct vaccel_arg *write, size_t nr_write)
+{
+	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
+	int ret;
+
+	if ((ret = to_args(read, nr_read, r)) || (ret = to_args(write, nr_write, w)))
+		return ret;
+	return generic(sess, op, lib, sym, r, nr_read, w, nr_write);
+}
+
+/* A typed native argument. */
+static struct ar_arg targ(const void *buf, size_t size, uint32_t type, uint32_t id)
+{
+	return (struct ar_arg){ .buf = (void *)buf, .size = (uint32_t)size, .type = type,
+				.custom_id = id };
+}
+
+/* Every op function: its region around the call, and the errno turned
+ * into vAccel's positive code. */
+#define OP_RUN(op, expr)                                                     \
+	({                                                                   \
+		int o_;                                                      \
+		prof_start(&op_regions[op]);                                 \
+		o_ = (expr);                                                 \
+		prof_stop(&op_regions[op]);                                  \
+		ar__vaccel_err(o_);                                          \
+	})
+
+/* ---- noop, sgemm, images ---- */
+
+static int noop(struct vaccel_session *sess)
+{
+	struct ar_queue *q;
+	uint32_t sid;
+	int ret = op_begin(sess, &q, &sid);
+
+	return ret ? ret : SYNC(q, ar_submit_noop(q, sid, 0));
+}
+
+AR_VISIBLE int vaccel_noop(struct vaccel_session *sess)
+{
+	if (!sess)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_NOOP, noop(sess));
 }
 
 static uint64_t mat_bytes(int64_t rows, int64_t cols, int64_t ld)
@@ -92,72 +291,103 @@ static uint64_t mat_bytes(int64_t rows, int64_t cols, int64_t ld)
 	return ((uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols) * sizeof(float);
 }
 
+static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
+		 float alpha, float *a, int64_t lda, float *b, int64_t ldb,
+		 float beta, float *c, int64_t ldc)
+{
+	struct xarg xa = { a, mat_bytes(m, k, lda), NULL }, xb = { b, mat_bytes(k, n, ldb), NULL },
+		    xc = { c, mat_bytes(m, n, ldc), NULL };
+	struct ar_sgemm s = { .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
+			      .ldc = ldc, .alpha = alpha, .beta = beta };
+	struct ar_queue *q;
+	uint32_t sid;
+	int ret;
+
+	if (!a || !b || !c || !xa.len || !xb.len || !xc.len)
+		return -EINVAL;
+	ret = op_begin(sess, &q, &sid);
+	if (ret)
+		return ret;
+	/* sgemm's matrices always travel through the data area (zero copy
+	 * when they are already there), whatever their size. */
+	prof_start(&stage_regions[ST_IN]);
+	for (struct xarg *x = &xa; x; x = x == &xa ? &xb : x == &xb ? &xc : NULL) {
+		uint64_t off;
+
+		x->tmp = NULL;
+		if (ar__in_area(q->link, x->user, x->len, &off))
+			continue;
+		x->tmp = ar_buf_alloc(q, x->len);
+		if (!x->tmp) {
+			ret = -ENOMEM;
+			break;
+		}
+		/* C is read too unless beta is 0. */
+		if (x != &xc || beta != 0.0f)
+			memcpy(x->tmp, x->user, x->len);
+	}
+	prof_stop(&stage_regions[ST_IN]);
+	if (!ret) {
+		s.a = where(&xa);
+		s.b = where(&xb);
+		s.c = where(&xc);
+		prof_start(&stage_regions[ST_RT]);
+		ret = SYNC(q, ar_submit_sgemm(q, sid, &s, 0));
+		prof_stop(&stage_regions[ST_RT]);
+		if (!ret && xc.tmp) {
+			prof_start(&stage_regions[ST_OUT]);
+			memcpy(c, xc.tmp, xc.len);
+			prof_stop(&stage_regions[ST_OUT]);
+		}
+	}
+	if (xa.tmp)
+		ar_buf_free(q, xa.tmp);
+	if (xb.tmp)
+		ar_buf_free(q, xb.tmp);
+	if (xc.tmp)
+		ar_buf_free(q, xc.tmp);
+	return ret;
+}
+
 AR_VISIBLE int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n,
 			    int64_t k, float alpha, float *a, int64_t lda,
 			    float *b, int64_t ldb, float beta, float *c,
 			    int64_t ldc)
 {
-	uint64_t na = mat_bytes(m, k, lda), nb = mat_bytes(k, n, ldb),
-		 nc = mat_bytes(m, n, ldc);
-	struct ar_sgemm s = { .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
-			      .ldc = ldc, .alpha = alpha, .beta = beta };
-	bool ta = false, tb = false, tc = false;
-	struct ar_queue *q;
-	uint32_t sid;
-	int ret;
-
-	if (!sess || !a || !b || !c || !na || !nb || !nc)
+	if (!sess)
 		return VACCEL_EINVAL;
-	ret = op_begin(sess, &q, &sid);
-	if (ret)
-		return pos(ret);
-	s.a = stage(q, a, na, true, &ta);
-	s.b = stage(q, b, nb, true, &tb);
-	/* C is read too unless beta is 0. */
-	s.c = stage(q, c, nc, beta != 0.0f, &tc);
-	if (!s.a || !s.b || !s.c) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = SYNC(q, ar_submit_sgemm(q, sid, &s, 0));
-	if (!ret && tc)
-		memcpy(c, s.c, nc);
-out:
-	if (ta)
-		ar_buf_free(q, (void *)s.a);
-	if (tb)
-		ar_buf_free(q, (void *)s.b);
-	if (tc)
-		ar_buf_free(q, s.c);
-	return pos(ret);
+	return OP_RUN(AR_OP_BLAS_SGEMM,
+		      sgemm(sess, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
 }
 
-/* An image op: a large image is staged through the data area. */
-static int image_op(struct vaccel_session *sess, uint32_t op, const void *img,
-		    size_t len_img, unsigned char *out_text, size_t len_text,
-		    unsigned char *out_name, size_t len_name)
+/* An image op: a large image is staged through the data area; the outputs
+ * come back inline. */
+static int image(struct vaccel_session *sess, uint32_t op, const void *img,
+		 size_t len_img, unsigned char *out_text, size_t len_text,
+		 unsigned char *out_name, size_t len_name)
 {
+	struct xarg xi = { (void *)img, len_img, NULL };
 	struct ar_queue *q;
 	uint32_t sid;
-	const void *src = img;
-	bool tmp = false;
 	int ret;
 
-	if (!sess || (!img && len_img))
-		return VACCEL_EINVAL;
+	if ((!img && len_img) || (!out_text && len_text) || (!out_name && len_name))
+		return -EINVAL;
 	ret = op_begin(sess, &q, &sid);
 	if (ret)
-		return pos(ret);
-	if (len_img > INLINE_MAX) {
-		src = stage(q, img, len_img, true, &tmp);
-		if (!src)
-			return VACCEL_ENOMEM;
-	}
-	ret = SYNC(q, ar_submit_image(q, sid, op, src, len_img,
-				      out_text, len_text, out_name, len_name, 0));
-	if (tmp)
-		ar_buf_free(q, (void *)src);
-	return pos(ret);
+		return ret;
+	prof_start(&stage_regions[ST_IN]);
+	ret = stage(q, &xi, true);
+	prof_stop(&stage_regions[ST_IN]);
+	if (ret)
+		return ret;
+	prof_start(&stage_regions[ST_RT]);
+	ret = SYNC(q, ar_submit_image(q, sid, op, where(&xi), len_img, out_text,
+				      len_text, out_name, len_name, 0));
+	prof_stop(&stage_regions[ST_RT]);
+	if (xi.tmp)
+		ar_buf_free(q, xi.tmp);
+	return ret;
 }
 
 AR_VISIBLE int vaccel_image_classification(struct vaccel_session *sess,
@@ -165,75 +395,64 @@ AR_VISIBLE int vaccel_image_classification(struct vaccel_session *sess,
 					   unsigned char *out_imgname, size_t len_img,
 					   size_t len_out_text, size_t len_out_imgname)
 {
-	return image_op(sess, AR_OP_IMAGE_CLASSIFY, img, len_img, out_text,
-			len_out_text, out_imgname, len_out_imgname);
-}
-
-AR_VISIBLE int vaccel_image_detection(struct vaccel_session *sess, const void *img,
-				      unsigned char *out_imgname, size_t len_img,
-				      size_t len_out_imgname)
-{
-	return image_op(sess, AR_OP_IMAGE_DETECT, img, len_img, NULL, 0,
-			out_imgname, len_out_imgname);
-}
-
-AR_VISIBLE int vaccel_image_segmentation(struct vaccel_session *sess, const void *img,
-					 unsigned char *out_imgname, size_t len_img,
-					 size_t len_out_imgname)
-{
-	return image_op(sess, AR_OP_IMAGE_SEGMENT, img, len_img, NULL, 0,
-			out_imgname, len_out_imgname);
-}
-
-AR_VISIBLE int vaccel_image_pose(struct vaccel_session *sess, const void *img,
-				 unsigned char *out_imgname, size_t len_img,
-				 size_t len_out_imgname)
-{
-	return image_op(sess, AR_OP_IMAGE_POSE, img, len_img, NULL, 0,
-			out_imgname, len_out_imgname);
-}
-
-AR_VISIBLE int vaccel_image_depth(struct vaccel_session *sess, const void *img,
-				  unsigned char *out_imgname, size_t len_img,
-				  size_t len_out_imgname)
-{
-	return image_op(sess, AR_OP_IMAGE_DEPTH, img, len_img, NULL, 0,
-			out_imgname, len_out_imgname);
-}
-
-/* Generic ops: vaccel_args as native ones. */
-static int generic(struct vaccel_session *sess, uint32_t op, const char *lib,
-		   const char *sym, const struct vaccel_arg *read, size_t nr_read,
-		   const struct vaccel_arg *write, size_t nr_write)
-{
-	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
-	struct ar_queue *q;
-	uint32_t sid;
-	int ret;
-
-	if (!sess || nr_read > AR_WIRE_MAX_ARGS || nr_write > AR_WIRE_MAX_ARGS ||
-	    (nr_read && !read) || (nr_write && !write))
+	if (!sess)
 		return VACCEL_EINVAL;
-	for (size_t i = 0; i < nr_read; i++)
-		r[i] = (struct ar_arg){ read[i].buf, read[i].size };
-	for (size_t i = 0; i < nr_write; i++)
-		w[i] = (struct ar_arg){ write[i].buf, write[i].size };
-	ret = op_begin(sess, &q, &sid);
-	if (!ret)
-		ret = SYNC(q, ar_submit_generic(q, sid, op, lib, sym,
-						r, (uint32_t)nr_read, w,
-						(uint32_t)nr_write, 0));
-	return pos(ret);
+	return OP_RUN(AR_OP_IMAGE_CLASSIFY,
+		      image(sess, AR_OP_IMAGE_CLASSIFY, img, len_img, out_text,
+			    len_out_text, out_imgname, len_out_imgname));
 }
+
+#define IMAGE_OP(fn, OP)                                                       \
+	AR_VISIBLE int fn(struct vaccel_session *sess, const void *img,        \
+			  unsigned char *out_imgname, size_t len_img,          \
+			  size_t len_out_imgname)                              \
+	{                                                                      \
+		if (!sess)                                                     \
+			return VACCEL_EINVAL;                                  \
+		return OP_RUN(OP, image(sess, OP, img, len_img, NULL, 0,       \
+					out_imgname, len_out_imgname));        \
+	}
+IMAGE_OP(vaccel_image_detection, AR_OP_IMAGE_DETECT)
+IMAGE_OP(vaccel_image_segmentation, AR_OP_IMAGE_SEGMENT)
+IMAGE_OP(vaccel_image_pose, AR_OP_IMAGE_POSE)
+IMAGE_OP(vaccel_image_depth, AR_OP_IMAGE_DEPTH)
+
+/* ---- exec, opencv ---- */
 
 AR_VISIBLE int vaccel_exec(struct vaccel_session *sess, const char *library,
 			   const char *fn_symbol, struct vaccel_arg *read,
 			   size_t nr_read, struct vaccel_arg *write, size_t nr_write)
 {
-	if (!library || !fn_symbol)
+	if (!sess || !library || !fn_symbol)
 		return VACCEL_EINVAL;
-	return generic(sess, AR_OP_EXEC, library, fn_symbol, read, nr_read,
-		       write, nr_write);
+	return OP_RUN(AR_OP_EXEC, vgeneric(sess, AR_OP_EXEC, library, fn_symbol, read,
+					   nr_read, write, nr_write));
+}
+
+/* A resource's first file: a path of its own, else its first blob's. */
+static const char *res_path(const struct vaccel_resource *r)
+{
+	if (r->nr_paths && r->paths && r->paths[0])
+		return r->paths[0];
+	if (r->nr_blobs && r->blobs && r->blobs[0] && r->blobs[0]->path)
+		return r->blobs[0]->path;
+	return NULL;
+}
+
+/* A model or library resource an op may use: registered with the session
+ * (VACCEL_EPERM otherwise, as upstream), of the type asked (if any). */
+static int check_res(struct vaccel_session *sess, struct vaccel_resource *res,
+		     int type)
+{
+	if (!res || (type >= 0 && res->type != (vaccel_resource_type_t)type))
+		return -EINVAL;
+	if (!vaccel_session_has_resource(sess, res)) {
+		ar__vaccel_log(VACCEL_LOG_ERROR,
+			       "Resource %lld is not registered to session %lld",
+			       (long long)res->id, (long long)sess->id);
+		return -EPERM;
+	}
+	return res_path(res) ? 0 : -EINVAL;
 }
 
 AR_VISIBLE int vaccel_exec_with_resource(struct vaccel_session *sess,
@@ -242,94 +461,683 @@ AR_VISIBLE int vaccel_exec_with_resource(struct vaccel_session *sess,
 					 size_t nr_read, struct vaccel_arg *write,
 					 size_t nr_write)
 {
-	if (!resource || !fn_symbol || !resource->nr_paths)
+	int ret;
+
+	if (!sess || !resource)
 		return VACCEL_EINVAL;
-	return generic(sess, AR_OP_EXEC_WITH_RESOURCE, resource->paths[0],
-		       fn_symbol, read, nr_read, write, nr_write);
+	if ((ret = check_res(sess, resource, VACCEL_RESOURCE_LIB)))
+		return ar__vaccel_err(ret);
+	if (!fn_symbol)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_EXEC_WITH_RESOURCE,
+		      vgeneric(sess, AR_OP_EXEC_WITH_RESOURCE, res_path(resource),
+			       fn_symbol, read, nr_read, write, nr_write));
 }
 
-/* Model ops: the model's path (or name) travels as the library string. */
-static const char *res_name(const struct vaccel_resource *r)
+AR_VISIBLE int vaccel_opencv_unpack(struct vaccel_session *sess, struct vaccel_arg *read,
+			     int nr_read, struct vaccel_arg *write, int nr_write)
 {
-	return r->nr_paths ? r->paths[0] : NULL;
+	if (!sess || nr_read < 0 || nr_write < 0)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_OPENCV, vgeneric(sess, AR_OP_OPENCV, NULL, NULL, read,
+					     (size_t)nr_read, write, (size_t)nr_write));
+}
+
+/* ---- the deprecated minmax and fpga ops ---- */
+
+static int bytes_of(size_t count, size_t elem, size_t *out)
+{
+	return __builtin_mul_overflow(count, elem, out) || *out > UINT32_MAX ? -EINVAL : 0;
+}
+
+AR_VISIBLE int vaccel_minmax(struct vaccel_session *sess, const double *indata,
+			     int ndata, int low_threshold, int high_threshold,
+			     double *outdata, double *min, double *max)
+{
+	struct ar_arg r[4], w[3];
+	size_t n;
+
+	if (!sess || !indata || !outdata || !min || !max || ndata <= 0 ||
+	    bytes_of((size_t)ndata, sizeof(double), &n))
+		return VACCEL_EINVAL;
+	r[0] = targ(indata, n, VACCEL_ARG_FLOAT64_ARRAY, 0);
+	r[1] = targ(&ndata, sizeof(ndata), VACCEL_ARG_INT32, 0);
+	r[2] = targ(&low_threshold, sizeof(int), VACCEL_ARG_INT32, 0);
+	r[3] = targ(&high_threshold, sizeof(int), VACCEL_ARG_INT32, 0);
+	w[0] = targ(outdata, n, VACCEL_ARG_FLOAT64_ARRAY, 0);
+	w[1] = targ(min, sizeof(*min), VACCEL_ARG_FLOAT64, 0);
+	w[2] = targ(max, sizeof(*max), VACCEL_ARG_FLOAT64, 0);
+	return OP_RUN(AR_OP_MINMAX, generic(sess, AR_OP_MINMAX, NULL, NULL, r, 4, w, 3));
+}
+
+AR_VISIBLE int vaccel_fpga_arraycopy(struct vaccel_session *sess, int *a, int *out_a,
+				     size_t len_a)
+{
+	struct ar_arg r, w;
+	size_t n;
+
+	if (!sess || !a || !out_a || bytes_of(len_a, sizeof(int), &n))
+		return VACCEL_EINVAL;
+	r = targ(a, n, VACCEL_ARG_INT32_ARRAY, 0);
+	w = targ(out_a, n, VACCEL_ARG_INT32_ARRAY, 0);
+	return OP_RUN(AR_OP_FPGA_ARRAYCOPY,
+		      generic(sess, AR_OP_FPGA_ARRAYCOPY, NULL, NULL, &r, 1, &w, 1));
+}
+
+/* Two float arrays in, nr_out float arrays out (len_a elements each). */
+static int fpga2(struct vaccel_session *sess, uint32_t op, float *a, size_t len_a,
+		 float *b, size_t len_b, float *o1, float *o2)
+{
+	struct ar_arg r[2], w[2];
+	size_t na, nb;
+
+	if (!sess || !a || !b || !o1 || bytes_of(len_a, sizeof(float), &na) ||
+	    bytes_of(len_b, sizeof(float), &nb))
+		return VACCEL_EINVAL;
+	r[0] = targ(a, na, VACCEL_ARG_FLOAT32_ARRAY, 0);
+	r[1] = targ(b, nb, VACCEL_ARG_FLOAT32_ARRAY, 0);
+	w[0] = targ(o1, na, VACCEL_ARG_FLOAT32_ARRAY, 0);
+	w[1] = targ(o2, na, VACCEL_ARG_FLOAT32_ARRAY, 0);
+	return OP_RUN(op, generic(sess, op, NULL, NULL, r, 2, w, o2 ? 2 : 1));
+}
+
+AR_VISIBLE int vaccel_fpga_mmult(struct vaccel_session *sess, float *a, float *b,
+				 float *c, size_t len_a)
+{
+	return fpga2(sess, AR_OP_FPGA_MMULT, a, len_a, b, len_a, c, NULL);
+}
+
+AR_VISIBLE int vaccel_fpga_vadd(struct vaccel_session *sess, float *a, float *b,
+				float *c, size_t len_a, size_t len_b)
+{
+	return fpga2(sess, AR_OP_FPGA_VECTORADD, a, len_a, b, len_b, c, NULL);
+}
+
+AR_VISIBLE int vaccel_fpga_parallel(struct vaccel_session *sess, float *a, float *b,
+				    float *add_output, float *mult_output, size_t len_a)
+{
+	if (!mult_output)
+		return VACCEL_EINVAL;
+	return fpga2(sess, AR_OP_FPGA_PARALLEL, a, len_a, b, len_a, add_output,
+		     mult_output);
+}
+
+/* ---- models: tensors ---- */
+
+/* Most dimensions an output tensor may come back with. */
+#define OUT_DIMS 8
+/* The room an output tensor's data gets: ACCELRING_TENSOR_OUT_BYTES, else
+ * 1 MiB. */
+static size_t out_bytes(void)
+{
+	const char *s = getenv("ACCELRING_TENSOR_OUT_BYTES");
+	unsigned long long v = s ? strtoull(s, NULL, 0) : 0;
+
+	return v && v <= UINT32_MAX ? (size_t)v : 1u << 20;
+}
+
+/*
+ * What an output tensor's metadata argument holds when the plugin has
+ * written it: [data type, number of dims, dims...], as int64. A plugin
+ * that writes nothing leaves it zero: no tensor.
+ */
+struct out_meta {
+	int64_t v[2 + OUT_DIMS];
+};
+
+/* A model's op with no tensors: load/unload. */
+static int model_op(struct vaccel_session *sess, struct vaccel_resource *model,
+		    uint32_t op, const struct ar_arg *w, size_t nr_write)
+{
+	int ret = check_res(sess, model, VACCEL_RESOURCE_MODEL);
+
+	return ret ? ret : generic(sess, op, res_path(model), NULL, NULL, 0, w, nr_write);
 }
 
 AR_VISIBLE int vaccel_torch_model_load(struct vaccel_session *sess,
 				       struct vaccel_resource *model)
 {
-	if (!model)
+	if (!sess || !model)
 		return VACCEL_EINVAL;
-	return generic(sess, AR_OP_TORCH_JITLOAD_FORWARD, res_name(model), "load",
-		       NULL, 0, NULL, 0);
+	return OP_RUN(AR_OP_TORCH_MODEL_LOAD,
+		      model_op(sess, model, AR_OP_TORCH_MODEL_LOAD, NULL, 0));
+}
+
+/*
+ * Tensor-in, tensor-out ops share one encoding: per input, its dims (an
+ * int64 or int32 array) and its data (BUFFER, custom id = its data type);
+ * per output, a metadata argument and a data argument the plugin fills.
+ */
+struct tin {
+	const void *dims;
+	size_t nr_dims, dim_size;
+	const void *data;
+	size_t size;
+	uint32_t type;
+};
+
+struct tout {
+	struct out_meta meta;
+	void *data;
+	size_t cap;
+};
+
+static int tensor_args(const struct tin *in, size_t nr_in, struct tout *out,
+		       size_t nr_out, struct ar_arg *r, size_t *nr, struct ar_arg *w,
+		       size_t *nw)
+{
+	size_t cap = out_bytes(), n;
+
+	for (size_t i = 0; i < nr_in; i++) {
+		if (*nr + 2 > AR_WIRE_MAX_ARGS ||
+		    bytes_of(in[i].nr_dims, in[i].dim_size, &n) ||
+		    (in[i].size && !in[i].data) || in[i].size > UINT32_MAX)
+			return -EINVAL;
+		r[(*nr)++] = targ(in[i].dims, n, in[i].dim_size == 8 ? VACCEL_ARG_INT64_ARRAY
+								     : VACCEL_ARG_INT32_ARRAY, 0);
+		r[(*nr)++] = targ(in[i].data, in[i].size, VACCEL_ARG_BUFFER, in[i].type);
+	}
+	for (size_t i = 0; i < nr_out; i++) {
+		if (*nw + 2 > AR_WIRE_MAX_ARGS)
+			return -EINVAL;
+		memset(&out[i].meta, 0, sizeof(out[i].meta));
+		out[i].cap = cap;
+		out[i].data = calloc(1, cap);
+		if (!out[i].data)
+			return -ENOMEM;
+		w[(*nw)++] = targ(&out[i].meta, sizeof(out[i].meta), VACCEL_ARG_INT64_ARRAY, 0);
+		w[(*nw)++] = targ(out[i].data, cap, VACCEL_ARG_BUFFER, 0);
+	}
+	return 0;
+}
+
+/* Bytes of one element of a torch tensor type. */
+static size_t torch_elem(int64_t type)
+{
+	switch (type) {
+	case VACCEL_TORCH_BYTE:
+	case VACCEL_TORCH_CHAR:
+		return 1;
+	case VACCEL_TORCH_SHORT:
+	case VACCEL_TORCH_HALF:
+		return 2;
+	case VACCEL_TORCH_INT:
+	case VACCEL_TORCH_FLOAT:
+		return 4;
+	case VACCEL_TORCH_LONG:
+		return 8;
+	}
+	return 0;
+}
+
+/* The torch tensor an output's metadata and data describe, or NULL (the
+ * plugin produced none). */
+static int torch_out(struct tout *o, struct vaccel_torch_tensor **t)
+{
+	int64_t type = o->meta.v[0], nd = o->meta.v[1];
+	size_t n = torch_elem(type), e;
+	int ret;
+
+	*t = NULL;
+	if (!nd && !type)
+		return 0;
+	if (nd < 1 || nd > OUT_DIMS || !n)
+		return -EPROTO;
+	for (int64_t i = 0; i < nd; i++)
+		if (o->meta.v[2 + i] < 0 ||
+		    __builtin_mul_overflow(n, (size_t)o->meta.v[2 + i], &e) || (n = e) > o->cap)
+			return -EPROTO;
+	ret = vaccel_torch_tensor_new(t, nd, &o->meta.v[2], (enum vaccel_torch_data_type)type);
+	if (ret)
+		return -ret;
+	ret = vaccel_torch_tensor_set_data(*t, o->data, n);
+	if (ret) {
+		vaccel_torch_tensor_delete(*t);
+		*t = NULL;
+		return -ret;
+	}
+	/* The tensor owns its data now; it frees it. */
+	(*t)->owned = true;
+	o->data = NULL;
+	return 0;
+}
+
+static int torch_run(struct vaccel_session *sess, struct vaccel_resource *model,
+		     const struct vaccel_torch_buffer *run_options,
+		     struct vaccel_torch_tensor *const *inputs, int nr_inputs,
+		     struct vaccel_torch_tensor **outputs, int nr_outputs)
+{
+	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
+	struct tin in[AR_WIRE_MAX_ARGS];
+	struct tout out[AR_WIRE_MAX_ARGS / 2];
+	size_t nr = 0, nw = 0, nalloc;
+	int ret = check_res(sess, model, VACCEL_RESOURCE_MODEL);
+
+	if (ret)
+		return ret;
+	if (nr_inputs < 0 || nr_outputs < 0 || (nr_inputs && !inputs) ||
+	    (nr_outputs && !outputs) || (size_t)nr_inputs * 2 + 1 > AR_WIRE_MAX_ARGS ||
+	    (size_t)nr_outputs * 2 > AR_WIRE_MAX_ARGS)
+		return -EINVAL;
+	for (int i = 0; i < nr_inputs; i++) {
+		const struct vaccel_torch_tensor *t = inputs[i];
+
+		if (!t || t->nr_dims < 0 || (t->nr_dims && !t->dims))
+			return -EINVAL;
+		in[i] = (struct tin){ t->dims, (size_t)t->nr_dims, 8, t->data, t->size,
+				      (uint32_t)t->data_type };
+	}
+	r[nr++] = targ(run_options ? run_options->data : NULL,
+		       run_options ? run_options->size : 0, VACCEL_ARG_BUFFER, 0);
+	if (run_options && run_options->size && !run_options->data)
+		return -EINVAL;
+	ret = tensor_args(in, (size_t)nr_inputs, out, (size_t)nr_outputs, r, &nr, w, &nw);
+	nalloc = nw / 2;
+	if (!ret)
+		ret = generic(sess, AR_OP_TORCH_MODEL_RUN, res_path(model), NULL, r, nr, w, nw);
+	for (int i = 0; i < nr_outputs; i++) {
+		if (!ret && (size_t)i * 2 < nw)
+			ret = torch_out(&out[i], &outputs[i]);
+		else if (outputs)
+			outputs[i] = NULL;
+	}
+	for (size_t i = 0; i < nalloc; i++)
+		free(out[i].data);
+	return ret;
 }
 
 AR_VISIBLE int vaccel_torch_model_run(struct vaccel_session *sess,
 				      struct vaccel_resource *model,
 				      const struct vaccel_torch_buffer *run_options,
-				      struct vaccel_torch_tensor *const *in, int nr_read,
-				      struct vaccel_torch_tensor **out, int nr_write)
+				      struct vaccel_torch_tensor *const *inputs,
+				      int nr_inputs, struct vaccel_torch_tensor **outputs,
+				      int nr_outputs)
 {
-	struct vaccel_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
-
-	(void)run_options;
-	if (!model || nr_read < 0 || nr_write < 0 ||
-	    (unsigned)nr_read > AR_WIRE_MAX_ARGS || (unsigned)nr_write > AR_WIRE_MAX_ARGS)
+	if (!sess || !model)
 		return VACCEL_EINVAL;
-	for (int i = 0; i < nr_read; i++)
-		r[i] = (struct vaccel_arg){ .buf = in[i]->data, .size = in[i]->size };
-	for (int i = 0; i < nr_write; i++)
-		w[i] = (struct vaccel_arg){ .buf = out[i]->data, .size = out[i]->size };
-	return generic(sess, AR_OP_TORCH_JITLOAD_FORWARD, res_name(model), "run",
-		       r, (size_t)nr_read, w, (size_t)nr_write);
+	return OP_RUN(AR_OP_TORCH_MODEL_RUN, torch_run(sess, model, run_options, inputs,
+						       nr_inputs, outputs, nr_outputs));
 }
 
-/* A model op with no arguments but the model's name. */
-static int model_op(struct vaccel_session *sess, const struct vaccel_resource *model,
-		    uint32_t op)
+static int torch_sgemm(struct vaccel_session *sess, struct vaccel_torch_tensor **in_A,
+		       struct vaccel_torch_tensor **in_B,
+		       struct vaccel_torch_tensor **in_C, int M, int N, int K,
+		       struct vaccel_torch_tensor **out)
 {
-	if (!model)
+	struct vaccel_torch_tensor *t[3] = { in_A ? *in_A : NULL, in_B ? *in_B : NULL,
+					     in_C ? *in_C : NULL };
+	struct ar_arg r[AR_WIRE_MAX_ARGS], w[2];
+	struct tin in[3];
+	struct tout o;
+	size_t nr = 0, nw = 0;
+	int ret;
+
+	if (!out || M <= 0 || N <= 0 || K <= 0)
+		return -EINVAL;
+	for (int i = 0; i < 3; i++) {
+		if (!t[i] || t[i]->nr_dims < 0 || (t[i]->nr_dims && !t[i]->dims))
+			return -EINVAL;
+		in[i] = (struct tin){ t[i]->dims, (size_t)t[i]->nr_dims, 8, t[i]->data,
+				      t[i]->size, (uint32_t)t[i]->data_type };
+	}
+	ret = tensor_args(in, 3, &o, 1, r, &nr, w, &nw);
+	if (ret) {
+		if (nw)
+			free(o.data);
+		return ret;
+	}
+	r[nr++] = targ(&M, sizeof(M), VACCEL_ARG_INT32, 0);
+	r[nr++] = targ(&N, sizeof(N), VACCEL_ARG_INT32, 0);
+	r[nr++] = targ(&K, sizeof(K), VACCEL_ARG_INT32, 0);
+	/* One write argument: the output's data (M x N floats). */
+	w[0] = w[1];
+	w[0].size = (uint32_t)(o.cap < (size_t)M * N * 4 ? o.cap : (size_t)M * N * 4);
+	ret = generic(sess, AR_OP_TORCH_SGEMM, NULL, NULL, r, nr, w, 1);
+	*out = NULL;
+	if (!ret) {
+		int64_t dims[2] = { M, N };
+
+		o.meta.v[0] = VACCEL_TORCH_FLOAT;
+		o.meta.v[1] = 2;
+		memcpy(&o.meta.v[2], dims, sizeof(dims));
+		ret = torch_out(&o, out);
+	}
+	free(o.data);
+	return ret;
+}
+
+AR_VISIBLE int vaccel_torch_sgemm(struct vaccel_session *sess,
+				  struct vaccel_torch_tensor **in_A,
+				  struct vaccel_torch_tensor **in_B,
+				  struct vaccel_torch_tensor **in_C, int M, int N, int K,
+				  struct vaccel_torch_tensor **out)
+{
+	if (!sess)
 		return VACCEL_EINVAL;
-	return generic(sess, op, res_name(model), NULL, NULL, 0, NULL, 0);
+	return OP_RUN(AR_OP_TORCH_SGEMM, torch_sgemm(sess, in_A, in_B, in_C, M, N, K, out));
+}
+
+/* ---- TensorFlow ---- */
+
+/* A status as a plugin returns it: a code byte, then the message. */
+struct status_buf {
+	uint8_t code;
+	char message[255];
+};
+
+static int tf_status_out(const struct status_buf *b, struct vaccel_tf_status *status)
+{
+	char msg[sizeof(b->message) + 1];
+
+	if (!status)
+		return 0;
+	memcpy(msg, b->message, sizeof(b->message));
+	msg[sizeof(b->message)] = '\0';
+	vaccel_tf_status_release(status);
+	return -vaccel_tf_status_init(status, b->code, msg);
+}
+
+static int tf_model_op(struct vaccel_session *sess, struct vaccel_resource *model,
+		       uint32_t op, struct vaccel_tf_status *status)
+{
+	struct status_buf sb = { 0 };
+	struct ar_arg w = targ(&sb, sizeof(sb), VACCEL_ARG_RAW, 0);
+	int ret = model_op(sess, model, op, &w, 1);
+
+	return ret ? ret : tf_status_out(&sb, status);
 }
 
 AR_VISIBLE int vaccel_tf_model_load(struct vaccel_session *sess,
 				    struct vaccel_resource *model,
 				    struct vaccel_tf_status *status)
 {
-	(void)status;
-	return model_op(sess, model, AR_OP_TF_SESSION_LOAD);
+	if (!sess || !model)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_TF_MODEL_LOAD,
+		      tf_model_op(sess, model, AR_OP_TF_MODEL_LOAD, status));
 }
 
 AR_VISIBLE int vaccel_tf_model_unload(struct vaccel_session *sess,
 				      struct vaccel_resource *model,
-				    struct vaccel_tf_status *status)
+				      struct vaccel_tf_status *status)
 {
-	(void)status;
-	return model_op(sess, model, AR_OP_TF_SESSION_DELETE);
+	if (!sess || !model)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_TF_MODEL_UNLOAD,
+		      tf_model_op(sess, model, AR_OP_TF_MODEL_UNLOAD, status));
 }
+
+/* Bytes of one element of a tf tensor type (0: unknown or variable). */
+static size_t tf_elem(int64_t type)
+{
+	switch (type) {
+	case VACCEL_TF_INT8:
+	case VACCEL_TF_UINT8:
+	case VACCEL_TF_BOOL:
+	case VACCEL_TF_QINT8:
+	case VACCEL_TF_QUINT8:
+		return 1;
+	case VACCEL_TF_INT16:
+	case VACCEL_TF_UINT16:
+	case VACCEL_TF_HALF:
+	case VACCEL_TF_BFLOAT16:
+	case VACCEL_TF_QINT16:
+	case VACCEL_TF_QUINT16:
+		return 2;
+	case VACCEL_TF_FLOAT:
+	case VACCEL_TF_INT32:
+	case VACCEL_TF_UINT32:
+	case VACCEL_TF_QINT32:
+		return 4;
+	case VACCEL_TF_DOUBLE:
+	case VACCEL_TF_INT64:
+	case VACCEL_TF_UINT64:
+	case VACCEL_TF_COMPLEX64:
+		return 8;
+	case VACCEL_TF_COMPLEX128:
+		return 16;
+	}
+	return 0;
+}
+
+/* Shared by tf and tflite: an output's byte count from its metadata, or
+ * -EPROTO; 0 with *nd 0 when the plugin produced nothing. */
+static int out_size(const struct tout *o, size_t elem, size_t *bytes, int *nd)
+{
+	size_t n = elem, e;
+
+	*nd = (int)o->meta.v[1];
+	*bytes = 0;
+	if (!o->meta.v[1] && !o->meta.v[0])
+		return 0;
+	if (o->meta.v[1] < 1 || o->meta.v[1] > OUT_DIMS || !elem)
+		return -EPROTO;
+	for (int i = 0; i < *nd; i++)
+		if (o->meta.v[2 + i] < 0 ||
+		    __builtin_mul_overflow(n, (size_t)o->meta.v[2 + i], &e) || (n = e) > o->cap)
+			return -EPROTO;
+	*bytes = n;
+	return 0;
+}
+
+static int tf_run(struct vaccel_session *sess, struct vaccel_resource *model,
+		  const struct vaccel_tf_buffer *run_options,
+		  const struct vaccel_tf_node *in_nodes,
+		  struct vaccel_tf_tensor *const *in_tensors, int nr_inputs,
+		  const struct vaccel_tf_node *out_nodes, struct vaccel_tf_tensor **out_tensors,
+		  int nr_outputs, struct vaccel_tf_status *status)
+{
+	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS], tr[AR_WIRE_MAX_ARGS];
+	struct tin in[AR_WIRE_MAX_ARGS] = { 0 };
+	struct tout out[AR_WIRE_MAX_ARGS / 2];
+	struct status_buf sb = { 0 };
+	size_t nr = 0, nw = 0, tn = 0, nalloc;
+	int ret = check_res(sess, model, VACCEL_RESOURCE_MODEL);
+
+	if (ret)
+		return ret;
+	if (nr_inputs < 0 || nr_outputs < 0 || (nr_inputs && (!in_nodes || !in_tensors)) ||
+	    (nr_outputs && (!out_nodes || !out_tensors)) ||
+	    1 + (size_t)nr_inputs * 3 + (size_t)nr_outputs > AR_WIRE_MAX_ARGS ||
+	    (size_t)nr_outputs * 2 + 1 > AR_WIRE_MAX_ARGS)
+		return -EINVAL;
+	for (int i = 0; i < nr_inputs; i++) {
+		const struct vaccel_tf_tensor *t = in_tensors[i];
+
+		if (!t || t->nr_dims < 0 || (t->nr_dims && !t->dims) || !in_nodes[i].name)
+			return -EINVAL;
+		in[i] = (struct tin){ t->dims, (size_t)t->nr_dims, 8, t->data, t->size,
+				      (uint32_t)t->data_type };
+	}
+	for (int i = 0; i < nr_outputs; i++)
+		if (!out_nodes[i].name)
+			return -EINVAL;
+	ret = tensor_args(in, (size_t)nr_inputs, out, (size_t)nr_outputs, tr, &tn, w, &nw);
+	nalloc = nw / 2;
+	/* run options; per input: node name, dims, data; per output: its
+	 * node name. */
+	r[nr++] = targ(run_options ? run_options->data : NULL,
+		       run_options ? run_options->size : 0, VACCEL_ARG_BUFFER, 0);
+	for (int i = 0; !ret && i < nr_inputs; i++) {
+		r[nr++] = targ(in_nodes[i].name, strlen(in_nodes[i].name) + 1,
+			       VACCEL_ARG_STRING, (uint32_t)in_nodes[i].id);
+		r[nr++] = tr[(size_t)i * 2];
+		r[nr++] = tr[(size_t)i * 2 + 1];
+	}
+	for (int i = 0; !ret && i < nr_outputs; i++)
+		r[nr++] = targ(out_nodes[i].name, strlen(out_nodes[i].name) + 1,
+			       VACCEL_ARG_STRING, (uint32_t)out_nodes[i].id);
+	w[nw++] = targ(&sb, sizeof(sb), VACCEL_ARG_RAW, 0);
+	if (!ret)
+		ret = generic(sess, AR_OP_TF_MODEL_RUN, res_path(model), NULL, r, nr, w, nw);
+	for (int i = 0; i < nr_outputs; i++) {
+		size_t bytes;
+		int nd;
+
+		out_tensors[i] = NULL;
+		if (ret || (ret = out_size(&out[i], tf_elem(out[i].meta.v[0]), &bytes, &nd)) ||
+		    !nd)
+			continue;
+		ret = -vaccel_tf_tensor_new(&out_tensors[i], nd, &out[i].meta.v[2],
+					    (enum vaccel_tf_data_type)out[i].meta.v[0]);
+		if (!ret && (ret = -vaccel_tf_tensor_set_data(out_tensors[i], out[i].data, bytes)))
+			vaccel_tf_tensor_delete(out_tensors[i]), out_tensors[i] = NULL;
+		else if (!ret)
+			out_tensors[i]->owned = true, out[i].data = NULL;
+	}
+	for (size_t i = 0; i < nalloc; i++)
+		free(out[i].data);
+	if (!ret)
+		ret = tf_status_out(&sb, status);
+	return ret;
+}
+
+AR_VISIBLE int vaccel_tf_model_run(struct vaccel_session *sess,
+				   struct vaccel_resource *model,
+				   const struct vaccel_tf_buffer *run_options,
+				   const struct vaccel_tf_node *in_nodes,
+				   struct vaccel_tf_tensor *const *in_tensors, int nr_inputs,
+				   const struct vaccel_tf_node *out_nodes,
+				   struct vaccel_tf_tensor **out_tensors, int nr_outputs,
+				   struct vaccel_tf_status *status)
+{
+	if (!sess || !model)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_TF_MODEL_RUN,
+		      tf_run(sess, model, run_options, in_nodes, in_tensors, nr_inputs,
+			     out_nodes, out_tensors, nr_outputs, status));
+}
+
+/* ---- TensorFlow Lite ---- */
 
 AR_VISIBLE int vaccel_tflite_model_load(struct vaccel_session *sess,
 					struct vaccel_resource *model)
 {
-	return model_op(sess, model, AR_OP_TFLITE_SESSION_LOAD);
+	if (!sess || !model)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_TFLITE_MODEL_LOAD,
+		      model_op(sess, model, AR_OP_TFLITE_MODEL_LOAD, NULL, 0));
 }
 
 AR_VISIBLE int vaccel_tflite_model_unload(struct vaccel_session *sess,
 					  struct vaccel_resource *model)
 {
-	return model_op(sess, model, AR_OP_TFLITE_SESSION_DELETE);
+	if (!sess || !model)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_TFLITE_MODEL_UNLOAD,
+		      model_op(sess, model, AR_OP_TFLITE_MODEL_UNLOAD, NULL, 0));
 }
 
+static size_t tflite_elem(int64_t type)
+{
+	switch (type) {
+	case VACCEL_TFLITE_UINT8:
+	case VACCEL_TFLITE_INT8:
+	case VACCEL_TFLITE_BOOL:
+		return 1;
+	case VACCEL_TFLITE_INT16:
+	case VACCEL_TFLITE_UINT16:
+	case VACCEL_TFLITE_FLOAT16:
+		return 2;
+	case VACCEL_TFLITE_FLOAT32:
+	case VACCEL_TFLITE_INT32:
+	case VACCEL_TFLITE_UINT32:
+		return 4;
+	case VACCEL_TFLITE_INT64:
+	case VACCEL_TFLITE_UINT64:
+	case VACCEL_TFLITE_FLOAT64:
+	case VACCEL_TFLITE_COMPLEX64:
+		return 8;
+	case VACCEL_TFLITE_COMPLEX128:
+		return 16;
+	}
+	return 0;
+}
+
+static int tflite_run(struct vaccel_session *sess, struct vaccel_resource *model,
+		      struct vaccel_tflite_tensor *const *inputs, int nr_inputs,
+		      struct vaccel_tflite_tensor **outputs, int nr_outputs, uint8_t *status)
+{
+	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
+	struct tin in[AR_WIRE_MAX_ARGS];
+	struct tout out[AR_WIRE_MAX_ARGS / 2];
+	uint8_t st = 0;
+	size_t nr = 0, nw = 0, nalloc;
+	int ret = check_res(sess, model, VACCEL_RESOURCE_MODEL);
+
+	if (ret)
+		return ret;
+	if (nr_inputs < 0 || nr_outputs < 0 || (nr_inputs && !inputs) ||
+	    (nr_outputs && !outputs) || (size_t)nr_inputs * 2 > AR_WIRE_MAX_ARGS ||
+	    (size_t)nr_outputs * 2 + 1 > AR_WIRE_MAX_ARGS)
+		return -EINVAL;
+	for (int i = 0; i < nr_inputs; i++) {
+		const struct vaccel_tflite_tensor *t = inputs[i];
+
+		if (!t || t->nr_dims < 0 || (t->nr_dims && !t->dims))
+			return -EINVAL;
+		in[i] = (struct tin){ t->dims, (size_t)t->nr_dims, 4, t->data, t->size,
+				      (uint32_t)t->data_type };
+	}
+	ret = tensor_args(in, (size_t)nr_inputs, out, (size_t)nr_outputs, r, &nr, w, &nw);
+	nalloc = nw / 2;
+	w[nw++] = targ(&st, sizeof(st), VACCEL_ARG_UINT8, 0);
+	if (!ret)
+		ret = generic(sess, AR_OP_TFLITE_MODEL_RUN, res_path(model), NULL, r, nr, w, nw);
+	for (int i = 0; i < nr_outputs; i++) {
+		int32_t dims[OUT_DIMS];
+		size_t bytes;
+		int nd;
+
+		outputs[i] = NULL;
+		if (ret || (ret = out_size(&out[i], tflite_elem(out[i].meta.v[0]), &bytes, &nd)) ||
+		    !nd)
+			continue;
+		for (int d = 0; d < nd; d++) {
+			if (out[i].meta.v[2 + d] > INT32_MAX) {
+				ret = -EPROTO;
+				break;
+			}
+			dims[d] = (int32_t)out[i].meta.v[2 + d];
+		}
+		if (ret)
+			continue;
+		ret = -vaccel_tflite_tensor_new(&outputs[i], nd, dims,
+						(enum vaccel_tflite_data_type)out[i].meta.v[0]);
+		if (!ret && (ret = -vaccel_tflite_tensor_set_data(outputs[i], out[i].data, bytes)))
+			vaccel_tflite_tensor_delete(outputs[i]), outputs[i] = NULL;
+		else if (!ret)
+			outputs[i]->owned = true, out[i].data = NULL;
+	}
+	for (size_t i = 0; i < nalloc; i++)
+		free(out[i].data);
+	if (!ret && status)
+		*status = st;
+	return ret;
+}
+
+AR_VISIBLE int vaccel_tflite_model_run(struct vaccel_session *sess,
+				       struct vaccel_resource *model,
+				       struct vaccel_tflite_tensor *const *inputs,
+				       int nr_inputs, struct vaccel_tflite_tensor **outputs,
+				       int nr_outputs, uint8_t *status)
+{
+	if (!sess || !model)
+		return VACCEL_EINVAL;
+	return OP_RUN(AR_OP_TFLITE_MODEL_RUN, tflite_run(sess, model, inputs, nr_inputs,
+							 outputs, nr_outputs, status));
+}
+
+/* ---- genop: any op from an argument list ---- */
+
+/* genop reaches the deprecated ops too, as upstream's does. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 /*
- * genop: read[0] holds the op type as a uint8; the rest are that op's
- * arguments in the order of its function's parameters:
- *   noop:            (none)
- *   blas_sgemm:      read m, n, k (int64), alpha (float), a, lda (int64),
- *                    b, ldb (int64), beta (float), ldc (int64); write c
- *   image_classify:  read img; write out_text, out_imgname
- *   image_detect..depth: read img; write out_imgname
- *   exec:            read library, symbol (strings), args...; write args...
- *   others:          read and write args, passed on as they are
+ * The arguments of each op in the order of its function's parameters (as
+ * upstream's unpack functions take them), after read[0], the op type.
+ * Each unpacker checks the counts and sizes and calls the op's function,
+ * so that a genop is exactly the op it names.
  */
 static bool scalar(const struct vaccel_arg *a, void *dst, size_t n)
 {
@@ -339,58 +1147,160 @@ static bool scalar(const struct vaccel_arg *a, void *dst, size_t n)
 	return true;
 }
 
+static bool is_str(const struct vaccel_arg *a)
+{
+	return a->buf && a->size && memchr(a->buf, '\0', a->size);
+}
+
+static int unpack_sgemm(struct vaccel_session *s, struct vaccel_arg *r, int nr,
+			struct vaccel_arg *w, int nw)
+{
+	int64_t m, n, k, lda, ldb, ldc;
+	float alpha, beta;
+
+	if (nr != 10 || nw != 1 || !scalar(&r[0], &m, 8) || !scalar(&r[1], &n, 8) ||
+	    !scalar(&r[2], &k, 8) || !scalar(&r[3], &alpha, 4) || !scalar(&r[5], &lda, 8) ||
+	    !scalar(&r[7], &ldb, 8) || !scalar(&r[8], &beta, 4) || !scalar(&r[9], &ldc, 8))
+		return VACCEL_EINVAL;
+	if (r[4].size < mat_bytes(m, k, lda) || r[6].size < mat_bytes(k, n, ldb) ||
+	    w[0].size < mat_bytes(m, n, ldc))
+		return VACCEL_EINVAL;
+	return vaccel_sgemm(s, m, n, k, alpha, r[4].buf, lda, r[6].buf, ldb, beta,
+			    w[0].buf, ldc);
+}
+
+static int unpack_image(struct vaccel_session *s, uint8_t op, struct vaccel_arg *r,
+			int nr, struct vaccel_arg *w, int nw)
+{
+	if (op == VACCEL_OP_IMAGE_CLASSIFY) {
+		if (nr != 1 || nw != 2)
+			return VACCEL_EINVAL;
+		return vaccel_image_classification(s, r[0].buf, w[0].buf, w[1].buf,
+						   r[0].size, w[0].size, w[1].size);
+	}
+	if (nr != 1 || nw != 1)
+		return VACCEL_EINVAL;
+	return OP_RUN(op, image(s, op, r[0].buf, r[0].size, NULL, 0, w[0].buf, w[0].size));
+}
+
+static int unpack_exec(struct vaccel_session *s, struct vaccel_arg *r, int nr,
+		       struct vaccel_arg *w, int nw)
+{
+	if (nr < 2 || !is_str(&r[0]) || !is_str(&r[1]))
+		return VACCEL_EINVAL;
+	return vaccel_exec(s, r[0].buf, r[1].buf, r + 2, (size_t)nr - 2, w, (size_t)nw);
+}
+
+static int unpack_exec_res(struct vaccel_session *s, struct vaccel_arg *r, int nr,
+			   struct vaccel_arg *w, int nw)
+{
+	struct vaccel_resource *res;
+	int64_t id;
+	int ret;
+
+	if (nr < 2 || !scalar(&r[0], &id, 8) || !is_str(&r[1]))
+		return VACCEL_EINVAL;
+	if ((ret = vaccel_resource_get_by_id(&res, id)))
+		return ret;
+	return vaccel_exec_with_resource(s, res, r[1].buf, r + 2, (size_t)nr - 2, w,
+					 (size_t)nw);
+}
+
+static int unpack_minmax(struct vaccel_session *s, struct vaccel_arg *r, int nr,
+			 struct vaccel_arg *w, int nw)
+{
+	int ndata, low, high;
+
+	if (nr != 4 || nw != 3 || !scalar(&r[1], &ndata, 4) || !scalar(&r[2], &low, 4) ||
+	    !scalar(&r[3], &high, 4) || ndata <= 0 ||
+	    r[0].size < (size_t)ndata * sizeof(double) ||
+	    w[0].size < (size_t)ndata * sizeof(double) || w[1].size != sizeof(double) ||
+	    w[2].size != sizeof(double))
+		return VACCEL_EINVAL;
+	return vaccel_minmax(s, r[0].buf, ndata, low, high, w[0].buf, w[1].buf, w[2].buf);
+}
+
+static int unpack_fpga(struct vaccel_session *s, uint8_t op, struct vaccel_arg *r,
+		       int nr, struct vaccel_arg *w, int nw)
+{
+	switch (op) {
+	case VACCEL_OP_FPGA_ARRAYCOPY:
+		if (nr != 1 || nw != 1 || w[0].size < r[0].size)
+			return VACCEL_EINVAL;
+		return vaccel_fpga_arraycopy(s, r[0].buf, w[0].buf, r[0].size / sizeof(int));
+	case VACCEL_OP_FPGA_MMULT:
+		if (nr != 2 || nw != 1 || r[1].size != r[0].size || w[0].size < r[0].size)
+			return VACCEL_EINVAL;
+		return vaccel_fpga_mmult(s, r[0].buf, r[1].buf, w[0].buf,
+					 r[0].size / sizeof(float));
+	case VACCEL_OP_FPGA_PARALLEL:
+		if (nr != 2 || nw != 2 || r[1].size != r[0].size || w[0].size < r[0].size ||
+		    w[1].size < r[0].size)
+			return VACCEL_EINVAL;
+		return vaccel_fpga_parallel(s, r[0].buf, r[1].buf, w[0].buf, w[1].buf,
+					    r[0].size / sizeof(float));
+	default:	/* VACCEL_OP_FPGA_VECTORADD */
+		if (nr != 2 || nw != 1 || w[0].size < r[0].size)
+			return VACCEL_EINVAL;
+		return vaccel_fpga_vadd(s, r[0].buf, r[1].buf, w[0].buf,
+					r[0].size / sizeof(float), r[1].size / sizeof(float));
+	}
+}
+
 AR_VISIBLE int vaccel_genop(struct vaccel_session *sess, struct vaccel_arg *read,
 			    int nr_read, struct vaccel_arg *write, int nr_write)
 {
+	struct vaccel_arg *r;
+	uint32_t op32;
 	uint8_t op;
+	int nr;
 
-	if (!sess || !read || nr_read < 1 || nr_write < 0 || (nr_write && !write) ||
-	    !scalar(&read[0], &op, 1))
+	if (!sess || !read || nr_read < 1 || nr_write < 0 || (nr_write && !write))
 		return VACCEL_EINVAL;
+	/* The op type: a uint8 (upstream's genop reads one), or the 4-byte
+	 * vaccel_op_type_t its documentation's examples pass. */
+	if (scalar(&read[0], &op, 1))
+		op32 = op;
+	else if (!scalar(&read[0], &op32, 4))
+		return VACCEL_EINVAL;
+	if (op32 >= VACCEL_OP_MAX) {
+		ar__vaccel_log(VACCEL_LOG_ERROR, "genop: invalid operation type %u", op32);
+		return VACCEL_EINVAL;
+	}
+	op = (uint8_t)op32;
+	r = read + 1;
+	nr = nr_read - 1;
 	switch (op) {
 	case VACCEL_OP_NOOP:
+		if (nr || nr_write)
+			return VACCEL_EINVAL;
 		return vaccel_noop(sess);
-	case VACCEL_OP_BLAS_SGEMM: {
-		int64_t m, n, k, lda, ldb, ldc;
-		float alpha, beta;
-
-		if (nr_read != 11 || nr_write != 1 || !scalar(&read[1], &m, 8) ||
-		    !scalar(&read[2], &n, 8) || !scalar(&read[3], &k, 8) ||
-		    !scalar(&read[4], &alpha, 4) || !scalar(&read[6], &lda, 8) ||
-		    !scalar(&read[8], &ldb, 8) || !scalar(&read[9], &beta, 4) ||
-		    !scalar(&read[10], &ldc, 8))
-			return VACCEL_EINVAL;
-		if ((uint64_t)read[5].size < mat_bytes(m, k, lda) ||
-		    (uint64_t)read[7].size < mat_bytes(k, n, ldb) ||
-		    (uint64_t)write[0].size < mat_bytes(m, n, ldc))
-			return VACCEL_EINVAL;
-		return vaccel_sgemm(sess, m, n, k, alpha, read[5].buf, lda,
-				    read[7].buf, ldb, beta, write[0].buf, ldc);
-	}
+	case VACCEL_OP_BLAS_SGEMM:
+		return unpack_sgemm(sess, r, nr, write, nr_write);
 	case VACCEL_OP_IMAGE_CLASSIFY:
-		if (nr_read != 2 || nr_write != 2)
-			return VACCEL_EINVAL;
-		return image_op(sess, op, read[1].buf, read[1].size, write[0].buf,
-				write[0].size, write[1].buf, write[1].size);
 	case VACCEL_OP_IMAGE_DETECT:
 	case VACCEL_OP_IMAGE_SEGMENT:
 	case VACCEL_OP_IMAGE_POSE:
 	case VACCEL_OP_IMAGE_DEPTH:
-		if (nr_read != 2 || nr_write != 1)
-			return VACCEL_EINVAL;
-		return image_op(sess, op, read[1].buf, read[1].size, NULL, 0,
-				write[0].buf, write[0].size);
+		return unpack_image(sess, op, r, nr, write, nr_write);
 	case VACCEL_OP_EXEC:
-		if (nr_read < 3 || !read[1].buf || !read[2].buf ||
-		    !memchr(read[1].buf, 0, read[1].size) ||
-		    !memchr(read[2].buf, 0, read[2].size))
-			return VACCEL_EINVAL;
-		return vaccel_exec(sess, read[1].buf, read[2].buf, read + 3,
-				   (size_t)nr_read - 3, write, (size_t)nr_write);
+		return unpack_exec(sess, r, nr, write, nr_write);
+	case VACCEL_OP_EXEC_WITH_RESOURCE:
+		return unpack_exec_res(sess, r, nr, write, nr_write);
+	case VACCEL_OP_MINMAX:
+		return unpack_minmax(sess, r, nr, write, nr_write);
+	case VACCEL_OP_FPGA_ARRAYCOPY:
+	case VACCEL_OP_FPGA_MMULT:
+	case VACCEL_OP_FPGA_PARALLEL:
+	case VACCEL_OP_FPGA_VECTORADD:
+		return unpack_fpga(sess, op, r, nr, write, nr_write);
+	case VACCEL_OP_OPENCV:
+		return vaccel_opencv_unpack(sess, r, nr, write, nr_write);
 	default:
-		if (op >= VACCEL_OP_MAX)
-			return VACCEL_EINVAL;
-		return generic(sess, op, NULL, NULL, read + 1, (size_t)nr_read - 1,
-			       write, (size_t)nr_write);
+		/* The model ops take objects (resources, tensors) that an
+		 * argument list cannot carry: upstream has no genop for them. */
+		ar__vaccel_log(VACCEL_LOG_ERROR, "genop: operation not implemented for %s",
+			       vaccel_op_type_to_str((vaccel_op_type_t)op));
+		return VACCEL_ENOTSUP;
 	}
 }
