@@ -96,11 +96,15 @@ AR_VISIBLE int vaccel_arg_array_init(struct vaccel_arg_array *array,
 {
 	size_t cap = initial_capacity ? initial_capacity :
 					ARG_ARRAY_CAPACITY_DEFAULT;
-	struct vaccel_arg *args;
+	struct vaccel_arg *args = NULL;
+	size_t bytes;
 
 	if (!array)
 		return VACCEL_EINVAL;
-	args = calloc(cap, sizeof(*args));
+	/* Refused here rather than by calloc: a sanitizer's allocator aborts
+	 * on an impossible size instead of returning NULL. */
+	if (!__builtin_mul_overflow(cap, sizeof(*args), &bytes))
+		args = calloc(cap, sizeof(*args));
 	if (!args) {
 		*array = (struct vaccel_arg_array){ 0 };
 		return VACCEL_ENOMEM;
