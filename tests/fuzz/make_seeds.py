@@ -27,7 +27,7 @@ def region_hdr(nr=1, sq=65536, cq=65536, data=0, idx=0, **over):
     chans = 4096
     data_off = chans + nr * stride
     size = data_off + data
-    f = dict(magic=0x47524341, major=1, minor=0, hdr_bytes=256, flags=0,
+    f = dict(magic=0x47524341, major=2, minor=0, hdr_bytes=256, flags=0,
              region_bytes=size, idx=idx, channels=chans, nr=nr, stride=stride,
              sq=(0, 1024, sq, 0), cq=(512, 1024 + sq, cq, 0), data=data_off,
              data_bytes=data)
@@ -74,8 +74,8 @@ def main():
     size, h = region_hdr(nr=3, sq=4096, cq=8192, data=8192, idx=0xFFFFE000)
     region_seed("three_channels_data", size, h)
     region_seed("size_mismatch", size + 4096, h)
-    size, h = region_hdr(major=2)
-    region_seed("major_2", size, h)
+    size, h = region_hdr(major=3)
+    region_seed("major_3", size, h)
     size, h = region_hdr(nr=2, channels=4096, stride=4096)
     region_seed("overlapping_stride", size, h)
     size, h = region_hdr(data_bytes=(1 << 64) - 4096)
