@@ -13,12 +13,13 @@
  * on one region corrupts its array. struct vaccel_prof_region has no room
  * for a lock, so each region is guarded by one of a table of locks picked
  * by its address: uncontended, start and stop cost a clock read and a
- * mutex. A stop closes the latest sample still open (its time is 0; a
- * closed one is at least 1 ns), not merely the last one as upstream's: so
- * nested start/start/stop/stop pairs properly, and when threads share a
- * region every sample is closed once and the total time is exact, though a
- * sample's duration may belong to another thread's pair. A stop with no
- * open sample (within the last OPEN_SCAN) re-stops the last, as upstream.
+ * mutex. A stop closes the sample that the calling thread started last in
+ * that region (each thread remembers its last TLS_OPEN open samples), so
+ * threads sharing a region each get their own durations and nested
+ * start/start/stop/stop pairs properly. A stop with none of its own (a
+ * stop on another thread than its start) closes the latest open sample
+ * within the last OPEN_SCAN (open: time 0; a closed sample is at least
+ * 1 ns), else re-stops the last one, as upstream's stop always does.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -33,8 +34,21 @@ enum {
 	MIN_SAMPLES = 64,	/* what init preallocates */
 	NAME_MAX_LEN = 256,	/* the buffer a NULL name gets, as upstream */
 	NR_LOCKS = 64,
-	OPEN_SCAN = 64,		/* how far back a stop looks for an open sample */
+	TLS_OPEN = 16,		/* open samples a thread remembers */
+	OPEN_SCAN = 1024,	/* how far back a stop looks for an open sample */
 };
+
+/* A sample this thread started and has not stopped: its region, index and
+ * start (which tells a stale entry from a live one after a release). */
+struct open_ref {
+	const struct vaccel_prof_region *region;
+	size_t idx;
+	uint64_t start;
+};
+
+/* A ring, newest at tls_next - 1; a full one forgets the oldest. */
+static __thread struct open_ref tls_open[TLS_OPEN];
+static __thread unsigned int tls_next;
 
 #define PROF_FMT "[prof] %s: total_time: %" PRIu64 " nsec nr_entries: %zu"
 
@@ -90,34 +104,66 @@ static int grow_locked(struct vaccel_prof_region *r)
 static int start_one(struct vaccel_prof_region *r)
 {
 	pthread_mutex_t *l = region_lock(r);
+	uint64_t t;
+	size_t idx;
 	int ret;
 
 	ar__vaccel_log(VACCEL_LOG_DEBUG, "Start profiling region %s", name_of(r));
 	pthread_mutex_lock(l);
 	ret = grow_locked(r);
-	if (!ret)
-		r->samples[r->nr_entries++] = (struct vaccel_prof_sample){ .start = now_ns() };
+	if (!ret) {
+		idx = r->nr_entries++;
+		t = now_ns();
+		r->samples[idx] = (struct vaccel_prof_sample){ .start = t };
+	}
 	pthread_mutex_unlock(l);
+	if (!ret)
+		tls_open[tls_next++ % TLS_OPEN] = (struct open_ref){ r, idx, t };
 	return ret;
+}
+
+/* The newest sample this thread opened in r and that is still open, or
+ * NULL; under the region's lock. */
+static struct vaccel_prof_sample *own_open_locked(const struct vaccel_prof_region *r)
+{
+	for (unsigned int k = 1; k <= TLS_OPEN; k++) {
+		struct open_ref *o = &tls_open[(tls_next - k) % TLS_OPEN];
+		struct vaccel_prof_sample *s;
+
+		if (o->region != r)
+			continue;
+		o->region = NULL;
+		if (o->idx >= r->nr_entries)
+			continue;
+		s = &r->samples[o->idx];
+		if (!s->time && s->start == o->start)
+			return s;
+	}
+	return NULL;
+}
+
+/* The latest open sample (within OPEN_SCAN), else the last, else NULL. */
+static struct vaccel_prof_sample *any_open_locked(const struct vaccel_prof_region *r)
+{
+	size_t n = r->nr_entries;
+
+	for (size_t i = n; i > 0 && n - i < OPEN_SCAN; i--)
+		if (!r->samples[i - 1].time)
+			return &r->samples[i - 1];
+	return n ? &r->samples[n - 1] : NULL;
 }
 
 static int stop_one(const struct vaccel_prof_region *r)
 {
 	pthread_mutex_t *l = region_lock(r);
 	uint64_t now = now_ns();
-	struct vaccel_prof_sample *s = NULL;
-	size_t i;
+	struct vaccel_prof_sample *s;
 
 	ar__vaccel_log(VACCEL_LOG_DEBUG, "Stop profiling region %s", name_of(r));
 	pthread_mutex_lock(l);
-	for (i = r->nr_entries; i > 0 && r->nr_entries - i < OPEN_SCAN; i--) {
-		if (!r->samples[i - 1].time) {
-			s = &r->samples[i - 1];
-			break;
-		}
-	}
-	if (!s && r->nr_entries)
-		s = &r->samples[r->nr_entries - 1];
+	s = own_open_locked(r);
+	if (!s)
+		s = any_open_locked(r);
 	if (s)
 		s->time = now > s->start ? now - s->start : 1;
 	pthread_mutex_unlock(l);

@@ -73,6 +73,7 @@ static inline int ctu_capture_begin(struct ctu_capture *c, int fd)
 	char path[] = "/tmp/ctu.capture.XXXXXX";
 
 	c->fd = fd;
+	c->saved = -1;
 	c->tmp = mkstemp(path);
 	if (c->tmp < 0)
 		return -1;
