@@ -285,18 +285,12 @@ AR_VISIBLE int vaccel_cleanup(void)
 	return 0;
 }
 
-/* fork() while another thread holds a lock must not leave the child one
- * that nobody will release. */
-static void fork_prepare(void)
+/* A child forked while another thread held one of these locks starts
+ * with fresh ones (see log.c). */
+static void atfork_child(void)
 {
-	pthread_mutex_lock(&core_lock);
-	pthread_mutex_lock(&rundir_lock);
-}
-
-static void fork_release(void)
-{
-	pthread_mutex_unlock(&rundir_lock);
-	pthread_mutex_unlock(&core_lock);
+	pthread_mutex_init(&core_lock, NULL);
+	pthread_mutex_init(&rundir_lock, NULL);
 }
 
 static bool env_disabled(const char *name)
@@ -312,7 +306,7 @@ __attribute__((constructor)) static void core_init(void)
 {
 	int ret;
 
-	pthread_atfork(fork_prepare, fork_release, fork_release);
+	pthread_atfork(NULL, NULL, atfork_child);
 	if (env_disabled("VACCEL_BOOTSTRAP_ENABLED"))
 		return;
 	ret = vaccel_bootstrap();

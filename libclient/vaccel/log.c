@@ -51,21 +51,20 @@ static bool log_fd_owned;
  * every line (the release store pairs with the acquire load in mask()). */
 static _Atomic int log_mask = MASK_UNSET;
 
-/* fork() while another thread holds log_lock must not leave the child a
- * lock that nobody will release. */
-static void fork_prepare(void)
+/*
+ * A child forked while another thread held log_lock would wait for it
+ * forever: it starts with a fresh one (as conn.c does with its lock).
+ * Taking the lock around fork() instead would order it against the other
+ * groups' locks by the order of the constructors, which is unspecified.
+ */
+static void atfork_child(void)
 {
-	pthread_mutex_lock(&log_lock);
-}
-
-static void fork_release(void)
-{
-	pthread_mutex_unlock(&log_lock);
+	pthread_mutex_init(&log_lock, NULL);
 }
 
 __attribute__((constructor)) static void log_atfork(void)
 {
-	pthread_atfork(fork_prepare, fork_release, fork_release);
+	pthread_atfork(NULL, NULL, atfork_child);
 }
 
 static int level_mask(vaccel_log_level_t level)

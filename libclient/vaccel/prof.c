@@ -56,6 +56,19 @@ static pthread_mutex_t locks[NR_LOCKS] = {
 	[0 ... NR_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER,
 };
 
+/* A child forked while another thread held a region's lock starts with
+ * fresh ones (see log.c). */
+static void atfork_child(void)
+{
+	for (int i = 0; i < NR_LOCKS; i++)
+		pthread_mutex_init(&locks[i], NULL);
+}
+
+__attribute__((constructor)) static void prof_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
 static pthread_mutex_t *region_lock(const struct vaccel_prof_region *r)
 {
 	uintptr_t a = (uintptr_t)r;
