@@ -19,7 +19,7 @@ extern "C" {
  * vaccel_str_to_lower - str in lower case, into lower (size bytes, NUL
  * included) or, when lower is NULL, into a new string in *alloc_lower.
  * Returns 0, VACCEL_EINVAL (no str, or no destination) or VACCEL_ENOMEM;
- * a lower too small gets a truncated copy and VACCEL_EINVAL.
+ * a lower too small gets a truncated copy and 0, as upstream's.
  */
 int vaccel_str_to_lower(const char *str,
 	char *lower,
