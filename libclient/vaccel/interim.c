@@ -8,12 +8,6 @@
 
 #define WEAK __attribute__((weak)) AR_VISIBLE
 
-WEAK bool vaccel_prof_enabled(void) { return false; }
-WEAK int vaccel_prof_region_init(struct vaccel_prof_region *r, const char *n) { (void)r; (void)n; return VACCEL_ENOTSUP; }
-WEAK int vaccel_prof_region_print(const struct vaccel_prof_region *r) { (void)r; return VACCEL_ENOTSUP; }
-WEAK int vaccel_prof_region_release(struct vaccel_prof_region *r) { (void)r; return VACCEL_ENOTSUP; }
-WEAK int vaccel_prof_region_start(struct vaccel_prof_region *r) { (void)r; return VACCEL_ENOTSUP; }
-WEAK int vaccel_prof_region_stop(const struct vaccel_prof_region *r) { (void)r; return VACCEL_ENOTSUP; }
 WEAK int vaccel_resource_get_by_id(struct vaccel_resource **r, vaccel_id_t id) { (void)r; (void)id; return VACCEL_ENOTSUP; }
 WEAK bool vaccel_session_has_resource(struct vaccel_session *s, struct vaccel_resource *r) { (void)s; (void)r; return false; }
 WEAK int vaccel_tf_status_init(struct vaccel_tf_status *s, uint8_t c, const char *m) { (void)s; (void)c; (void)m; return VACCEL_ENOTSUP; }
