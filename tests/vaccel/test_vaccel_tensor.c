@@ -20,7 +20,9 @@
 #include <vaccel.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#include <sanitizer/allocator_interface.h>
+/* The sanitizer runtime's count (<sanitizer/allocator_interface.h>, which
+ * not every toolchain installs). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 
 static size_t heap_bytes(void)
 {
