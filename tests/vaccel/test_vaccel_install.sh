@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# test_vaccel_install - accelring installed where upstream vAccel would be,
+# used the way vAccel programs use it: `cmake --install` into a private
+# prefix, then everything through `pkg-config vaccel` alone (no -I or -L of
+# the source or build tree):
+#   1 install       cmake --install BUILD --prefix TMP/prefix
+#   2 pkg-config    vaccel.pc and accelring.pc found, relocated to the prefix
+#                   (${pcfiledir}), Name vaccel, -lvaccel, -pthread private
+#   3 headers       every header path of the sheet compiles alone, C and C++
+#   4 api           check_api.py's gen-c file compiles, links and runs
+#   5 exports       check_api.py nm and soname pass; libvaccel.so symlink
+#   6 static        a program linked with `pkg-config --static` runs
+#   7 examples      tests/vaccel/examples/*.c built and run against a real
+#                   accelringd (blas, noop) on a socket in TMP
+# Every step runs even if an earlier one failed (but 1, which all need);
+# each says PASS or FAIL and why, and the exit status is 1 if any failed.
+#
+# usage: test_vaccel_install.sh BUILD_DIR SOURCE_DIR ACCELRINGD [SANITIZER_FLAGS]
+# SANITIZER_FLAGS: the build's -fsanitize=... (a sanitized libvaccel needs
+# its runtime in every program; the static step is skipped then, since
+# sanitizer runtimes cannot be linked statically).
+set -uo pipefail
+
+if [ $# -lt 3 ]; then
+	echo "usage: $0 BUILD_DIR SOURCE_DIR ACCELRINGD [SANITIZER_FLAGS]" >&2
+	exit 2
+fi
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+brokerd=$3
+san=${4:-}
+for tool in cmake pkg-config python3 cc g++ nm readelf; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool is not installed" >&2
+		exit 77
+	fi
+done
+
+tmp=$(mktemp -d /tmp/accelring-install.XXXXXX)
+prefix=$tmp/prefix
+work=$tmp/work
+mkdir -p "$work" "$work/bin"
+broker_pid=
+cleanup() {
+	if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+		kill -TERM "$broker_pid"
+		wait "$broker_pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The programs find nothing of the build or source tree, nor of the caller.
+unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR CPATH C_INCLUDE_PATH \
+	CPLUS_INCLUDE_PATH LIBRARY_PATH LD_LIBRARY_PATH VACCEL_PLUGINS \
+	ACCELRING_PLUGINS VACCEL_LOG_FILE VACCEL_LOG_LEVEL \
+	VACCEL_PROFILING_ENABLED ACCELRING_ADDRESS VACCEL_RPC_ADDRESS
+
+failed=()
+nr=0
+# step NAME FUNCTION: run FUNCTION in a subshell with -e, its output kept;
+# a failing command or `die` fails the step.
+step() {
+	local name=$1 fn=$2 rc
+	nr=$((nr + 1))
+	(set -e; "$fn") >"$work/step.log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "PASS step $nr: $name"
+	elif [ $rc -eq 77 ]; then
+		echo "SKIP step $nr: $name"
+	else
+		echo "FAIL step $nr: $name"
+		failed+=("$nr ($name)")
+	fi
+	sed 's/^/    /' "$work/step.log"
+	return $rc
+}
+die() {
+	echo "why: $*"
+	exit 1
+}
+# run LOG CMD...: run a command, its output in LOG and shown on failure.
+run() {
+	local log=$1 rc=0
+	shift
+	echo "+ $*"
+	"$@" >"$log" 2>&1 || rc=$?
+	if [ $rc -ne 0 ]; then
+		sed 's/^/  | /' "$log"
+		die "'$1' exited with status $rc"
+	fi
+}
+canon() { readlink -f "$1"; }
+
+# ---- 1 ----
+s_install() {
+	run "$work/install.log" cmake --install "$build" --prefix "$prefix"
+	pc=$(find "$prefix" -name vaccel.pc -path '*/pkgconfig/*' | head -n1)
+	[ -n "$pc" ] || die "no pkgconfig/vaccel.pc under the prefix"
+	lib=$(find "$prefix" -name libvaccel.so.0 | head -n1)
+	[ -n "$lib" ] || die "no libvaccel.so.0 under the prefix"
+	[ -f "$prefix/include/vaccel.h" ] || die "no include/vaccel.h under the prefix"
+	echo "vaccel.pc: ${pc#"$tmp"/}, libvaccel.so.0: ${lib#"$tmp"/}"
+}
+# Not in an if: the step's subshell runs with -e only outside a tested context.
+step "cmake --install into a private prefix" s_install
+# shellcheck disable=SC2181
+if [ $? -ne 0 ]; then
+	echo "FAILED: nothing to test without an installed tree"
+	exit 1
+fi
+pcdir=$(dirname "$(find "$prefix" -name vaccel.pc -path '*/pkgconfig/*' | head -n1)")
+libdir=$(dirname "$(find "$prefix" -name libvaccel.so.0 | head -n1)")
+export PKG_CONFIG_PATH=$pcdir
+
+# ---- 2 ----
+s_pkgconfig() {
+	local pc v want
+	run "$work/pc.log" pkg-config --cflags --libs vaccel
+	echo "pkg-config --cflags --libs vaccel: $(cat "$work/pc.log")"
+	for pc in accelring vaccel; do
+		[ "$(canon "$(pkg-config --variable=pcfiledir $pc)")" = "$(canon "$pcdir")" ] ||
+			die "$pc.pc is not the installed one: $(pkg-config --variable=pcfiledir $pc)"
+		for v in prefix libdir includedir; do
+			want=$prefix
+			[ $v = libdir ] && want=$libdir
+			[ $v = includedir ] && want=$prefix/include
+			[ "$(canon "$(pkg-config --variable=$v $pc)")" = "$(canon "$want")" ] ||
+				die "$pc.pc's $v is $(pkg-config --variable=$v $pc), not under $prefix (not relocatable?)"
+		done
+		if pkg-config --cflags --libs --static $pc | grep -q /usr/local; then
+			die "$pc.pc names /usr/local: $(pkg-config --cflags --libs $pc)"
+		fi
+		echo "$pc.pc: prefix $(canon "$(pkg-config --variable=prefix $pc)")"
+	done
+	grep -qx 'Name: vaccel' "$pcdir/vaccel.pc" || die "vaccel.pc's Name is not vaccel: $(grep '^Name' "$pcdir/vaccel.pc")"
+	pkg-config --libs vaccel | grep -qw -- -lvaccel || die "Libs lack -lvaccel: $(pkg-config --libs vaccel)"
+	grep -q '^Libs.private:.*-pthread' "$pcdir/vaccel.pc" ||
+		die "Libs.private lacks -pthread: $(grep '^Libs.private' "$pcdir/vaccel.pc")"
+	pkg-config --static --libs vaccel | grep -qw -- -pthread ||
+		die "pkg-config --static --libs lacks -pthread"
+	[ "$(canon "$(pkg-config --cflags-only-I vaccel | sed 's/^-I//; s/ *$//')")" = "$(canon "$prefix/include")" ] ||
+		die "Cflags are not -I<prefix>/include: $(pkg-config --cflags vaccel)"
+}
+step "pkg-config vaccel, relocated to the prefix" s_pkgconfig
+
+# ---- 3 ----
+s_headers() {
+	local n=0 f
+	python3 "$src/tests/vaccel/check_api.py" headers "$work/hdr" >"$work/hdr.list" ||
+		die "check_api.py headers failed"
+	[ -s "$work/hdr.list" ] || die "check_api.py headers listed none"
+	while read -r f; do
+		# shellcheck disable=SC2046
+		cc $(pkg-config --cflags vaccel) -Wall -Wextra -Werror -c "$f" -o "$work/h.o" ||
+			die "$(head -n1 "$f") does not compile alone as C"
+		# shellcheck disable=SC2046
+		g++ -x c++ $(pkg-config --cflags vaccel) -Wall -Wextra -Werror -c "$f" -o "$work/h.o" ||
+			die "$(head -n1 "$f") does not compile alone as C++"
+		n=$((n + 1))
+	done <"$work/hdr.list"
+	echo "$n headers, each alone, as C (cc) and C++ (g++)"
+}
+step "every header compiles alone (C and C++)" s_headers
+
+# ---- 4 ----
+s_api() {
+	python3 "$src/tests/vaccel/check_api.py" gen-c "$work/api.c" || die "check_api.py gen-c failed"
+	# Upstream's own link line (plus the build's sanitizer, if any).
+	# shellcheck disable=SC2046,SC2086
+	cc $san $(pkg-config --cflags vaccel) "$work/api.c" $(pkg-config --libs vaccel) \
+		-o "$work/api" 2>"$work/api.err" || {
+		grep -E 'error|undefined' "$work/api.err" | head -n 40
+		die "the sheet's checks do not compile or link (above)"
+	}
+	LD_LIBRARY_PATH=$libdir "$work/api" || die "the gen-c program exited with $?"
+	echo "$(grep -c _Static_assert "$work/api.c") checks of the sheet compiled, linked, ran"
+}
+step "check_api.py gen-c compiles, links, runs" s_api
+
+# ---- 5 ----
+s_exports() {
+	local why=()
+	# Each check is made and reported; the step fails if any did.
+	if python3 "$src/tests/vaccel/check_api.py" nm "$libdir/libvaccel.so.0" >"$work/nm.log"; then
+		tail -n1 "$work/nm.log"
+	else
+		grep -v '^extra' "$work/nm.log"
+		why+=("exports differ from the sheet (the missing or versioned functions above)")
+	fi
+	python3 "$src/tests/vaccel/check_api.py" soname "$libdir/libvaccel.so.0" ||
+		why+=("libvaccel.so.0's soname is not the sheet's")
+	if [ ! -L "$libdir/libvaccel.so" ]; then
+		why+=("libvaccel.so is not a symlink")
+	elif [ "$(readlink "$libdir/libvaccel.so")" != libvaccel.so.0 ]; then
+		why+=("libvaccel.so -> $(readlink "$libdir/libvaccel.so"), not libvaccel.so.0")
+	elif [ ! -f "$(canon "$libdir/libvaccel.so.0")" ]; then
+		why+=("libvaccel.so.0 leads to no file")
+	else
+		echo "libvaccel.so -> libvaccel.so.0 -> $(basename "$(canon "$libdir/libvaccel.so.0")")"
+	fi
+	[ ${#why[@]} -eq 0 ] || die "$(printf '%s; ' "${why[@]}")"
+}
+step "exports (check_api.py nm, soname), libvaccel.so symlink" s_exports
+
+# ---- the broker the programs talk to ----
+# blas before noop: the first plugin implementing an op serves it, so sgemm
+# is blas's (checked numerically) and every other op noop's.
+sock=$tmp/accelring.sock
+broker_log=$tmp/broker.log
+ACCELRING_READY_FD=3 "$brokerd" --socket="$sock" --plugin-dir="$build/plugins" \
+	--plugins=blas:noop --log-level=info 3>"$tmp/ready" >"$broker_log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 200); do
+	grep -q ready "$tmp/ready" 2>/dev/null && break
+	kill -0 "$broker_pid" 2>/dev/null || break
+	sleep 0.05
+done
+broker_up() {
+	grep -q ready "$tmp/ready" 2>/dev/null && kill -0 "$broker_pid" 2>/dev/null
+}
+if ! broker_up; then
+	echo "accelringd did not start; its log:"
+	sed 's/^/  | /' "$broker_log"
+fi
+export ACCELRING_ADDRESS=unix://$sock
+
+# ---- 6 ----
+s_static() {
+	if [ -n "$san" ]; then
+		echo "sanitizer build ($san): its runtime cannot be linked statically"
+		exit 77
+	fi
+	broker_up || die "no broker"
+	cat >"$work/static.c" <<-'EOF'
+	#include <stdio.h>
+	#include <vaccel.h>
+
+	int main(void)
+	{
+		struct vaccel_session s;
+		struct vaccel_torch_tensor *t;
+		int64_t dims[] = { 2, 2 };
+		int r = vaccel_session_init(&s, 0);
+
+		if (r)
+			return 10 + r;
+		r = vaccel_noop(&s);
+		if (r)
+			return 20;
+		if (vaccel_torch_tensor_allocate(&t, 2, dims, VACCEL_TORCH_FLOAT, 16) ||
+		    vaccel_torch_tensor_delete(t))
+			return 30;
+		printf("static: session %lld, noop ok\n", (long long)s.id);
+		return vaccel_session_release(&s) ? 40 : 0;
+	}
+	EOF
+	# shellcheck disable=SC2046
+	cc -static $(pkg-config --cflags vaccel) "$work/static.c" \
+		$(pkg-config --static --libs vaccel) -o "$work/static" 2>"$work/static.err" || {
+		grep -vi 'statically linked applications requires' "$work/static.err" | head -n 30
+		die "no static link with pkg-config --static --libs vaccel"
+	}
+	if readelf -d "$work/static" 2>/dev/null | grep -q NEEDED; then
+		die "the program is not static: $(readelf -d "$work/static" | grep NEEDED)"
+	fi
+	env -u LD_LIBRARY_PATH "$work/static" || die "the static program exited with $?"
+}
+step "a statically linked program (pkg-config --static)" s_static
+
+# ---- 7 ----
+# example NAME EXPECT [ENV...] -- [ARGS...]: build tests/vaccel/examples/
+# NAME.c with pkg-config alone (once), run it with ENV against the broker;
+# it must exit 0 and print EXPECT.
+example() {
+	local name=$1 expect=$2 bin=$work/bin/$1 envs=() args=() rc=0
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	args=("$@")
+	if [ ! -x "$bin" ]; then
+		# shellcheck disable=SC2046,SC2086
+		cc $san -Wall -Wextra -Werror $(pkg-config --cflags vaccel) \
+			"$src/tests/vaccel/examples/$name.c" $(pkg-config --libs vaccel) \
+			-o "$bin" 2>"$work/$name.err" || {
+			grep -E 'error|undefined' "$work/$name.err" | sort -u | head -n 40
+			die "$name.c does not build with pkg-config vaccel"
+		}
+		LD_LIBRARY_PATH=$libdir ldd "$bin" | grep -qF "$libdir/libvaccel.so.0" ||
+			die "$name does not load the installed libvaccel:" \
+				"$(LD_LIBRARY_PATH=$libdir ldd "$bin" | grep vaccel)"
+	fi
+	echo "+ ${envs[*]} $name ${args[*]}"
+	env LD_LIBRARY_PATH="$libdir" "${envs[@]}" timeout 60 "$bin" "${args[@]}" \
+		>"$work/$name.out" 2>&1 || rc=$?
+	sed 's/^/  | /' "$work/$name.out"
+	[ $rc -eq 0 ] || die "$name exited with status $rc"
+	grep -q -- "$expect" "$work/$name.out" || die "$name did not print '$expect'"
+}
+s_examples() {
+	local bad=0 log
+	broker_up || die "no broker (its log is above)"
+	# Every example is run; the step fails if any of them did.
+	(example exec_args "exec_args: ok") || bad=1
+	(example genop "genop: ok") || bad=1
+	(example torch "torch: ok" -- "$work") || bad=1
+	[ ! -e "$work/model.pt" ] || { echo "why: torch left its model file behind"; bad=1; }
+	(example profiling "profiling: ok" VACCEL_PROFILING_ENABLED=1) || bad=1
+	# Profiling is off by default: the same program must say so and fail.
+	if [ -x "$work/bin/profiling" ]; then
+		if env LD_LIBRARY_PATH="$libdir" "$work/bin/profiling" >"$work/prof_off.out" 2>&1 ||
+			! grep -q "profiling is off" "$work/prof_off.out"; then
+			echo "why: profiling was on without VACCEL_PROFILING_ENABLED"
+			sed 's/^/  | /' "$work/prof_off.out"
+			bad=1
+		fi
+	fi
+	log=$work/vaccel-debug.log
+	(example logging "logging: ok" VACCEL_LOG_LEVEL=4 VACCEL_LOG_FILE="$log") || bad=1
+	# Checked here too, once the program has exited.
+	if [ -x "$work/bin/logging" ]; then
+		if ! grep -q "logging example debug line" "$log" 2>/dev/null ||
+			! grep -q "logging example info line" "$log"; then
+			echo "why: the info and debug lines are not in $log"
+			bad=1
+		fi
+	fi
+	(example logging "logging: ok" VACCEL_LOG_LEVEL=2 VACCEL_LOG_FILE="$work/vaccel-warn.log") || bad=1
+	[ $bad -eq 0 ] || die "an example failed (above)"
+}
+step "the examples, built with pkg-config vaccel, against accelringd" s_examples
+
+# ---- the broker's own end ----
+# Not in a subshell: the broker is this shell's child.
+nr=$((nr + 1))
+stop_why=
+if broker_up; then
+	kill -TERM "$broker_pid"
+	wait "$broker_pid"
+	rc=$?
+	broker_pid=
+	[ $rc -eq 0 ] || stop_why="accelringd exited with status $rc"
+else
+	stop_why="accelringd was not running"
+fi
+if [ -z "$stop_why" ]; then
+	echo "PASS step $nr: accelringd exits cleanly"
+	echo "    accelringd stopped by SIGTERM, exit status 0"
+else
+	echo "FAIL step $nr: accelringd exits cleanly"
+	echo "    why: $stop_why; its log:"
+	sed 's/^/      | /' "$broker_log"
+	failed+=("$nr (accelringd exits cleanly)")
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "FAILED steps: ${failed[*]}"
+	exit 1
+fi
+echo "all steps passed"
