@@ -18,8 +18,8 @@ extern "C" {
 #endif
 
 /* Profiling regions: each start/stop pair adds a sample (start time and
- * duration, in ns). Off unless VACCEL_PROFILING_ENABLED is set (then
- * start/stop record nothing and return 0). */
+ * duration, in ns). Off unless VACCEL_PROFILING_ENABLED is set; while off,
+ * start/stop record nothing and return 0. */
 struct vaccel_prof_region {
 	const char *name;
 	bool name_owned;
