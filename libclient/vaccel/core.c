@@ -16,6 +16,22 @@ static pthread_mutex_t rundir_lock = PTHREAD_MUTEX_INITIALIZER;
 static char rundir[PATH_MAX];
 
 /*
+ * A forked child is another process: it must not make its sessions'
+ * directories in its parent's run directory (the same session ids would
+ * meet there), so it forgets it and makes its own at its next call.
+ */
+static void rundir_atfork_child(void)
+{
+	pthread_mutex_init(&rundir_lock, NULL);
+	rundir[0] = '\0';
+}
+
+static void rundir_register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, rundir_atfork_child);
+}
+
+/*
  * The process's run directory, made at the first call:
  * $XDG_RUNTIME_DIR/vaccel/XXXXXX, else /tmp/vaccel.<uid>/XXXXXX (0700).
  * Sessions put theirs inside. NULL if it cannot be made.
@@ -24,8 +40,10 @@ AR_VISIBLE const char *vaccel_rundir(void)
 {
 	const char *base = getenv("XDG_RUNTIME_DIR");
 	char parent[PATH_MAX];
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const char *ret = rundir;
 
+	pthread_once(&once, rundir_register_atfork);
 	pthread_mutex_lock(&rundir_lock);
 	if (!rundir[0]) {
 		if (base && *base)
