@@ -56,6 +56,19 @@ static struct {
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A child forked while another thread held a registry lock would wait on
+ * it forever: it starts with them unlocked (as conn.c does with its own). */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&registry.lock, NULL);
+	pthread_mutex_init(&reg_lock, NULL);
+}
+
+__attribute__((constructor)) static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
 /* A resource registered with a session: on both their lists. */
 struct reg {
 	struct vaccel_resource *res;

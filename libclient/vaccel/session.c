@@ -34,6 +34,18 @@ static struct {
 	.ids = { ids_used, SESSIONS_MAX, 0 },
 };
 
+/* A child forked while another thread held a registry lock would wait on
+ * it forever: it starts with them unlocked (as conn.c does with its own). */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&registry.lock, NULL);
+}
+
+__attribute__((constructor)) static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
 #define sess_of(e) \
 	((struct vaccel_session *)(void *)((char *)(e) - offsetof(struct vaccel_session, entry)))
 
