@@ -8,5 +8,3 @@
 
 #define WEAK __attribute__((weak)) AR_VISIBLE
 
-WEAK int vaccel_resource_get_by_id(struct vaccel_resource **r, vaccel_id_t id) { (void)r; (void)id; return VACCEL_ENOTSUP; }
-WEAK bool vaccel_session_has_resource(struct vaccel_session *s, struct vaccel_resource *r) { (void)s; (void)r; return false; }
