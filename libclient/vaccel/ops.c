@@ -30,6 +30,18 @@
 /* The app's buffers up to this size go inline in the message. */
 #define INLINE_MAX 2048u
 
+/* The op table's numbers are upstream's, one for one. */
+#define SAME_OP(NAME) _Static_assert((int)AR_OP_##NAME == (int)VACCEL_OP_##NAME, #NAME)
+SAME_OP(NOOP); SAME_OP(EXEC); SAME_OP(EXEC_WITH_RESOURCE); SAME_OP(IMAGE_CLASSIFY);
+SAME_OP(IMAGE_DETECT); SAME_OP(IMAGE_SEGMENT); SAME_OP(IMAGE_POSE); SAME_OP(IMAGE_DEPTH);
+SAME_OP(TF_MODEL_LOAD); SAME_OP(TF_MODEL_UNLOAD); SAME_OP(TF_MODEL_RUN);
+SAME_OP(TFLITE_MODEL_LOAD); SAME_OP(TFLITE_MODEL_UNLOAD); SAME_OP(TFLITE_MODEL_RUN);
+SAME_OP(TORCH_MODEL_LOAD); SAME_OP(TORCH_MODEL_RUN); SAME_OP(TORCH_SGEMM);
+SAME_OP(BLAS_SGEMM); SAME_OP(FPGA_ARRAYCOPY); SAME_OP(FPGA_MMULT); SAME_OP(FPGA_PARALLEL);
+SAME_OP(FPGA_VECTORADD); SAME_OP(MINMAX); SAME_OP(OPENCV);
+_Static_assert((int)AR_OP_MBENCH >= (int)VACCEL_OP_MAX, "accelring's own ops follow upstream's");
+_Static_assert(AR_ARG_TYPES == (int)VACCEL_ARG_MAX, "the wire knows every argument type");
+
 /* ---- profiling ---- */
 
 enum { ST_IN, ST_RT, ST_OUT, NR_STAGES };

@@ -305,6 +305,52 @@ static void test_vaccel_session_threads(void **state)
 	assert_int_equal(vaccel_resource_release(&shared_res), 0);
 }
 
+/*
+ * A broker that refuses us: the session fails with the broker's errno and
+ * its reason lands in the log file the configuration names (VACCEL_LOG_FILE
+ * through vaccel_config), in the broker's words.
+ */
+static void test_vaccel_session_refusal_logged(void **state)
+{
+	/* Over UNIX sockets allow-uids refuses us, over TCP allow-peers. */
+	const char *args[] = { "--allow-uids=65534", "--allow-peers=192.0.2.1", NULL };
+	char path[] = "/tmp/vaccel-refusal-XXXXXX", line[4096];
+	struct vaccel_config cfg;
+	struct test_broker b2;
+	struct vaccel_session s;
+	bool found = false;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	vaccel_cleanup();
+	assert_int_equal(test_broker_start(&b2, args), 0);
+	assert_int_equal(vaccel_config_init(&cfg, NULL, VACCEL_LOG_ERROR, path, false,
+					    false), 0);
+	assert_int_equal(vaccel_bootstrap_with_config(&cfg), 0);
+	assert_int_equal(vaccel_session_init(&s, 0), VACCEL_EACCES);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "<error>") && strstr(line, "no channel to the broker") &&
+		    (strstr(line, "allow-uids") || strstr(line, "allow-peers")))
+			found = true;
+	fclose(f);
+	unlink(path);
+	assert_true(found);
+	assert_int_equal(vaccel_config_release(&cfg), 0);
+	assert_int_equal(test_broker_stop(&b2), 0);
+	/* Back to the suite's broker, with the environment's configuration. */
+	vaccel_cleanup();
+	setenv("ACCELRING_ADDRESS", broker.address, 1);
+	assert_int_equal(vaccel_bootstrap(), 0);
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	assert_int_equal(vaccel_session_release(&s), 0);
+}
+
 /* The suite's broker exits 0 on SIGTERM (last test: see test_broker.c). */
 static void test_vaccel_session_exits_clean(void **state)
 {
@@ -337,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_vaccel_session_update),
 		cmocka_unit_test(test_vaccel_session_deprecated),
 		cmocka_unit_test(test_vaccel_session_threads),
+		cmocka_unit_test(test_vaccel_session_refusal_logged),
 		cmocka_unit_test(test_vaccel_session_exits_clean),
 	};
 
