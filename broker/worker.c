@@ -1089,7 +1089,7 @@ static void rescue(struct ar_broker *b, struct ar_worker *w, uint64_t seq)
 {
 	struct ar_channel *ch;
 	struct ar_tenant *t;
-	struct start *gate;
+	struct start *gate = NULL;
 	pthread_t old, thr;
 
 	/* The new thread first, waiting: without one the stuck thread

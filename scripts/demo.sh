@@ -41,4 +41,11 @@ echo "== sgemm 5 512   (C = alpha*A*B + beta*C in the blas plugin, checked here)
 echo "== classify      (an image classification, answered by the noop plugin)"
 head -c 65536 /dev/urandom >"$dir/image.bin"
 "$top/build/examples/classify" "$dir/image.bin" 10
+echo "== an unchanged vAccel program, built as its own build files would: pkg-config vaccel"
+cmake --install "$top/build" --prefix "$dir/prefix" >/dev/null
+pc=$(find "$dir/prefix" -name vaccel.pc -printf '%h')
+echo "   cc genop.c \$(pkg-config --cflags --libs vaccel)"
+cc "$top/tests/vaccel/examples/genop.c" -o "$dir/genop" \
+	$(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs vaccel) -lm
+LD_LIBRARY_PATH=$(dirname "$pc") "$dir/genop"
 echo "== stopping accelringd (SIGTERM)"

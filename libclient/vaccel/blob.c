@@ -360,8 +360,8 @@ AR_VISIBLE int vaccel_blob_delete(struct vaccel_blob *blob)
  * is). The blob becomes MAPPED. */
 AR_VISIBLE int vaccel_blob_read(struct vaccel_blob *blob)
 {
-	uint8_t *data;
-	size_t size;
+	uint8_t *data = NULL;
+	size_t size = 0;
 	int ret;
 
 	if (!blob || blob->type >= VACCEL_BLOB_MAX)
