@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,6 +113,55 @@ static void test_vplugin_noop_counted(void **state)
 	assert_int_equal(noop_count(&s), before + 100);
 	assert_int_equal(vaccel_session_release(&s), 0);
 	assert_int_equal(vaccel_noop(&s), VACCEL_EINVAL);
+}
+
+enum { THREADS = 4, CALLS = 200 };
+
+/* One client thread: its own session, noops and typed execs. */
+static void *noop_thread(void *p)
+{
+	struct vaccel_session s;
+	intptr_t bad = 0;
+
+	(void)p;
+	if (vaccel_session_init(&s, 0))
+		return (void *)1;
+	for (int i = 0; i < CALLS; i++) {
+		int32_t a = i;
+		float f = 0.5f, out = 0;
+		struct vaccel_arg r[] = { arg(&a, 4, VACCEL_ARG_INT32, 0),
+					  arg(&f, 4, VACCEL_ARG_FLOAT32, 0) };
+		struct vaccel_arg w = arg(&out, 4, VACCEL_ARG_FLOAT32, 0);
+
+		bad += vaccel_noop(&s) != 0;
+		bad += vaccel_exec(&s, LIB, "sum", r, 2, &w, 1) != 0 || out != i + 0.5f;
+	}
+	bad += vaccel_session_release(&s) != 0;
+	return (void *)bad;
+}
+
+/* Clients on several threads, ops on several workers at once (the plugin
+ * runs concurrently, as upstream's do in a threaded program): every call
+ * counted once, every result right. */
+static void test_vplugin_concurrent_clients(void **state)
+{
+	pthread_t t[THREADS];
+	struct vaccel_session s;
+	uint64_t before;
+
+	(void)state;
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	before = noop_count(&s);
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, noop_thread, NULL), 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *bad;
+
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_null(bad);
+	}
+	assert_int_equal(noop_count(&s), before + THREADS * CALLS);
+	assert_int_equal(vaccel_session_release(&s), 0);
 }
 
 /* The plugin's plain-loop sgemm equals cblas for odd shapes, leading
@@ -615,7 +665,8 @@ static void test_vplugin_exits_clean(void **state)
 
 static int setup(void **state)
 {
-	const char *args[] = { "--plugins=" AR_VSTYLE_PLUGIN, NULL };
+	/* Several workers, so that the plugin's ops run concurrently. */
+	const char *args[] = { "--plugins=" AR_VSTYLE_PLUGIN, "--workers=4", NULL };
 
 	(void)state;
 	return test_broker_start(&broker, args);
@@ -635,6 +686,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vplugin_loaded_and_logged),
 		cmocka_unit_test(test_vplugin_noop_counted),
+		cmocka_unit_test(test_vplugin_concurrent_clients),
 		cmocka_unit_test(test_vplugin_sgemm_matches_cblas),
 		cmocka_unit_test(test_vplugin_exec_typed_args),
 		cmocka_unit_test(test_vplugin_session_seen),
