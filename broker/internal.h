@@ -119,16 +119,25 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val);
 
 /* ---- plugin.c ---- */
 
+struct ar_vplugin;
+struct ar_vop;
+
+/* A loaded plugin. desc is its own descriptor, or for a vAccel plugin
+ * (vp set) one vplugin.c made from its struct vaccel_plugin_info, which
+ * has no op table: its routes come from vp. */
 struct ar_loaded_plugin {
 	void *dl;
 	const struct ar_plugin *desc;
+	struct ar_vplugin *vp;
 	char path[PATH_MAX];
 };
 
-/* Where an op goes: one entry per plugin implementing it, in order. */
+/* Where an op goes: one entry per plugin implementing it, in order. fn
+ * for an accelring plugin; vop for a vAccel plugin's op (fn NULL). */
 struct ar_route {
 	const struct ar_loaded_plugin *plugin;
 	int (*fn)(struct ar_op *op);
+	const struct ar_vop *vop;
 };
 
 #define AR_MAX_PLUGINS 32u
@@ -151,6 +160,36 @@ void ar__plugins_unload(struct ar_plugins *ps);
 /* The route for op in a session with hint flags, or NULL (ENOTSUP). */
 const struct ar_route *ar__plugins_route(const struct ar_plugins *ps,
 					 uint32_t op, uint32_t flags);
+
+/* ---- vplugin.c: plugins written for upstream vAccel ---- */
+
+/*
+ * ar__vplugin_open - lp->dl exports vaccel_plugin (sym, its address):
+ * check the descriptor it points to. Returns 0 with lp->vp and lp->desc
+ * set (nothing of the plugin has run yet), or -errno, logged.
+ */
+int ar__vplugin_open(struct ar_loaded_plugin *lp, const char *name,
+		     const void *sym);
+/*
+ * ar__vplugin_init - run the plugin's init, which registers its ops
+ * (vaccel_plugin_register_ops). Returns 0, or -errno (logged) if init
+ * failed or any registration was refused; fini has then run.
+ */
+int ar__vplugin_init(struct ar_loaded_plugin *lp);
+/* The op of lp's plugin that serves op, or NULL (none, or one the
+ * broker cannot serve yet). */
+const struct ar_vop *ar__vplugin_served(const struct ar_loaded_plugin *lp,
+					uint32_t op);
+/* Call fini if init succeeded, and free lp->vp (before the dlclose). */
+void ar__vplugin_close(struct ar_loaded_plugin *lp);
+/* Run op in a vAccel plugin: 0 or -errno, as an accelring plugin's. */
+int ar__vplugin_run(const struct ar_vop *vop, struct ar_op *op);
+
+/* Run op on its route. */
+static inline int ar__route_run(const struct ar_route *rt, struct ar_op *op)
+{
+	return rt->vop ? ar__vplugin_run(rt->vop, op) : rt->fn(op);
+}
 
 /* ---- request.c ---- */
 

@@ -5,7 +5,9 @@
  * A plugin's descriptor is read in two steps: first abi_version and size,
  * which every version of struct ar_plugin starts with, and only if they
  * match the rest. A refused plugin gets a message that says what it was
- * built for; nothing of a failed load stays loaded.
+ * built for; nothing of a failed load stays loaded. A shared object with
+ * no ar_plugin but a vaccel_plugin symbol is a plugin written for upstream
+ * vAccel: vplugin.c loads it and runs its ops through adapters.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,13 +27,78 @@ static int resolve(const char *name, const char *dir, char *path, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* An accelring plugin's descriptor: its ABI first, then the rest. */
+static int open_native(struct ar_loaded_plugin *lp, const char *name,
+		       const struct ar_plugin *d)
+{
+	if (d->abi_version != AR_PLUGIN_ABI_VERSION ||
+	    d->size != sizeof(struct ar_plugin)) {
+		ar_err("plugin %s (%s): built for plugin ABI %u (descriptor %u bytes); "
+		       "this broker speaks ABI %u (%zu bytes): rebuild the plugin",
+		       name, lp->path, d->abi_version, d->size,
+		       AR_PLUGIN_ABI_VERSION, sizeof(struct ar_plugin));
+		return -EPROTONOSUPPORT;
+	}
+	if (!d->name || !d->version || (d->nr_ops && !d->ops)) {
+		ar_err("plugin %s (%s): descriptor lacks a name, version or op table",
+		       name, lp->path);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < d->nr_ops; i++) {
+		if (d->ops[i].op >= AR_OP_MAX || !d->ops[i].fn) {
+			ar_err("plugin %s (%s): op table entry %u names unknown op %u",
+			       name, lp->path, i, d->ops[i].op);
+			return -EINVAL;
+		}
+	}
+	lp->desc = d;
+	return 0;
+}
+
+static int init_native(struct ar_loaded_plugin *lp, const char *name,
+		       const struct ar_plugin_host *host)
+{
+	int ret;
+
+	if (lp->desc->init && (ret = lp->desc->init(host)) != 0) {
+		ar_err("plugin %s (%s): init failed: %s", name, lp->path,
+		       strerror(ret < 0 ? -ret : ret));
+		return ret < 0 ? ret : -ret;
+	}
+	return 0;
+}
+
+/* Earlier plugins win (vAccel's order): lp's entry goes last. */
+static void add_route(struct ar_plugins *ps, const struct ar_loaded_plugin *lp,
+		      uint32_t op, int (*fn)(struct ar_op *op),
+		      const struct ar_vop *vop, uint32_t *shadowed,
+		      const char **first)
+{
+	if (ps->nr_routes[op]) {
+		(*shadowed)++;
+		*first = ps->routes[op][0].plugin->desc->name;
+	}
+	ps->routes[op][ps->nr_routes[op]++] =
+		(struct ar_route){ .plugin = lp, .fn = fn, .vop = vop };
+}
+
+static void close_one(struct ar_loaded_plugin *lp)
+{
+	if (lp->vp)
+		ar__vplugin_close(lp);
+	dlclose(lp->dl);
+	lp->dl = NULL;
+	lp->desc = NULL;
+}
+
 static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 		    const struct ar_plugin_host *host)
 {
 	struct ar_loaded_plugin *lp = &ps->p[ps->nr];
 	const struct ar_plugin *d;
 	const char *first = NULL;	/* who takes a shadowed op */
-	uint32_t shadowed = 0;
+	uint32_t shadowed = 0, nr_ops = 0;
+	const void *vsym;
 	int ret;
 
 	if (ps->nr == AR_MAX_PLUGINS) {
@@ -42,34 +109,30 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 		ar_err("plugin %s: path too long", name);
 		return -ENAMETOOLONG;
 	}
-	/* RTLD_LOCAL: plugins do not see each other's symbols. */
+	lp->vp = NULL;
+	lp->desc = NULL;
+	/* RTLD_LOCAL: plugins do not see each other's symbols. RTLD_NOW: a
+	 * vAccel plugin's vaccel_plugin_register_ops binds to the broker's
+	 * here, or the load fails (vplugin.c). */
 	lp->dl = dlopen(lp->path, RTLD_NOW | RTLD_LOCAL);
 	if (!lp->dl) {
 		ar_err("plugin %s: cannot load: %s", name, dlerror());
 		return -ENOENT;
 	}
 	d = dlsym(lp->dl, AR_PLUGIN_SYMBOL);
-	if (!d) {
-		ar_err("plugin %s (%s): no '%s' symbol: not an accelring plugin",
+	if (d) {
+		ret = open_native(lp, name, d);
+	} else if ((vsym = dlsym(lp->dl, "vaccel_plugin"))) {
+		ret = ar__vplugin_open(lp, name, vsym);
+	} else {
+		ar_err("plugin %s (%s): no '%s' or 'vaccel_plugin' symbol: "
+		       "not an accelring or vAccel plugin",
 		       name, lp->path, AR_PLUGIN_SYMBOL);
 		ret = -ENOEXEC;
-		goto err_close;
 	}
-	if (d->abi_version != AR_PLUGIN_ABI_VERSION ||
-	    d->size != sizeof(struct ar_plugin)) {
-		ar_err("plugin %s (%s): built for plugin ABI %u (descriptor %u bytes); "
-		       "this broker speaks ABI %u (%zu bytes): rebuild the plugin",
-		       name, lp->path, d->abi_version, d->size,
-		       AR_PLUGIN_ABI_VERSION, sizeof(struct ar_plugin));
-		ret = -EPROTONOSUPPORT;
+	if (ret)
 		goto err_close;
-	}
-	if (!d->name || !d->version || (d->nr_ops && !d->ops)) {
-		ar_err("plugin %s (%s): descriptor lacks a name, version or op table",
-		       name, lp->path);
-		ret = -EINVAL;
-		goto err_close;
-	}
+	d = lp->desc;
 	for (unsigned i = 0; i < ps->nr; i++) {
 		if (!strcmp(ps->p[i].desc->name, d->name)) {
 			ar_err("plugin %s (%s): a plugin named '%s' is already loaded",
@@ -78,46 +141,37 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 			goto err_close;
 		}
 	}
-	for (uint32_t i = 0; i < d->nr_ops; i++) {
-		if (d->ops[i].op >= AR_OP_MAX || !d->ops[i].fn) {
-			ar_err("plugin %s (%s): op table entry %u names unknown op %u",
-			       name, lp->path, i, d->ops[i].op);
-			ret = -EINVAL;
-			goto err_close;
-		}
-	}
-	if (d->init && (ret = d->init(host)) != 0) {
-		ar_err("plugin %s (%s): init failed: %s", name, lp->path,
-		       strerror(ret < 0 ? -ret : ret));
-		ret = ret < 0 ? ret : -ret;
+	ret = lp->vp ? ar__vplugin_init(lp) : init_native(lp, name, host);
+	if (ret)
 		goto err_close;
-	}
-	lp->desc = d;
 	ps->nr++;
 
-	for (uint32_t i = 0; i < d->nr_ops; i++) {
-		uint32_t op = d->ops[i].op;
+	if (lp->vp) {
+		for (uint32_t op = 0; op < AR_OP_MAX; op++) {
+			const struct ar_vop *vop = ar__vplugin_served(lp, op);
 
-		if (ps->nr_routes[op]) {
-			shadowed++;
-			first = ps->routes[op][0].plugin->desc->name;
+			if (vop) {
+				add_route(ps, lp, op, NULL, vop, &shadowed, &first);
+				nr_ops++;
+			}
 		}
-		ps->routes[op][ps->nr_routes[op]++] =
-			(struct ar_route){ .plugin = lp, .fn = d->ops[i].fn };
+	} else {
+		for (uint32_t i = 0; i < d->nr_ops; i++)
+			add_route(ps, lp, d->ops[i].op, d->ops[i].fn, NULL,
+				  &shadowed, &first);
+		nr_ops = d->nr_ops;
 	}
-	/* Earlier plugins win (vAccel's order). A plugin none of whose ops
-	 * it will serve is a mistake in the list: the noop plugin, which
-	 * implements every op, listed before blas would answer sgemm with
-	 * success and C untouched. */
-	if (d->nr_ops && shadowed == d->nr_ops)
+	/* A plugin none of whose ops it will serve is a mistake in the
+	 * list: the noop plugin, which implements every op, listed before
+	 * blas would answer sgemm with success and C untouched. */
+	if (nr_ops && shadowed == nr_ops)
 		ar_warn("plugin %s serves none of its %u ops: %s, listed before it, takes them; "
-			"list %s first", d->name, d->nr_ops, first, d->name);
-	ar_info("loaded plugin %s %s from %s (%u ops)", d->name, d->version,
-		lp->path, d->nr_ops);
+			"list %s first", d->name, nr_ops, first, d->name);
+	ar_info("loaded %splugin %s %s from %s (%u ops)", lp->vp ? "vAccel " : "",
+		d->name, d->version, lp->path, nr_ops);
 	return 0;
 err_close:
-	dlclose(lp->dl);
-	lp->dl = NULL;
+	close_one(lp);
 	return ret;
 }
 
@@ -150,9 +204,9 @@ void ar__plugins_unload(struct ar_plugins *ps)
 	while (ps->nr) {
 		struct ar_loaded_plugin *lp = &ps->p[--ps->nr];
 
-		if (lp->desc->fini)
+		if (!lp->vp && lp->desc->fini)
 			lp->desc->fini();
-		dlclose(lp->dl);
+		close_one(lp);
 	}
 	memset(ps->nr_routes, 0, sizeof(ps->nr_routes));
 }

@@ -652,7 +652,8 @@ static void run(struct ar_broker *b, struct batch *bt, struct ar_channel *ch,
 
 					AR_TRACE(plugin_start, tid, ch->idx, reqs[k].id,
 						 reqs[k].op.op, rt->plugin->desc->name);
-					ret = past_grace(b) ? -ECANCELED : rt->fn(&reqs[k].op);
+					ret = past_grace(b) ? -ECANCELED :
+					      ar__route_run(rt, &reqs[k].op);
 					reqs[k].status = ret > 0 ? -ret : ret;
 					AR_TRACE(plugin_end, tid, ch->idx, reqs[k].id,
 						 reqs[k].op.op, reqs[k].status);
