@@ -120,6 +120,15 @@ static size_t type_align(uint32_t type)
 		       elem[(type - 1) / 2] : 1;
 }
 
+/*
+ * The most a misaligned argument is copied for: libvaccel stages large
+ * arguments 64-byte aligned, so only small inline ones (4-byte aligned in
+ * the message) are ever copied for an honest client. A tenant that
+ * misaligns a large data-area argument on purpose would make the broker
+ * allocate as much as its data area per op: refused.
+ */
+#define VARG_COPY_MAX (64u << 10)
+
 static int varg_set(struct vaccel_arg *a, void **tmp, const struct ar_buf *b,
 		    size_t align)
 {
@@ -128,6 +137,8 @@ static int varg_set(struct vaccel_arg *a, void **tmp, const struct ar_buf *b,
 				  .custom_type_id = b->custom_id, .owned = false };
 	if (!b->len || !((uintptr_t)b->ptr % align))
 		return 0;
+	if (b->len > VARG_COPY_MAX)
+		return -EINVAL;
 	*tmp = malloc((size_t)b->len);
 	if (!*tmp)
 		return -ENOMEM;

@@ -379,7 +379,8 @@ static void test_vplugin_lengths_bounded(void **state)
 
 /* Typed arguments a client placed at addresses not aligned for their type
  * (data-area offsets are the client's) reach the plugin aligned, and what
- * the plugin writes into such a copy comes back. */
+ * the plugin writes into such a copy comes back; past 64 KiB they are
+ * refused. */
 static void test_vplugin_misaligned_args_aligned(void **state)
 {
 	struct ar_client *c;
@@ -448,6 +449,21 @@ static void test_vplugin_misaligned_args_aligned(void **state)
 		assert_true(mn == -1 && mx == 9);
 	}
 	ar_buf_free(q, area);
+	{
+		/* A large one misaligned on purpose is refused: the broker does
+		 * not allocate a tenant's data area's worth per op. */
+		size_t n = (128u << 10) + 8;
+		uint8_t *big = ar_buf_alloc(q, n);
+		struct ar_arg r = { big + 4, (uint32_t)(n - 8), VACCEL_ARG_FLOAT64_ARRAY, 0 };
+		struct ar_arg w = { &bad, 4, VACCEL_ARG_INT32, 0 };
+
+		assert_non_null(big);
+		assert_int_equal(ar_submit_generic(q, sid, AR_OP_EXEC, LIB, "align", &r, 1,
+						   &w, 1, 3), 0);
+		assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
+		assert_int_equal(cqe.status, -EINVAL);
+		ar_buf_free(q, big);
+	}
 	assert_int_equal(ar_session_close(q, sid), 0);
 	ar_client_close(c);
 }
