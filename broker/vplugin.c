@@ -35,7 +35,7 @@
  * ndata, the fpga ops' output arrays) are refused when the buffers are
  * shorter. A typed array or scalar whose address is not aligned for its
  * type (a tenant chooses data-area offsets) reaches the plugin as an
- * aligned copy. A descriptor that cannot be used (no name, no init, an op
+ * aligned copy, up to 64 KiB (VARG_COPY_MAX; larger is EINVAL). A descriptor that cannot be used (no name, no init, an op
  * out of range, a duplicate, a registration after init) is refused with a
  * log line, never followed.
  */
