@@ -336,7 +336,16 @@ static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 		prof_stop(&stage_regions[ST_RT]);
 		if (!ret && xc.tmp) {
 			prof_start(&stage_regions[ST_OUT]);
-			memcpy(c, xc.tmp, xc.len);
+			/* Only what BLAS wrote, m rows of n: with ldc > n the
+			 * elements between the rows are the caller's, and the
+			 * copy's may be stale (not copied in when beta is 0,
+			 * nor uploaded by a stream transport). */
+			if (ldc == n)
+				memcpy(c, xc.tmp, xc.len);
+			else
+				for (int64_t i = 0; i < m; i++)
+					memcpy(c + i * ldc, (float *)xc.tmp + i * ldc,
+					       (size_t)n * sizeof(float));
 			prof_stop(&stage_regions[ST_OUT]);
 		}
 	}
