@@ -449,10 +449,16 @@ static const char *res_path(const struct vaccel_resource *r)
 }
 
 /* A model or library resource an op may use: registered with the session
- * (VACCEL_EPERM otherwise, as upstream), of the type asked (if any). */
+ * (VACCEL_EPERM otherwise, as upstream), of the type asked (if any). A
+ * released or never initialized session is EINVAL first, as for every op:
+ * its registrations are gone, or garbage. */
 static int check_res(struct vaccel_session *sess, struct vaccel_resource *res,
 		     int type)
 {
+	uint32_t sid;
+
+	if (ar__vaccel_session_remote(sess, &sid))
+		return -EINVAL;
 	if (!res || (type >= 0 && res->type != (vaccel_resource_type_t)type))
 		return -EINVAL;
 	if (!vaccel_session_has_resource(sess, res)) {
