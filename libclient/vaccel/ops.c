@@ -758,6 +758,13 @@ static int torch_run(struct vaccel_session *sess, struct vaccel_resource *model,
 	}
 	for (size_t i = 0; i < nalloc; i++)
 		free(out[i].data);
+	/* A failed run leaves the caller no tensor to free: those made
+	 * before a later output failed go too. */
+	for (int i = 0; ret && i < nr_outputs; i++)
+		if (outputs[i]) {
+			vaccel_torch_tensor_delete(outputs[i]);
+			outputs[i] = NULL;
+		}
 	return ret;
 }
 
@@ -1004,6 +1011,12 @@ static int tf_run(struct vaccel_session *sess, struct vaccel_resource *model,
 		free(out[i].data);
 	if (!ret)
 		ret = tf_status_out(&sb, status);
+	/* A failed run leaves the caller no tensor to free. */
+	for (int i = 0; ret && i < nr_outputs; i++)
+		if (out_tensors[i]) {
+			vaccel_tf_tensor_delete(out_tensors[i]);
+			out_tensors[i] = NULL;
+		}
 	return ret;
 }
 
@@ -1126,6 +1139,12 @@ static int tflite_run(struct vaccel_session *sess, struct vaccel_resource *model
 	}
 	for (size_t i = 0; i < nalloc; i++)
 		free(out[i].data);
+	/* A failed run leaves the caller no tensor to free. */
+	for (int i = 0; ret && i < nr_outputs; i++)
+		if (outputs[i]) {
+			vaccel_tflite_tensor_delete(outputs[i]);
+			outputs[i] = NULL;
+		}
 	if (!ret && status)
 		*status = st;
 	return ret;
