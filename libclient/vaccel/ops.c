@@ -369,13 +369,16 @@ AR_VISIBLE int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n,
 		      sgemm(sess, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
 }
 
-/* An image op: a large image is staged through the data area; the outputs
- * come back inline. */
+/* An image op: large buffers (the image, and outputs: an inline output
+ * cannot be larger than a completion) are staged through the data area,
+ * the outputs copied in and back (what the plugin does not write stays the
+ * caller's); small ones travel inline. */
 static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 		 size_t len_img, unsigned char *out_text, size_t len_text,
 		 unsigned char *out_name, size_t len_name)
 {
-	struct xarg xi = { (void *)img, len_img, NULL };
+	struct xarg xi = { (void *)img, len_img, NULL }, xt = { out_text, len_text, NULL },
+		    xn = { out_name, len_name, NULL };
 	struct ar_queue *q;
 	uint32_t sid;
 	int ret;
@@ -387,15 +390,29 @@ static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 		return ret;
 	prof_start(&stage_regions[ST_IN]);
 	ret = stage(q, &xi, true);
+	if (!ret)
+		ret = stage(q, &xt, true);
+	if (!ret)
+		ret = stage(q, &xn, true);
 	prof_stop(&stage_regions[ST_IN]);
-	if (ret)
-		return ret;
-	prof_start(&stage_regions[ST_RT]);
-	ret = SYNC(q, ar_submit_image(q, sid, op, where(&xi), len_img, out_text,
-				      len_text, out_name, len_name, 0));
-	prof_stop(&stage_regions[ST_RT]);
+	if (!ret) {
+		prof_start(&stage_regions[ST_RT]);
+		ret = SYNC(q, ar_submit_image(q, sid, op, where(&xi), len_img, where(&xt),
+					      len_text, where(&xn), len_name, 0));
+		prof_stop(&stage_regions[ST_RT]);
+	}
+	prof_start(&stage_regions[ST_OUT]);
+	if (!ret && xt.tmp)
+		memcpy(out_text, xt.tmp, len_text);
+	if (!ret && xn.tmp)
+		memcpy(out_name, xn.tmp, len_name);
+	prof_stop(&stage_regions[ST_OUT]);
 	if (xi.tmp)
 		ar_buf_free(q, xi.tmp);
+	if (xt.tmp)
+		ar_buf_free(q, xt.tmp);
+	if (xn.tmp)
+		ar_buf_free(q, xn.tmp);
 	return ret;
 }
 
