@@ -681,7 +681,8 @@ static void test_vaccel_ops_exec_broker_type_checks(void **state)
 
 /* Arguments above 2 KiB travel through the data area, both ways: inputs
  * arrive whole, outputs come back whole, and what the plugin did not write
- * of a larger output stays as it was; at the inline boundary too. */
+ * of a larger output stays as it was; at the inline boundary too, and
+ * many inline-sized ones whose sum is more than a message carries. */
 static void test_vaccel_ops_exec_large_args(void **state)
 {
 	static const size_t sizes[] = { 2047, 2048, 2049, 3000, 65536, 262144 };
@@ -715,6 +716,26 @@ static void test_vaccel_ops_exec_large_args(void **state)
 		free(in);
 		free(out);
 		free(wide);
+	}
+	/* 31 arguments of 2 KiB each way (each inline-sized, 62 KiB in
+	 * all: more than one request or completion carries). */
+	{
+		static unsigned char in[31][2048], out[31][2048];
+		struct vaccel_arg rd[31], wr[32];
+
+		for (int i = 0; i < 31; i++) {
+			fill_bytes(in[i], 2048, (unsigned)i + 100);
+			memset(out[i], 0, 2048);
+			rd[i] = arg(in[i], 2048, VACCEL_ARG_BUFFER, (uint32_t)i);
+			wr[i] = arg(out[i], 2048, VACCEL_ARG_BUFFER, (uint32_t)i);
+		}
+		wr[31] = arg(&rec, sizeof(rec), VACCEL_ARG_RAW, 0);
+		memset(&rec, 0, sizeof(rec));
+		assert_int_equal(vaccel_exec(&s, "lib", "many", rd, 31, wr, 32), 0);
+		check_rec(&rec, VACCEL_OP_EXEC, "lib", "many", rd, 31, wr, 32);
+		assert_memory_equal(out, in, sizeof(in));
+		/* The session (and the connection) still works. */
+		assert_int_equal(vaccel_noop(&s), 0);
 	}
 	sess_close(&s);
 }
