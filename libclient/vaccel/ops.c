@@ -27,8 +27,13 @@
 #include "../client_pvt.h"
 #include "vaccel_pvt.h"
 
-/* The app's buffers up to this size go inline in the message. */
+/* The app's buffers up to this size go inline in the message, as long as
+ * an op's inline inputs, and its inline outputs, stay within INLINE_TOTAL:
+ * a request must fit the SQ's largest record, and a completion the CQ's
+ * (32 KiB with the default rings; a stream broker disconnects a client
+ * whose request does not fit). The rest is staged. */
 #define INLINE_MAX 2048u
+#define INLINE_TOTAL 8192u
 
 /* ---- profiling ---- */
 
@@ -136,14 +141,20 @@ struct xarg {
 	void *tmp;		/* data-area copy, or NULL */
 };
 
-/* A buffer in the data area for a large argument not already there. */
-static int stage(struct ar_queue *q, struct xarg *x, bool copy_in)
+/* A buffer in the data area for an argument not already there that is
+ * large, or past the inline budget of its direction (*inl: bytes inline so
+ * far). */
+static int stage(struct ar_queue *q, struct xarg *x, bool copy_in, size_t *inl)
 {
 	uint64_t off;
 
 	x->tmp = NULL;
-	if (x->len <= INLINE_MAX || ar__in_area(q->link, x->user, x->len, &off))
+	if (x->len && ar__in_area(q->link, x->user, x->len, &off))
 		return 0;
+	if (x->len <= INLINE_MAX && *inl + x->len <= INLINE_TOTAL) {
+		*inl += x->len;
+		return 0;
+	}
 	x->tmp = ar_buf_alloc(q, x->len);
 	if (!x->tmp)
 		return -ENOMEM;
@@ -169,7 +180,7 @@ static int generic(const struct vaccel_session *sess, uint32_t op, const char *l
 {
 	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
 	struct xarg xr[AR_WIRE_MAX_ARGS], xw[AR_WIRE_MAX_ARGS];
-	size_t nr = 0, nw = 0;
+	size_t nr = 0, nw = 0, rd_inl = 0, wr_inl = 0;
 	struct ar_queue *q;
 	uint32_t sid;
 	int ret;
@@ -189,13 +200,13 @@ static int generic(const struct vaccel_session *sess, uint32_t op, const char *l
 	prof_start(&stage_regions[ST_IN]);
 	for (; nr < nr_read && !ret; nr++) {
 		xr[nr] = (struct xarg){ read[nr].buf, read[nr].size, NULL };
-		ret = stage(q, &xr[nr], true);
+		ret = stage(q, &xr[nr], true, &rd_inl);
 		r[nr] = read[nr];
 		r[nr].buf = where(&xr[nr]);
 	}
 	for (; nw < nr_write && !ret; nw++) {
 		xw[nw] = (struct xarg){ write[nw].buf, write[nw].size, NULL };
-		ret = stage(q, &xw[nw], true);
+		ret = stage(q, &xw[nw], true, &wr_inl);
 		w[nw] = write[nw];
 		w[nw].buf = where(&xw[nw]);
 	}
@@ -380,6 +391,7 @@ static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 	struct xarg xi = { (void *)img, len_img, NULL }, xt = { out_text, len_text, NULL },
 		    xn = { out_name, len_name, NULL };
 	struct ar_queue *q;
+	size_t rd_inl = 0, wr_inl = 0;
 	uint32_t sid;
 	int ret;
 
@@ -389,11 +401,11 @@ static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 	if (ret)
 		return ret;
 	prof_start(&stage_regions[ST_IN]);
-	ret = stage(q, &xi, true);
+	ret = stage(q, &xi, true, &rd_inl);
 	if (!ret)
-		ret = stage(q, &xt, true);
+		ret = stage(q, &xt, true, &wr_inl);
 	if (!ret)
-		ret = stage(q, &xn, true);
+		ret = stage(q, &xn, true, &wr_inl);
 	prof_stop(&stage_regions[ST_IN]);
 	if (!ret) {
 		prof_start(&stage_regions[ST_RT]);
