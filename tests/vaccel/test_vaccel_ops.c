@@ -1546,13 +1546,14 @@ static void test_vaccel_ops_tf(void **state)
 	struct vaccel_tf_buffer run_opt = { opt, sizeof(opt) };
 	struct vaccel_tf_tensor *in[2], *out[3] = { NULL, NULL, NULL }, *str_in[2];
 	struct vaccel_tf_status st = { 0, NULL };
-	struct vaccel_resource model, loose;
+	struct vaccel_resource model, loose, lib;
 	struct vaccel_session s;
 
 	(void)state;
 	sess_open(&s);
 	res_open(&model, &s, path_pb, VACCEL_RESOURCE_MODEL);
 	res_open(&loose, NULL, path_pb, VACCEL_RESOURCE_MODEL);
+	res_open(&lib, &s, path_lib, VACCEL_RESOURCE_LIB);
 	in[0] = tf_in(2, dims, VACCEL_TF_FLOAT, x, sizeof(x));
 	in[1] = tf_in(1, ddims, VACCEL_TF_DOUBLE, dx, sizeof(dx));
 	assert_int_equal(vaccel_tf_model_load(&s, &model, &st), 0);
@@ -1643,6 +1644,12 @@ static void test_vaccel_ops_tf(void **state)
 	assert_int_equal(vaccel_tf_model_load(&s, &loose, &st), VACCEL_EPERM);
 	assert_int_equal(vaccel_tf_model_load(&s, NULL, &st), VACCEL_EINVAL);
 	assert_int_equal(vaccel_tf_model_load(NULL, &model, &st), VACCEL_EINVAL);
+	/* Not a model. */
+	assert_int_equal(vaccel_tf_model_load(&s, &lib, &st), VACCEL_EINVAL);
+	assert_int_equal(vaccel_tf_model_unload(&s, &lib, &st), VACCEL_EINVAL);
+	assert_int_equal(vaccel_tf_model_run(&s, &lib, NULL, in_nodes, in, 1, out_nodes, out, 1,
+					     &st), VACCEL_EINVAL);
+	res_close(&lib, &s);
 	assert_int_equal(vaccel_tf_status_release(&st), 0);
 	assert_int_equal(vaccel_tf_tensor_delete(in[0]), 0);
 	assert_int_equal(vaccel_tf_tensor_delete(in[1]), 0);
@@ -1669,7 +1676,7 @@ static void test_vaccel_ops_tflite(void **state)
 	int64_t l[2] = { INT64_MAX / 4, -9 };
 	int32_t ldims[1] = { 2 };
 	struct vaccel_tflite_tensor *in[2], *out[17] = { NULL }, *bin, *str_in[2];
-	struct vaccel_resource model, loose;
+	struct vaccel_resource model, loose, lib;
 	struct vaccel_session s;
 	uint8_t st = 0xaa;
 
@@ -1679,6 +1686,7 @@ static void test_vaccel_ops_tflite(void **state)
 	sess_open(&s);
 	res_open(&model, &s, path_tflite, VACCEL_RESOURCE_MODEL);
 	res_open(&loose, NULL, path_tflite, VACCEL_RESOURCE_MODEL);
+	res_open(&lib, &s, path_lib, VACCEL_RESOURCE_LIB);
 	in[0] = tflite_in(2, dims, VACCEL_TFLITE_FLOAT32, x, sizeof(x));
 	in[1] = tflite_in(1, ldims, VACCEL_TFLITE_INT64, l, sizeof(l));
 	bin = tflite_in(1, bdims, VACCEL_TFLITE_FLOAT32, big, 1024 * 4);
@@ -1737,6 +1745,11 @@ static void test_vaccel_ops_tflite(void **state)
 	assert_int_equal(vaccel_tflite_model_unload(&s, NULL), VACCEL_EINVAL);
 	assert_int_equal(vaccel_tflite_model_load(NULL, &model), VACCEL_EINVAL);
 	assert_int_equal(vaccel_tflite_model_unload(NULL, &model), VACCEL_EINVAL);
+	/* Not a model. */
+	assert_int_equal(vaccel_tflite_model_load(&s, &lib), VACCEL_EINVAL);
+	assert_int_equal(vaccel_tflite_model_unload(&s, &lib), VACCEL_EINVAL);
+	assert_int_equal(vaccel_tflite_model_run(&s, &lib, in, 1, out, 1, &st), VACCEL_EINVAL);
+	res_close(&lib, &s);
 	assert_int_equal(vaccel_tflite_tensor_delete(in[0]), 0);
 	assert_int_equal(vaccel_tflite_tensor_delete(in[1]), 0);
 	assert_int_equal(vaccel_tflite_tensor_delete(bin), 0);
