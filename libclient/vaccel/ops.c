@@ -27,8 +27,13 @@
 #include "../client_pvt.h"
 #include "vaccel_pvt.h"
 
-/* The app's buffers up to this size go inline in the message. */
+/* The app's buffers up to this size go inline in the message, as long as
+ * an op's inline inputs, and its inline outputs, stay within INLINE_TOTAL:
+ * a request must fit the SQ's largest record, and a completion the CQ's
+ * (32 KiB with the default rings; a stream broker disconnects a client
+ * whose request does not fit). The rest is staged. */
 #define INLINE_MAX 2048u
+#define INLINE_TOTAL 8192u
 
 /* The op table's numbers are upstream's, one for one. */
 #define SAME_OP(NAME) _Static_assert((int)AR_OP_##NAME == (int)VACCEL_OP_##NAME, #NAME)
@@ -148,14 +153,20 @@ struct xarg {
 	void *tmp;		/* data-area copy, or NULL */
 };
 
-/* A buffer in the data area for a large argument not already there. */
-static int stage(struct ar_queue *q, struct xarg *x, bool copy_in)
+/* A buffer in the data area for an argument not already there that is
+ * large, or past the inline budget of its direction (*inl: bytes inline so
+ * far). */
+static int stage(struct ar_queue *q, struct xarg *x, bool copy_in, size_t *inl)
 {
 	uint64_t off;
 
 	x->tmp = NULL;
-	if (x->len <= INLINE_MAX || ar__in_area(q->link, x->user, x->len, &off))
+	if (x->len && ar__in_area(q->link, x->user, x->len, &off))
 		return 0;
+	if (x->len <= INLINE_MAX && *inl + x->len <= INLINE_TOTAL) {
+		*inl += x->len;
+		return 0;
+	}
 	x->tmp = ar_buf_alloc(q, x->len);
 	if (!x->tmp)
 		return -ENOMEM;
@@ -181,7 +192,7 @@ static int generic(const struct vaccel_session *sess, uint32_t op, const char *l
 {
 	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
 	struct xarg xr[AR_WIRE_MAX_ARGS], xw[AR_WIRE_MAX_ARGS];
-	size_t nr = 0, nw = 0;
+	size_t nr = 0, nw = 0, rd_inl = 0, wr_inl = 0;
 	struct ar_queue *q;
 	uint32_t sid;
 	int ret;
@@ -201,13 +212,13 @@ static int generic(const struct vaccel_session *sess, uint32_t op, const char *l
 	prof_start(&stage_regions[ST_IN]);
 	for (; nr < nr_read && !ret; nr++) {
 		xr[nr] = (struct xarg){ read[nr].buf, read[nr].size, NULL };
-		ret = stage(q, &xr[nr], true);
+		ret = stage(q, &xr[nr], true, &rd_inl);
 		r[nr] = read[nr];
 		r[nr].buf = where(&xr[nr]);
 	}
 	for (; nw < nr_write && !ret; nw++) {
 		xw[nw] = (struct xarg){ write[nw].buf, write[nw].size, NULL };
-		ret = stage(q, &xw[nw], true);
+		ret = stage(q, &xw[nw], true, &wr_inl);
 		w[nw] = write[nw];
 		w[nw].buf = where(&xw[nw]);
 	}
@@ -348,7 +359,16 @@ static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 		prof_stop(&stage_regions[ST_RT]);
 		if (!ret && xc.tmp) {
 			prof_start(&stage_regions[ST_OUT]);
-			memcpy(c, xc.tmp, xc.len);
+			/* Only what BLAS wrote, m rows of n: with ldc > n the
+			 * elements between the rows are the caller's, and the
+			 * copy's may be stale (not copied in when beta is 0,
+			 * nor uploaded by a stream transport). */
+			if (ldc == n)
+				memcpy(c, xc.tmp, xc.len);
+			else
+				for (int64_t i = 0; i < m; i++)
+					memcpy(c + i * ldc, (float *)xc.tmp + i * ldc,
+					       (size_t)n * sizeof(float));
 			prof_stop(&stage_regions[ST_OUT]);
 		}
 	}
@@ -372,14 +392,18 @@ AR_VISIBLE int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n,
 		      sgemm(sess, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
 }
 
-/* An image op: a large image is staged through the data area; the outputs
- * come back inline. */
+/* An image op: large buffers (the image, and outputs: an inline output
+ * cannot be larger than a completion) are staged through the data area,
+ * the outputs copied in and back (what the plugin does not write stays the
+ * caller's); small ones travel inline. */
 static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 		 size_t len_img, unsigned char *out_text, size_t len_text,
 		 unsigned char *out_name, size_t len_name)
 {
-	struct xarg xi = { (void *)img, len_img, NULL };
+	struct xarg xi = { (void *)img, len_img, NULL }, xt = { out_text, len_text, NULL },
+		    xn = { out_name, len_name, NULL };
 	struct ar_queue *q;
+	size_t rd_inl = 0, wr_inl = 0;
 	uint32_t sid;
 	int ret;
 
@@ -389,16 +413,30 @@ static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 	if (ret)
 		return ret;
 	prof_start(&stage_regions[ST_IN]);
-	ret = stage(q, &xi, true);
+	ret = stage(q, &xi, true, &rd_inl);
+	if (!ret)
+		ret = stage(q, &xt, true, &wr_inl);
+	if (!ret)
+		ret = stage(q, &xn, true, &wr_inl);
 	prof_stop(&stage_regions[ST_IN]);
-	if (ret)
-		return ret;
-	prof_start(&stage_regions[ST_RT]);
-	ret = SYNC(q, ar_submit_image(q, sid, op, where(&xi), len_img, out_text,
-				      len_text, out_name, len_name, 0));
-	prof_stop(&stage_regions[ST_RT]);
+	if (!ret) {
+		prof_start(&stage_regions[ST_RT]);
+		ret = SYNC(q, ar_submit_image(q, sid, op, where(&xi), len_img, where(&xt),
+					      len_text, where(&xn), len_name, 0));
+		prof_stop(&stage_regions[ST_RT]);
+	}
+	prof_start(&stage_regions[ST_OUT]);
+	if (!ret && xt.tmp)
+		memcpy(out_text, xt.tmp, len_text);
+	if (!ret && xn.tmp)
+		memcpy(out_name, xn.tmp, len_name);
+	prof_stop(&stage_regions[ST_OUT]);
 	if (xi.tmp)
 		ar_buf_free(q, xi.tmp);
+	if (xt.tmp)
+		ar_buf_free(q, xt.tmp);
+	if (xn.tmp)
+		ar_buf_free(q, xn.tmp);
 	return ret;
 }
 
@@ -452,10 +490,16 @@ static const char *res_path(const struct vaccel_resource *r)
 }
 
 /* A model or library resource an op may use: registered with the session
- * (VACCEL_EPERM otherwise, as upstream), of the type asked (if any). */
+ * (VACCEL_EPERM otherwise, as upstream), of the type asked (if any). A
+ * released or never initialized session is EINVAL first, as for every op:
+ * its registrations are gone, or garbage. */
 static int check_res(struct vaccel_session *sess, struct vaccel_resource *res,
 		     int type)
 {
+	uint32_t sid;
+
+	if (ar__vaccel_session_remote(sess, &sid))
+		return -EINVAL;
 	if (!res || (type >= 0 && res->type != (vaccel_resource_type_t)type))
 		return -EINVAL;
 	if (!vaccel_session_has_resource(sess, res)) {
@@ -755,6 +799,13 @@ static int torch_run(struct vaccel_session *sess, struct vaccel_resource *model,
 	}
 	for (size_t i = 0; i < nalloc; i++)
 		free(out[i].data);
+	/* A failed run leaves the caller no tensor to free: those made
+	 * before a later output failed go too. */
+	for (int i = 0; ret && i < nr_outputs; i++)
+		if (outputs[i]) {
+			vaccel_torch_tensor_delete(outputs[i]);
+			outputs[i] = NULL;
+		}
 	return ret;
 }
 
@@ -1001,6 +1052,12 @@ static int tf_run(struct vaccel_session *sess, struct vaccel_resource *model,
 		free(out[i].data);
 	if (!ret)
 		ret = tf_status_out(&sb, status);
+	/* A failed run leaves the caller no tensor to free. */
+	for (int i = 0; ret && i < nr_outputs; i++)
+		if (out_tensors[i]) {
+			vaccel_tf_tensor_delete(out_tensors[i]);
+			out_tensors[i] = NULL;
+		}
 	return ret;
 }
 
@@ -1123,6 +1180,12 @@ static int tflite_run(struct vaccel_session *sess, struct vaccel_resource *model
 	}
 	for (size_t i = 0; i < nalloc; i++)
 		free(out[i].data);
+	/* A failed run leaves the caller no tensor to free. */
+	for (int i = 0; ret && i < nr_outputs; i++)
+		if (outputs[i]) {
+			vaccel_tflite_tensor_delete(outputs[i]);
+			outputs[i] = NULL;
+		}
 	if (!ret && status)
 		*status = st;
 	return ret;
