@@ -263,7 +263,7 @@ static int put_status(struct ar_buf *b, uint8_t code, const char *msg)
 
 	if (!typed(b, T_RAW) || b->len < sizeof(s))
 		return -EPROTO;
-	snprintf(s.message, sizeof(s.message), "%s", msg);
+	snprintf(s.message, sizeof(s.message), "%.*s", (int)sizeof(s.message) - 1, msg);
 	memcpy(b->ptr, &s, sizeof(s));
 	b->len = sizeof(s);
 	return 0;
