@@ -123,8 +123,16 @@ static int make_rundir_locked(void)
 	if (!ret && !mkdtemp(rundir))
 		ret = errno;
 	if (ret) {
+		/* In a user namespace /tmp/vaccel.<uid> may be another
+		 * user's (uid 0 inside is not uid 0 outside): a directory of
+		 * our own right in /tmp, if there is one. */
+		snprintf(parent, sizeof(parent), "/tmp");
+		snprintf(rundir, sizeof(rundir), "/tmp/vaccel.XXXXXX");
+		ret = mkdtemp(rundir) ? 0 : errno;
+	}
+	if (ret) {
 		rundir[0] = '\0';
-		ar__vaccel_log(VACCEL_LOG_ERROR, "Could not create a run directory in %s: %s",
+		ar__vaccel_log(VACCEL_LOG_WARN, "Could not create a run directory in %s: %s",
 			       parent, strerror(ret));
 		return ret;
 	}
@@ -315,8 +323,23 @@ __attribute__((constructor)) static void core_init(void)
 			       strerror(ret));
 }
 
+/*
+ * At unload (a dlclose, as when a broker unloads a vAccel plugin linked
+ * to us, or exit) the retired configurations are freed: once the library
+ * is unmapped, nothing could reach them.
+ */
 __attribute__((destructor)) static void core_fini(void)
 {
-	if (!env_disabled("VACCEL_CLEANUP_ENABLED"))
-		vaccel_cleanup();
+	struct snapshot *s;
+
+	if (env_disabled("VACCEL_CLEANUP_ENABLED"))
+		return;
+	vaccel_cleanup();
+	pthread_mutex_lock(&core_lock);
+	while ((s = g_retired)) {
+		g_retired = s->next;
+		vaccel_config_release(&s->cfg);
+		free(s);
+	}
+	pthread_mutex_unlock(&core_lock);
 }

@@ -112,12 +112,18 @@ AR_VISIBLE int vaccel_session_init(struct vaccel_session *sess, uint32_t flags)
 		ret = ar__vaccel_err(ret);
 		goto err;
 	}
+	/*
+	 * The run directory is the client's own scratch space: a sandbox
+	 * without a writable /tmp (a read-only or scratch container image)
+	 * still gets its session, without one (upstream fails here; an
+	 * accelring session lives on the broker).
+	 */
 	ret = rundir_create(sess);
 	if (ret) {
-		ar__vaccel_log(VACCEL_LOG_ERROR, "session %" PRId64 ": cannot create %s: %s",
-			       id, sess->rundir, strerror(ret));
-		ar__vaccel_session_close(remote);
-		goto err;
+		ar__vaccel_log(VACCEL_LOG_WARN,
+			       "session %" PRId64 ": no run directory (%s): going on without",
+			       id, strerror(ret));
+		sess->rundir[0] = '\0';
 	}
 	sess->remote_id = remote;
 	sess->hint = flags;
@@ -153,7 +159,7 @@ AR_VISIBLE int vaccel_session_release(struct vaccel_session *sess)
 		return VACCEL_EINVAL;
 
 	pthread_mutex_destroy(&sess->resources_lock);
-	if (rmdir(sess->rundir))
+	if (sess->rundir[0] && rmdir(sess->rundir))
 		ar__vaccel_log(VACCEL_LOG_WARN, "session %" PRId64 ": cannot remove %s: %m",
 			       sess->id, sess->rundir);
 	ret = ar__vaccel_session_close(remote);
