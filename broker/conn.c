@@ -386,6 +386,7 @@ static int setup(struct ar_broker *b, struct ar_conn *c,
 		if (ret)
 			return refuse(c, ret, "cannot set up the stream: %s", strerror(-ret));
 		wm.max_frame = b->cfg.max_frame;
+		wm.max_request = ar__stream_max_request(c);
 		nfd = 0;
 	}
 	ret = send_welcome(c, &wm, fds, nfd);

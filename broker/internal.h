@@ -509,6 +509,8 @@ int ar__stream_take(struct ar_broker *b, struct ar_conn *c, uint64_t bytes,
 /* Give back what ar__stream_take took; any thread. */
 void ar__stream_give_back(struct ar_conn *c);
 int ar__stream_init(struct ar_broker *b, struct ar_conn *c);
+/* The largest request c's submission ring takes (the Welcome says it). */
+uint32_t ar__stream_max_request(const struct ar_conn *c);
 void ar__stream_free(struct ar_conn *c);
 int ar__stream_start(struct ar_broker *b, struct ar_conn *c);
 int ar__stream_on_recv(struct ar_broker *b, struct ar_conn *c, int res);

@@ -180,6 +180,11 @@ void ar__stream_give_back(struct ar_conn *c)
 	c->listener_held = 0;
 }
 
+uint32_t ar__stream_max_request(const struct ar_conn *c)
+{
+	return c->st ? c->st->sq.g.max_len : 0;
+}
+
 int ar__stream_init(struct ar_broker *b, struct ar_conn *c)
 {
 	struct ar_stream *st = calloc(1, sizeof(*st));

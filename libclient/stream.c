@@ -41,6 +41,7 @@
 struct ar_stream_q {
 	int fd;
 	uint32_t max_frame;
+	uint32_t max_request;	/* the broker's largest request (Welcome) */
 	uint8_t *out;			/* frames not yet sent */
 	size_t out_len, out_sent, out_cap;
 	uint8_t *in;			/* bytes received, frames not yet handled */
@@ -197,6 +198,8 @@ int ar__stream_link_open(struct ar_client *c, struct link **out)
 		goto err;
 	st->fd = fd;
 	st->max_frame = l->max_frame;
+	st->max_request = m.u.welcome.max_request && m.u.welcome.max_request < l->max_frame ?
+				  m.u.welcome.max_request : l->max_frame;
 	st->out_cap = st->in_cap = AR_FRAME_HDR + l->max_frame + IN_SLACK;
 	st->out = malloc(st->out_cap);
 	st->in = malloc(st->in_cap);
@@ -456,6 +459,10 @@ int ar__stream_put(struct ar_queue *q, const struct ar_wire_msg *m)
 	n = ar_wire_encode(q->enc, m, &p);
 	if (n < 0)
 		return (int)n;
+	/* Larger than the broker's submission ring takes: this op's error,
+	 * where sending it would cost the connection. */
+	if (n > q->st->max_request)
+		return -EMSGSIZE;
 	return append(q, p, (uint32_t)n);
 }
 

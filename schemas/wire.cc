@@ -162,6 +162,14 @@ fb::Offset<void> enc_op(fb::FlatBufferBuilder &f, const ar_wire_op &op,
 	}
 	case AR_ARGS_GENERIC: {
 		const ar_wire_generic &g = op.u.generic;
+
+		// Names the decoder would refuse (AR_WIRE_MAX_NAME): refused
+		// here, before a message of any size is built.
+		if ((g.library && strnlen(g.library, AR_WIRE_MAX_NAME) >= AR_WIRE_MAX_NAME) ||
+		    (g.symbol && strnlen(g.symbol, AR_WIRE_MAX_NAME) >= AR_WIRE_MAX_NAME)) {
+			*bad = true;
+			return 0;
+		}
 		auto lib = g.library ? f.CreateString(g.library) : 0;
 		auto sym = g.symbol ? f.CreateString(g.symbol) : 0;
 		auto r = enc_bufs(f, g.read, g.nr_read, bad);
@@ -508,7 +516,8 @@ int64_t encode_slow(fb::FlatBufferBuilder &f, const ar_wire_msg *m,
 		const ar_wire_welcome &h = m->u.welcome;
 		auto msg = h.message ? f.CreateString(h.message) : 0;
 		body = w::CreateWelcome(f, h.status, h.abi_major, h.abi_minor,
-					h.tenant, h.channels, msg, h.max_frame)
+					h.tenant, h.channels, msg, h.max_frame,
+					h.max_request)
 			       .Union();
 		break;
 	}
@@ -603,6 +612,7 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 		o.tenant = h->tenant();
 		o.channels = h->channels();
 		o.max_frame = h->max_frame();
+		o.max_request = h->max_request();
 		if (dec_string(h->message(), &o.message))
 			return -EINVAL;
 		break;

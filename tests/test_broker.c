@@ -232,6 +232,41 @@ static void test_broker_exec_and_genop(void **state)
 	assert_int_equal(vaccel_session_release(&s), 0);
 }
 
+/* A request too large for the broker's submission ring, or with a name
+ * past AR_WIRE_MAX_NAME, is that op's error at submission (EMSGSIZE,
+ * EINVAL), over every transport: the connection and the session go on
+ * (over a stream it once cost the connection). */
+static void test_broker_oversized_request_refused(void **state)
+{
+	size_t big = 256u << 10;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	char *name = malloc(40000);
+	uint8_t *bytes = calloc(1, big);
+	struct ar_arg r = { bytes, (uint32_t)big, 0, 0 };
+	uint32_t sid;
+
+	(void)state;
+	assert_non_null(name);
+	assert_non_null(bytes);
+	memset(name, 'x', 39999);
+	name[39999] = '\0';
+	open_session(NULL, &c, &q, &sid);
+	assert_int_equal(ar_submit_generic(q, sid, AR_OP_EXEC, "lib", "sym", &r, 1, NULL, 0, 1),
+			 -EMSGSIZE);
+	assert_int_equal(ar_submit_generic(q, sid, AR_OP_EXEC, "lib", name, NULL, 0, NULL, 0, 2),
+			 -EINVAL);
+	assert_int_equal(ar_submit_noop(q, sid, 3), 0);
+	assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
+	assert_int_equal(cqe.status, 0);
+	assert_true(cqe.user_data == 3);
+	assert_int_equal(ar_session_close(q, sid), 0);
+	ar_client_close(c);
+	free(name);
+	free(bytes);
+}
+
 /* A broker without a plugin for an op answers ENOTSUP, cleanly, and keeps
  * serving the ops it has. */
 static void test_broker_unsupported_op_enotsup(void **state)
@@ -673,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_broker_sgemm_matches_cblas),
 		cmocka_unit_test(test_broker_image_ops),
 		cmocka_unit_test(test_broker_exec_and_genop),
+		cmocka_unit_test(test_broker_oversized_request_refused),
 		cmocka_unit_test(test_broker_unsupported_op_enotsup),
 		cmocka_unit_test(test_broker_sessions_are_per_tenant),
 		cmocka_unit_test(test_broker_many_clients),

@@ -161,6 +161,7 @@ struct ar_wire_welcome {
 	uint32_t tenant, channels;
 	const char *message;	/* why, when status != 0; may be NULL */
 	uint32_t max_frame;	/* stream transport: largest frame */
+	uint32_t max_request;	/* stream transport: largest request (0: max_frame) */
 };
 
 struct ar_wire_msg {
