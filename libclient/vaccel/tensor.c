@@ -81,229 +81,191 @@ static int str_dup(char **dst, const char *s)
 	return *dst ? VACCEL_OK : VACCEL_ENOMEM;
 }
 
-/* ---- Torch buffers ---- */
+/*
+ * Torch and TensorFlow buffers are the same object but for their data's
+ * pointer type; so are the three tensors but for their dims' and count's
+ * types. Each is written once, here, and instantiated per family.
+ */
 
-AR_VISIBLE int vaccel_torch_buffer_init(struct vaccel_torch_buffer *buffer,
-					char *data, size_t size)
-{
-	if (!buffer)
-		return VACCEL_EINVAL;
-	buffer->data = data;
-	buffer->size = size;
-	return VACCEL_OK;
-}
+/* vaccel_<name>_buffer_{init,release,new,delete,take_data}. */
+#define BUFFER_FUNCS(name, DATA_T)						\
+AR_VISIBLE int vaccel_##name##_buffer_init(struct vaccel_##name##_buffer *buffer, \
+				     DATA_T data, size_t size)			\
+{										\
+	if (!buffer)								\
+		return VACCEL_EINVAL;						\
+	buffer->data = data;							\
+	buffer->size = size;							\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_buffer_release(struct vaccel_##name##_buffer *buffer) \
+{										\
+	if (!buffer)								\
+		return VACCEL_EINVAL;						\
+	free(buffer->data);							\
+	buffer->data = NULL;							\
+	buffer->size = 0;							\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_buffer_new(struct vaccel_##name##_buffer **buffer, \
+				    DATA_T data, size_t size)			\
+{										\
+	struct vaccel_##name##_buffer *b;					\
+										\
+	if (!buffer)								\
+		return VACCEL_EINVAL;						\
+	b = calloc(1, sizeof(*b));						\
+	if (!b)									\
+		return VACCEL_ENOMEM;						\
+	vaccel_##name##_buffer_init(b, data, size);				\
+	*buffer = b;								\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_buffer_delete(struct vaccel_##name##_buffer *buffer) \
+{										\
+	int ret = vaccel_##name##_buffer_release(buffer);			\
+										\
+	if (!ret)								\
+		free(buffer);							\
+	return ret;								\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_buffer_take_data(struct vaccel_##name##_buffer *buffer, \
+					  void **data, size_t *size)		\
+{										\
+	if (!buffer || !data || !size)						\
+		return VACCEL_EINVAL;						\
+	*data = buffer->data;							\
+	*size = buffer->size;							\
+	buffer->data = NULL;							\
+	buffer->size = 0;							\
+	return VACCEL_OK;							\
+}										\
 
-AR_VISIBLE int vaccel_torch_buffer_release(struct vaccel_torch_buffer *buffer)
-{
-	if (!buffer)
-		return VACCEL_EINVAL;
-	free(buffer->data);
-	buffer->data = NULL;
-	buffer->size = 0;
-	return VACCEL_OK;
-}
+/* vaccel_<name>_tensor_{init,release,new,allocate,delete,set_data,
+ * take_data}: nr_dims of type NR_T, dims of DIM_T. */
+#define TENSOR_FUNCS(name, NR_T, DIM_T)						\
+AR_VISIBLE int vaccel_##name##_tensor_init(struct vaccel_##name##_tensor *tensor, \
+				     NR_T nr_dims, const DIM_T *dims,		\
+				     enum vaccel_##name##_data_type type)	\
+{										\
+	void *d;								\
+	int ret;								\
+										\
+	if (!tensor)								\
+		return VACCEL_EINVAL;						\
+	ret = dims_dup(&d, dims, nr_dims, sizeof(*dims));			\
+	if (ret)								\
+		return ret;							\
+	*tensor = (struct vaccel_##name##_tensor){				\
+		.nr_dims = nr_dims, .dims = d, .data_type = type		\
+	};									\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_tensor_release(struct vaccel_##name##_tensor *tensor) \
+{										\
+	if (!tensor)								\
+		return VACCEL_EINVAL;						\
+	free(tensor->dims);							\
+	if (tensor->owned)							\
+		free(tensor->data);						\
+	tensor->data = NULL;							\
+	tensor->size = 0;							\
+	tensor->owned = false;							\
+	tensor->nr_dims = 0;							\
+	tensor->dims = NULL;							\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_tensor_new(struct vaccel_##name##_tensor **tensor, \
+				    NR_T nr_dims, const DIM_T *dims,		\
+				    enum vaccel_##name##_data_type type)	\
+{										\
+	struct vaccel_##name##_tensor *t;					\
+	int ret;								\
+										\
+	if (!tensor)								\
+		return VACCEL_EINVAL;						\
+	t = calloc(1, sizeof(*t));						\
+	if (!t)									\
+		return VACCEL_ENOMEM;						\
+	ret = vaccel_##name##_tensor_init(t, nr_dims, dims, type);		\
+	if (ret) {								\
+		free(t);							\
+		return ret;							\
+	}									\
+	*tensor = t;								\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_tensor_allocate(struct vaccel_##name##_tensor **tensor, \
+					 NR_T nr_dims, const DIM_T *dims,	\
+					 enum vaccel_##name##_data_type type,	\
+					 size_t total_size)			\
+{										\
+	struct vaccel_##name##_tensor *t;					\
+	int ret;								\
+										\
+	if (!tensor)								\
+		return VACCEL_EINVAL;						\
+	ret = vaccel_##name##_tensor_new(&t, nr_dims, dims, type);		\
+	if (ret)								\
+		return ret;							\
+	ret = data_alloc(&t->data, total_size);					\
+	if (ret) {								\
+		vaccel_##name##_tensor_delete(t);				\
+		return ret;							\
+	}									\
+	t->size = total_size;							\
+	t->owned = total_size != 0;						\
+	*tensor = t;								\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_tensor_delete(struct vaccel_##name##_tensor *tensor) \
+{										\
+	int ret = vaccel_##name##_tensor_release(tensor);			\
+										\
+	if (!ret)								\
+		free(tensor);							\
+	return ret;								\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_tensor_set_data(struct vaccel_##name##_tensor *tensor, \
+					 void *data, size_t size)		\
+{										\
+	if (!tensor)								\
+		return VACCEL_EINVAL;						\
+	warn_owned(tensor->owned, tensor->data);				\
+	tensor->data = data;							\
+	tensor->size = size;							\
+	tensor->owned = false;							\
+	return VACCEL_OK;							\
+}										\
+										\
+AR_VISIBLE int vaccel_##name##_tensor_take_data(struct vaccel_##name##_tensor *tensor, \
+					  void **data, size_t *size)		\
+{										\
+	if (!tensor || !data || !size)						\
+		return VACCEL_EINVAL;						\
+	take(&tensor->data, &tensor->size, data, size);				\
+	tensor->owned = false;							\
+	return VACCEL_OK;							\
+}										\
 
-AR_VISIBLE int vaccel_torch_buffer_new(struct vaccel_torch_buffer **buffer,
-				       char *data, size_t size)
-{
-	struct vaccel_torch_buffer *b;
+/* ---- Torch ---- */
 
-	if (!buffer)
-		return VACCEL_EINVAL;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return VACCEL_ENOMEM;
-	vaccel_torch_buffer_init(b, data, size);
-	*buffer = b;
-	return VACCEL_OK;
-}
+BUFFER_FUNCS(torch, char *)
+TENSOR_FUNCS(torch, int64_t, int64_t)
 
-AR_VISIBLE int vaccel_torch_buffer_delete(struct vaccel_torch_buffer *buffer)
-{
-	int ret = vaccel_torch_buffer_release(buffer);
+/* ---- TensorFlow ---- */
 
-	if (!ret)
-		free(buffer);
-	return ret;
-}
-
-AR_VISIBLE int vaccel_torch_buffer_take_data(struct vaccel_torch_buffer *buffer,
-					     void **data, size_t *size)
-{
-	if (!buffer || !data || !size)
-		return VACCEL_EINVAL;
-	*data = buffer->data;
-	*size = buffer->size;
-	buffer->data = NULL;
-	buffer->size = 0;
-	return VACCEL_OK;
-}
-
-/* ---- Torch tensors ---- */
-
-AR_VISIBLE int vaccel_torch_tensor_init(struct vaccel_torch_tensor *tensor,
-					int64_t nr_dims, const int64_t *dims,
-					enum vaccel_torch_data_type type)
-{
-	void *d;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	ret = dims_dup(&d, dims, nr_dims, sizeof(*dims));
-	if (ret)
-		return ret;
-	*tensor = (struct vaccel_torch_tensor){
-		.nr_dims = nr_dims, .dims = d, .data_type = type
-	};
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_torch_tensor_release(struct vaccel_torch_tensor *tensor)
-{
-	if (!tensor)
-		return VACCEL_EINVAL;
-	free(tensor->dims);
-	if (tensor->owned)
-		free(tensor->data);
-	tensor->data = NULL;
-	tensor->size = 0;
-	tensor->owned = false;
-	tensor->nr_dims = 0;
-	tensor->dims = NULL;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_torch_tensor_new(struct vaccel_torch_tensor **tensor,
-				       int64_t nr_dims, const int64_t *dims,
-				       enum vaccel_torch_data_type type)
-{
-	struct vaccel_torch_tensor *t;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return VACCEL_ENOMEM;
-	ret = vaccel_torch_tensor_init(t, nr_dims, dims, type);
-	if (ret) {
-		free(t);
-		return ret;
-	}
-	*tensor = t;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_torch_tensor_allocate(struct vaccel_torch_tensor **tensor,
-					    int64_t nr_dims, const int64_t *dims,
-					    enum vaccel_torch_data_type type,
-					    size_t total_size)
-{
-	struct vaccel_torch_tensor *t;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	ret = vaccel_torch_tensor_new(&t, nr_dims, dims, type);
-	if (ret)
-		return ret;
-	ret = data_alloc(&t->data, total_size);
-	if (ret) {
-		vaccel_torch_tensor_delete(t);
-		return ret;
-	}
-	t->size = total_size;
-	t->owned = total_size != 0;
-	*tensor = t;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_torch_tensor_delete(struct vaccel_torch_tensor *tensor)
-{
-	int ret = vaccel_torch_tensor_release(tensor);
-
-	if (!ret)
-		free(tensor);
-	return ret;
-}
-
-AR_VISIBLE int vaccel_torch_tensor_set_data(struct vaccel_torch_tensor *tensor,
-					    void *data, size_t size)
-{
-	if (!tensor)
-		return VACCEL_EINVAL;
-	warn_owned(tensor->owned, tensor->data);
-	tensor->data = data;
-	tensor->size = size;
-	tensor->owned = false;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_torch_tensor_take_data(struct vaccel_torch_tensor *tensor,
-					     void **data, size_t *size)
-{
-	if (!tensor || !data || !size)
-		return VACCEL_EINVAL;
-	take(&tensor->data, &tensor->size, data, size);
-	tensor->owned = false;
-	return VACCEL_OK;
-}
-
-/* ---- TensorFlow buffers ---- */
-
-AR_VISIBLE int vaccel_tf_buffer_init(struct vaccel_tf_buffer *buffer,
-				     void *data, size_t size)
-{
-	if (!buffer)
-		return VACCEL_EINVAL;
-	buffer->data = data;
-	buffer->size = size;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_buffer_release(struct vaccel_tf_buffer *buffer)
-{
-	if (!buffer)
-		return VACCEL_EINVAL;
-	free(buffer->data);
-	buffer->data = NULL;
-	buffer->size = 0;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_buffer_new(struct vaccel_tf_buffer **buffer,
-				    void *data, size_t size)
-{
-	struct vaccel_tf_buffer *b;
-
-	if (!buffer)
-		return VACCEL_EINVAL;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return VACCEL_ENOMEM;
-	vaccel_tf_buffer_init(b, data, size);
-	*buffer = b;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_buffer_delete(struct vaccel_tf_buffer *buffer)
-{
-	int ret = vaccel_tf_buffer_release(buffer);
-
-	if (!ret)
-		free(buffer);
-	return ret;
-}
-
-AR_VISIBLE int vaccel_tf_buffer_take_data(struct vaccel_tf_buffer *buffer,
-					  void **data, size_t *size)
-{
-	if (!buffer || !data || !size)
-		return VACCEL_EINVAL;
-	take(&buffer->data, &buffer->size, data, size);
-	return VACCEL_OK;
-}
+BUFFER_FUNCS(tf, void *)
+TENSOR_FUNCS(tf, int, int64_t)
 
 /* ---- TensorFlow nodes ---- */
 
@@ -421,224 +383,7 @@ AR_VISIBLE int vaccel_tf_status_delete(struct vaccel_tf_status *status)
 	return ret;
 }
 
-/* ---- TensorFlow tensors ---- */
 
-AR_VISIBLE int vaccel_tf_tensor_init(struct vaccel_tf_tensor *tensor,
-				     int nr_dims, const int64_t *dims,
-				     enum vaccel_tf_data_type type)
-{
-	void *d;
-	int ret;
+/* ---- TensorFlow Lite ---- */
 
-	if (!tensor)
-		return VACCEL_EINVAL;
-	ret = dims_dup(&d, dims, nr_dims, sizeof(*dims));
-	if (ret)
-		return ret;
-	*tensor = (struct vaccel_tf_tensor){
-		.nr_dims = nr_dims, .dims = d, .data_type = type
-	};
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_tensor_release(struct vaccel_tf_tensor *tensor)
-{
-	if (!tensor)
-		return VACCEL_EINVAL;
-	free(tensor->dims);
-	if (tensor->owned)
-		free(tensor->data);
-	tensor->data = NULL;
-	tensor->size = 0;
-	tensor->owned = false;
-	tensor->nr_dims = 0;
-	tensor->dims = NULL;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_tensor_new(struct vaccel_tf_tensor **tensor,
-				    int nr_dims, const int64_t *dims,
-				    enum vaccel_tf_data_type type)
-{
-	struct vaccel_tf_tensor *t;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return VACCEL_ENOMEM;
-	ret = vaccel_tf_tensor_init(t, nr_dims, dims, type);
-	if (ret) {
-		free(t);
-		return ret;
-	}
-	*tensor = t;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_tensor_allocate(struct vaccel_tf_tensor **tensor,
-					 int nr_dims, const int64_t *dims,
-					 enum vaccel_tf_data_type type,
-					 size_t total_size)
-{
-	struct vaccel_tf_tensor *t;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	ret = vaccel_tf_tensor_new(&t, nr_dims, dims, type);
-	if (ret)
-		return ret;
-	ret = data_alloc(&t->data, total_size);
-	if (ret) {
-		vaccel_tf_tensor_delete(t);
-		return ret;
-	}
-	t->size = total_size;
-	t->owned = total_size != 0;
-	*tensor = t;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_tensor_delete(struct vaccel_tf_tensor *tensor)
-{
-	int ret = vaccel_tf_tensor_release(tensor);
-
-	if (!ret)
-		free(tensor);
-	return ret;
-}
-
-AR_VISIBLE int vaccel_tf_tensor_set_data(struct vaccel_tf_tensor *tensor,
-					 void *data, size_t size)
-{
-	if (!tensor)
-		return VACCEL_EINVAL;
-	warn_owned(tensor->owned, tensor->data);
-	tensor->data = data;
-	tensor->size = size;
-	tensor->owned = false;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tf_tensor_take_data(struct vaccel_tf_tensor *tensor,
-					  void **data, size_t *size)
-{
-	if (!tensor || !data || !size)
-		return VACCEL_EINVAL;
-	take(&tensor->data, &tensor->size, data, size);
-	tensor->owned = false;
-	return VACCEL_OK;
-}
-
-/* ---- TensorFlow Lite tensors ---- */
-
-AR_VISIBLE int vaccel_tflite_tensor_init(struct vaccel_tflite_tensor *tensor,
-					 int nr_dims, const int32_t *dims,
-					 enum vaccel_tflite_data_type type)
-{
-	void *d;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	ret = dims_dup(&d, dims, nr_dims, sizeof(*dims));
-	if (ret)
-		return ret;
-	*tensor = (struct vaccel_tflite_tensor){
-		.nr_dims = nr_dims, .dims = d, .data_type = type
-	};
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tflite_tensor_release(struct vaccel_tflite_tensor *tensor)
-{
-	if (!tensor)
-		return VACCEL_EINVAL;
-	free(tensor->dims);
-	if (tensor->owned)
-		free(tensor->data);
-	tensor->data = NULL;
-	tensor->size = 0;
-	tensor->owned = false;
-	tensor->nr_dims = 0;
-	tensor->dims = NULL;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tflite_tensor_new(struct vaccel_tflite_tensor **tensor,
-					int nr_dims, const int32_t *dims,
-					enum vaccel_tflite_data_type type)
-{
-	struct vaccel_tflite_tensor *t;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return VACCEL_ENOMEM;
-	ret = vaccel_tflite_tensor_init(t, nr_dims, dims, type);
-	if (ret) {
-		free(t);
-		return ret;
-	}
-	*tensor = t;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tflite_tensor_allocate(struct vaccel_tflite_tensor **tensor,
-					     int nr_dims, const int32_t *dims,
-					     enum vaccel_tflite_data_type type,
-					     size_t total_size)
-{
-	struct vaccel_tflite_tensor *t;
-	int ret;
-
-	if (!tensor)
-		return VACCEL_EINVAL;
-	ret = vaccel_tflite_tensor_new(&t, nr_dims, dims, type);
-	if (ret)
-		return ret;
-	ret = data_alloc(&t->data, total_size);
-	if (ret) {
-		vaccel_tflite_tensor_delete(t);
-		return ret;
-	}
-	t->size = total_size;
-	t->owned = total_size != 0;
-	*tensor = t;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tflite_tensor_delete(struct vaccel_tflite_tensor *tensor)
-{
-	int ret = vaccel_tflite_tensor_release(tensor);
-
-	if (!ret)
-		free(tensor);
-	return ret;
-}
-
-AR_VISIBLE int vaccel_tflite_tensor_set_data(struct vaccel_tflite_tensor *tensor,
-					     void *data, size_t size)
-{
-	if (!tensor)
-		return VACCEL_EINVAL;
-	warn_owned(tensor->owned, tensor->data);
-	tensor->data = data;
-	tensor->size = size;
-	tensor->owned = false;
-	return VACCEL_OK;
-}
-
-AR_VISIBLE int vaccel_tflite_tensor_take_data(struct vaccel_tflite_tensor *tensor,
-					      void **data, size_t *size)
-{
-	if (!tensor || !data || !size)
-		return VACCEL_EINVAL;
-	take(&tensor->data, &tensor->size, data, size);
-	tensor->owned = false;
-	return VACCEL_OK;
-}
+TENSOR_FUNCS(tflite, int, int32_t)
