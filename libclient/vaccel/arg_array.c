@@ -614,22 +614,30 @@ static int arg_array_set_elems(struct vaccel_arg_array *array,
 
 VACCEL_ARG_NUMERIC_TYPES(ARG_ARRAY_DEFINE_NUMERIC)
 
-/* A raw argument's bytes, in place. */
-AR_VISIBLE int vaccel_arg_array_get_raw(struct vaccel_arg_array *array,
-					void **buf, size_t *size)
+/* The bytes of the argument at the position, which must be of type, in
+ * place. */
+static int arg_array_get_bytes(struct vaccel_arg_array *array, vaccel_arg_type_t type,
+			       void **buf, size_t *size)
 {
 	struct vaccel_arg *a;
 	int ret;
 
 	if (!array || !buf || !size)
 		return VACCEL_EINVAL;
-	ret = arg_array_cur_typed(array, VACCEL_ARG_RAW, &a);
+	ret = arg_array_cur_typed(array, type, &a);
 	if (ret)
 		return ret;
 	*buf = a->buf;
 	*size = a->size;
 	array->position++;
 	return VACCEL_OK;
+}
+
+/* A raw argument's bytes, in place. */
+AR_VISIBLE int vaccel_arg_array_get_raw(struct vaccel_arg_array *array,
+					void **buf, size_t *size)
+{
+	return arg_array_get_bytes(array, VACCEL_ARG_RAW, buf, size);
 }
 
 /* A string argument (NUL-terminated), in place. */
@@ -653,18 +661,7 @@ AR_VISIBLE int vaccel_arg_array_get_string(struct vaccel_arg_array *array,
 AR_VISIBLE int vaccel_arg_array_get_buffer(struct vaccel_arg_array *array,
 					   void **buf, size_t *size)
 {
-	struct vaccel_arg *a;
-	int ret;
-
-	if (!array || !buf || !size)
-		return VACCEL_EINVAL;
-	ret = arg_array_cur_typed(array, VACCEL_ARG_BUFFER, &a);
-	if (ret)
-		return ret;
-	*buf = a->buf;
-	*size = a->size;
-	array->position++;
-	return VACCEL_OK;
+	return arg_array_get_bytes(array, VACCEL_ARG_BUFFER, buf, size);
 }
 
 /* The argument at the position as a custom type's: its id and validator. */
