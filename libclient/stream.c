@@ -430,8 +430,10 @@ static int upload_inputs(struct ar_queue *q, const struct ar_wire_op *op)
 		ret = upload_buf(q, &op->u.sgemm.a);
 		if (!ret)
 			ret = upload_buf(q, &op->u.sgemm.b);
-		/* C is read only when beta is not zero. */
-		if (!ret && op->u.sgemm.beta != 0.0f)
+		/* C is read only when beta is not zero; but the broker sends
+		 * C's whole span back, so with rows wider than n (ldc > n) the
+		 * bytes between them must be the client's own, uploaded. */
+		if (!ret && (op->u.sgemm.beta != 0.0f || op->u.sgemm.ldc != op->u.sgemm.n))
 			ret = upload_buf(q, &op->u.sgemm.c);
 		return ret;
 	case AR_ARGS_IMAGE:

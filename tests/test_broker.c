@@ -155,6 +155,40 @@ static void test_broker_sgemm_matches_cblas(void **state)
 		ar_buf_free(q, cc);
 		free(want);
 	}
+	{
+		/* Rows of C wider than n, beta 0: the elements between the
+		 * rows are the caller's and stay so (over a stream the broker
+		 * returns C's whole span, so the client must send it). */
+		int64_t m = 5, n = 3, k = 4, ldc = 7;
+		float *a = ar_buf_alloc(q, m * k * 4), *b = ar_buf_alloc(q, k * n * 4),
+		      *cc = ar_buf_alloc(q, m * ldc * 4);
+		struct ar_sgemm sg = { .m = m, .n = n, .k = k, .lda = k, .ldb = n,
+				       .ldc = ldc, .alpha = 1, .beta = 0, .a = a,
+				       .b = b, .c = cc };
+		struct ar_cqe cqe;
+		float want[15];
+
+		assert_non_null(cc);
+		fill(a, m * k, 6);
+		fill(b, k * n, 7);
+		for (int64_t i = 0; i < m * ldc; i++)
+			cc[i] = -1234.5f;
+		assert_int_equal(ar_submit_sgemm(q, sid, &sg, 79), 0);
+		assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
+		assert_int_equal(cqe.status, 0);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n,
+			    (int)k, 1, a, (int)k, b, (int)n, 0, want, (int)n);
+		for (int64_t i = 0; i < m; i++)
+			for (int64_t j = 0; j < ldc; j++) {
+				if (j < n)
+					assert_true(fabsf(cc[i * ldc + j] - want[i * n + j]) < 1e-4f);
+				else if (i < m - 1)
+					assert_true(cc[i * ldc + j] == -1234.5f);
+			}
+		ar_buf_free(q, a);
+		ar_buf_free(q, b);
+		ar_buf_free(q, cc);
+	}
 	assert_int_equal(ar_session_close(q, sid), 0);
 	ar_client_close(c);
 }
