@@ -21,6 +21,8 @@
 # SANITIZER_FLAGS: the build's -fsanitize=... (a sanitized libvaccel needs
 # its runtime in every program; the static step is skipped then, since
 # sanitizer runtimes cannot be linked statically).
+# (grep -q reads here-strings, not pipes: with pipefail, grep -q quitting
+# early makes the writer die of SIGPIPE and the check fail at random.)
 set -uo pipefail
 
 if [ $# -lt 3 ]; then
@@ -132,16 +134,16 @@ s_pkgconfig() {
 			[ "$(canon "$(pkg-config --variable=$v $pc)")" = "$(canon "$want")" ] ||
 				die "$pc.pc's $v is $(pkg-config --variable=$v $pc), not under $prefix (not relocatable?)"
 		done
-		if pkg-config --cflags --libs --static $pc | grep -q /usr/local; then
+		if grep -q /usr/local <<<"$(pkg-config --cflags --libs --static $pc)"; then
 			die "$pc.pc names /usr/local: $(pkg-config --cflags --libs $pc)"
 		fi
 		echo "$pc.pc: prefix $(canon "$(pkg-config --variable=prefix $pc)")"
 	done
 	grep -qx 'Name: vaccel' "$pcdir/vaccel.pc" || die "vaccel.pc's Name is not vaccel: $(grep '^Name' "$pcdir/vaccel.pc")"
-	pkg-config --libs vaccel | grep -qw -- -lvaccel || die "Libs lack -lvaccel: $(pkg-config --libs vaccel)"
+	grep -qw -- -lvaccel <<<"$(pkg-config --libs vaccel)" || die "Libs lack -lvaccel: $(pkg-config --libs vaccel)"
 	grep -q '^Libs.private:.*-pthread' "$pcdir/vaccel.pc" ||
 		die "Libs.private lacks -pthread: $(grep '^Libs.private' "$pcdir/vaccel.pc")"
-	pkg-config --static --libs vaccel | grep -qw -- -pthread ||
+	grep -qw -- -pthread <<<"$(pkg-config --static --libs vaccel)" ||
 		die "pkg-config --static --libs lacks -pthread"
 	[ "$(canon "$(pkg-config --cflags-only-I vaccel | sed 's/^-I//; s/ *$//')")" = "$(canon "$prefix/include")" ] ||
 		die "Cflags are not -I<prefix>/include: $(pkg-config --cflags vaccel)"
@@ -265,7 +267,7 @@ s_static() {
 		grep -vi 'statically linked applications requires' "$work/static.err" | head -n 30
 		die "no static link with pkg-config --static --libs vaccel"
 	}
-	if readelf -d "$work/static" 2>/dev/null | grep -q NEEDED; then
+	if grep -q NEEDED <<<"$(readelf -d "$work/static" 2>/dev/null)"; then
 		die "the program is not static: $(readelf -d "$work/static" | grep NEEDED)"
 	fi
 	env -u LD_LIBRARY_PATH "$work/static" || die "the static program exited with $?"
@@ -293,7 +295,7 @@ example() {
 			grep -E 'error|undefined' "$work/$name.err" | sort -u | head -n 40
 			die "$name.c does not build with pkg-config vaccel"
 		}
-		LD_LIBRARY_PATH=$libdir ldd "$bin" | grep -qF "$libdir/libvaccel.so.0" ||
+		grep -qF "$libdir/libvaccel.so.0" <<<"$(LD_LIBRARY_PATH=$libdir ldd "$bin")" ||
 			die "$name does not load the installed libvaccel:" \
 				"$(LD_LIBRARY_PATH=$libdir ldd "$bin" | grep vaccel)"
 	fi
