@@ -358,6 +358,11 @@ static void test_broker_quota_handed_out_fds(void **state)
 		/* The other end is the broker's alone: one fd, write-only,
 		 * non-blocking; it kept no copy of ours. */
 		fd_link(getpid(), r.wake[i], link, sizeof(link));
+		/* The broker closes its copy of our read end right after
+		 * sending the Welcome, which we may have read first: give it
+		 * a moment, then it must hold the write end alone. */
+		for (int t = 0; t < 200 && broker_fds_like(b.pid, link, &bfd) != 1; t++)
+			usleep(5000);
 		assert_int_equal(broker_fds_like(b.pid, link, &bfd), 1);
 		fl = (int)fd_flags(b.pid, bfd);
 		assert_int_equal(fl & O_ACCMODE, O_WRONLY);
@@ -380,6 +385,11 @@ static void test_broker_quota_handed_out_fds(void **state)
 		uint64_t buf[8];
 
 		fd_link(getpid(), r.wake[i], link, sizeof(link));
+		/* The broker closes its copy of our read end right after
+		 * sending the Welcome, which we may have read first: give it
+		 * a moment, then it must hold the write end alone. */
+		for (int t = 0; t < 200 && broker_fds_like(b.pid, link, &bfd) != 1; t++)
+			usleep(5000);
 		assert_int_equal(broker_fds_like(b.pid, link, &bfd), 1);
 		assert_true(fd_flags(b.pid, bfd) & O_NONBLOCK);
 		need_wakeup_forever(&r, i);
