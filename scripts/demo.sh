@@ -6,8 +6,16 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
-cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$top/build" -j"$(nproc)" >/dev/null
+# The build's own output (and the static examples' harmless getaddrinfo
+# linker warnings) goes to a log, shown only if the build fails.
+buildlog=$(mktemp /tmp/accelring-build.XXXXXX.log)
+if ! { cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=Release &&
+       cmake --build "$top/build" -j"$(nproc)"; } >"$buildlog" 2>&1; then
+	cat "$buildlog" >&2
+	echo "demo: the build failed (log above, kept in $buildlog)" >&2
+	exit 1
+fi
+rm -f "$buildlog"
 
 dir=$(mktemp -d /tmp/accelring-demo.XXXXXX)
 broker=
@@ -47,5 +55,6 @@ pc=$(find "$dir/prefix" -name vaccel.pc -printf '%h')
 echo "   cc genop.c \$(pkg-config --cflags --libs vaccel)"
 cc "$top/tests/vaccel/examples/genop.c" -o "$dir/genop" \
 	$(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs vaccel) -lm
+echo "   (its one <error> line is the example checking that genop refuses op type 24)"
 LD_LIBRARY_PATH=$(dirname "$pc") "$dir/genop"
 echo "== stopping accelringd (SIGTERM)"
