@@ -25,20 +25,16 @@
 /*
  * An argument's length against its type (vaccel_arg_type_t): a scalar is
  * exactly its size, an array a whole number of elements; raw, string,
- * buffer and custom arguments any length. Types 1..26 come in pairs
- * (scalar, array) of the element sizes below.
+ * buffer and custom arguments any length.
  */
 static int check_type(const struct ar_wire_buf *w)
 {
-	static const uint8_t elem[13] = { 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 1, 1, 1 };
 	enum { STRING = 27 };
 	uint32_t t = w->type;
+	uint64_t size = ar_arg_elem_size(t);
 
-	if (t >= 1 && t <= 26) {
-		uint64_t size = elem[(t - 1) / 2];
-
-		return (t % 2 ? w->len == size : w->len % size == 0) ? 0 : -EINVAL;
-	}
+	if (size)
+		return (ar_arg_is_array(t) ? w->len % size == 0 : w->len == size) ? 0 : -EINVAL;
 	/* An inline string ends with its NUL (a data-area one may change
 	 * under the plugin anyway). */
 	if (t == STRING && w->kind == AR_BUF_BYTES &&

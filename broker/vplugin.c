@@ -110,14 +110,12 @@ struct vargs {
 };
 
 /* What a typed argument's address must be a multiple of: its element's
- * size for VACCEL_ARG_INT8 .. VACCEL_ARG_UCHAR_ARRAY (scalar, array
- * pairs), 1 for raw, string, buffer and custom bytes. */
+ * size (ar_arg_elem_size), 1 for raw, string, buffer and custom bytes. */
 static size_t type_align(uint32_t type)
 {
-	static const uint8_t elem[13] = { 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 1, 1, 1 };
+	uint32_t size = ar_arg_elem_size(type);
 
-	return type >= VACCEL_ARG_INT8 && type <= VACCEL_ARG_UCHAR_ARRAY ?
-		       elem[(type - 1) / 2] : 1;
+	return size ? size : 1;
 }
 
 /*

@@ -43,11 +43,32 @@
 #ifndef ACCELRING_OPTABLE_H
 #define ACCELRING_OPTABLE_H
 
+#include <stdint.h>
+
 #define AR_OPF_LIBRARY 0x1u
 #define AR_OPF_SYMBOL 0x2u
 
 /* Argument types (vaccel_arg_type_t: VACCEL_ARG_RAW .. VACCEL_ARG_CUSTOM). */
 #define AR_ARG_TYPES 30
+
+/*
+ * The element size of a typed argument: types 1..26 come in (scalar,
+ * array) pairs of int8, int16, int32, int64, uint8, uint16, uint32,
+ * uint64, float32, float64, bool, char, uchar; raw, string, buffer and
+ * custom bytes (and unknown types) have none: 0. ar_arg_is_array: the
+ * array of such a pair.
+ */
+static inline uint32_t ar_arg_elem_size(uint32_t type)
+{
+	static const unsigned char elem[13] = { 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 1, 1, 1 };
+
+	return type >= 1 && type <= 26 ? elem[(type - 1) / 2] : 0;
+}
+
+static inline int ar_arg_is_array(uint32_t type)
+{
+	return type >= 1 && type <= 26 && type % 2 == 0;
+}
 
 /* The most read or write arguments of a Generic op (AR_WIRE_MAX_ARGS). */
 #define AR_OP_ARGS 32

@@ -726,23 +726,38 @@ static size_t torch_elem(int64_t type)
 	return 0;
 }
 
+/* Shared by torch, tf and tflite: an output's byte count from its metadata, or
+ * -EPROTO; 0 with *nd 0 when the plugin produced nothing. */
+static int out_size(const struct tout *o, size_t elem, size_t *bytes, int *nd)
+{
+	size_t n = elem, e;
+
+	*nd = (int)o->meta.v[1];
+	*bytes = 0;
+	if (!o->meta.v[1] && !o->meta.v[0])
+		return 0;
+	if (o->meta.v[1] < 1 || o->meta.v[1] > OUT_DIMS || !elem)
+		return -EPROTO;
+	for (int i = 0; i < *nd; i++)
+		if (o->meta.v[2 + i] < 0 ||
+		    __builtin_mul_overflow(n, (size_t)o->meta.v[2 + i], &e) || (n = e) > o->cap)
+			return -EPROTO;
+	*bytes = n;
+	return 0;
+}
+
 /* The torch tensor an output's metadata and data describe, or NULL (the
  * plugin produced none). */
 static int torch_out(struct tout *o, struct vaccel_torch_tensor **t)
 {
-	int64_t type = o->meta.v[0], nd = o->meta.v[1];
-	size_t n = torch_elem(type), e;
-	int ret;
+	int64_t type = o->meta.v[0];
+	size_t n;
+	int nd, ret;
 
 	*t = NULL;
-	if (!nd && !type)
-		return 0;
-	if (nd < 1 || nd > OUT_DIMS || !n)
-		return -EPROTO;
-	for (int64_t i = 0; i < nd; i++)
-		if (o->meta.v[2 + i] < 0 ||
-		    __builtin_mul_overflow(n, (size_t)o->meta.v[2 + i], &e) || (n = e) > o->cap)
-			return -EPROTO;
+	ret = out_size(o, torch_elem(type), &n, &nd);
+	if (ret || !nd)
+		return ret;
 	ret = vaccel_torch_tensor_new(t, nd, &o->meta.v[2], (enum vaccel_torch_data_type)type);
 	if (ret)
 		return -ret;
@@ -960,26 +975,6 @@ static size_t tf_elem(int64_t type)
 	case VACCEL_TF_COMPLEX128:
 		return 16;
 	}
-	return 0;
-}
-
-/* Shared by tf and tflite: an output's byte count from its metadata, or
- * -EPROTO; 0 with *nd 0 when the plugin produced nothing. */
-static int out_size(const struct tout *o, size_t elem, size_t *bytes, int *nd)
-{
-	size_t n = elem, e;
-
-	*nd = (int)o->meta.v[1];
-	*bytes = 0;
-	if (!o->meta.v[1] && !o->meta.v[0])
-		return 0;
-	if (o->meta.v[1] < 1 || o->meta.v[1] > OUT_DIMS || !elem)
-		return -EPROTO;
-	for (int i = 0; i < *nd; i++)
-		if (o->meta.v[2 + i] < 0 ||
-		    __builtin_mul_overflow(n, (size_t)o->meta.v[2 + i], &e) || (n = e) > o->cap)
-			return -EPROTO;
-	*bytes = n;
 	return 0;
 }
 
