@@ -320,6 +320,7 @@ static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 {
 	struct xarg xa = { a, mat_bytes(m, k, lda), NULL }, xb = { b, mat_bytes(k, n, ldb), NULL },
 		    xc = { c, mat_bytes(m, n, ldc), NULL };
+	struct xarg *const xs[] = { &xa, &xb, &xc };
 	struct ar_sgemm s = { .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
 			      .ldc = ldc, .alpha = alpha, .beta = beta };
 	struct ar_queue *q;
@@ -334,7 +335,8 @@ static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 	/* sgemm's matrices always travel through the data area (zero copy
 	 * when they are already there), whatever their size. */
 	prof_start(&stage_regions[ST_IN]);
-	for (struct xarg *x = &xa; x; x = x == &xa ? &xb : x == &xb ? &xc : NULL) {
+	for (size_t i = 0; i < 3; i++) {
+		struct xarg *x = xs[i];
 		uint64_t off;
 
 		x->tmp = NULL;
@@ -372,12 +374,9 @@ static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 			prof_stop(&stage_regions[ST_OUT]);
 		}
 	}
-	if (xa.tmp)
-		ar_buf_free(q, xa.tmp);
-	if (xb.tmp)
-		ar_buf_free(q, xb.tmp);
-	if (xc.tmp)
-		ar_buf_free(q, xc.tmp);
+	for (size_t i = 0; i < 3; i++)
+		if (xs[i]->tmp)
+			ar_buf_free(q, xs[i]->tmp);
 	return ret;
 }
 
