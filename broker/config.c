@@ -23,7 +23,7 @@ void ar__config_defaults(struct ar_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->socket_path, sizeof(c->socket_path), "%s", AR_DEFAULT_SOCKET);
 	snprintf(c->plugin_dir, sizeof(c->plugin_dir), "%s", AR_PLUGIN_DIR);
-	snprintf(c->plugins, sizeof(c->plugins), "noop");
+	snprintf(c->plugins, sizeof(c->plugins), "noop:exec");
 	c->workers = 0;
 	c->batch = 64;
 	c->spin_ns = AR_WAIT_SPIN_NS_DEFAULT;
@@ -56,6 +56,20 @@ void ar__config_defaults(struct ar_config *c)
 	c->listener_shm = 2ull << 30;
 	c->tenant_handshakes = 16;
 	c->max_handshakes = 256;
+	/* Content shipped in a memfd of the client's (shared memory) is its
+	 * memory, not the broker's; over a stream it is the broker's, and
+	 * counted against listener-shm too. */
+	c->tenant_resource_bytes = 4ull << 30;
+	c->tenant_resources = 256;
+}
+
+const char *ar__config_setting(const struct ar_config *c, const char *key)
+{
+	if (!strcmp(key, "exec-allow"))
+		return c->exec_allow;
+	if (!strcmp(key, "exec-allow-sha256"))
+		return c->exec_allow_sha256;
+	return NULL;
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -106,6 +120,10 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		ret = set_str(c->plugin_dir, sizeof(c->plugin_dir), val);
 	else if (!strcmp(key, "plugins"))
 		ret = set_str(c->plugins, sizeof(c->plugins), val);
+	else if (!strcmp(key, "exec-allow"))
+		ret = set_str(c->exec_allow, sizeof(c->exec_allow), val);
+	else if (!strcmp(key, "exec-allow-sha256"))
+		ret = set_str(c->exec_allow_sha256, sizeof(c->exec_allow_sha256), val);
 	else if (!strcmp(key, "tcp"))
 		ret = set_str(c->tcp, sizeof(c->tcp), val);
 	else if (!strcmp(key, "allow-peers")) {
@@ -155,6 +173,8 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("stream-max-data-bytes", stream_max_data_bytes, 0, AR_REGION_DATA_MAX)
 		U("stream-tenant-shm", stream_tenant_shm, 1u << 20, 1ull << 44)
 		U("listener-shm", listener_shm, 1u << 20, 1ull << 44)
+		U("tenant-resource-bytes", tenant_resource_bytes, 0, 1ull << 44)
+		U("tenant-resources", tenant_resources, 0, 1u << 20)
 		U("tenant-handshakes", tenant_handshakes, 1, 65536)
 		U("max-handshakes", max_handshakes, 1, 65536)
 		ar_err("config: unknown setting '%s'", key);

@@ -109,7 +109,19 @@ struct ar_config {
 	uint64_t tenant_shm;		/* bytes of regions (rings + data areas) */
 	unsigned tenant_inflight;	/* its ops executing at once, all workers; 0: any */
 	unsigned tenant_long_ops;	/* its long ops on threads of their own; 0: any */
+	/* Resources (resource.c): the bytes and the number of resources a
+	 * tenant may hold, uploads in progress included. */
+	uint64_t tenant_resource_bytes;
+	unsigned tenant_resources;
+	/* The exec plugin's allowlists (plugins/exec.c), read through
+	 * ar_plugin_host.setting: "PATH:SYM,SYM;PATH:..." and
+	 * "SHA256:SYM,SYM;...". Empty: exec is off. */
+	char exec_allow[4096];
+	char exec_allow_sha256[4096];
 };
+/* A setting's value by name, for plugins (ar_plugin_host.setting): the
+ * keys plugins read, or NULL. */
+const char *ar__config_setting(const struct ar_config *c, const char *key);
 
 void ar__config_defaults(struct ar_config *c);
 /* Apply "key = value" lines of a file. Returns 0 or -errno (logged). */

@@ -29,7 +29,7 @@ static void usage(FILE *f)
 "\n"
 "Settings (also 'NAME = VALUE' lines in the config file):\n"
 "  socket          listening socket (default " AR_DEFAULT_SOCKET ")\n"
-"  plugins         ':'-separated plugin names or paths (default noop)\n"
+"  plugins         ':'-separated plugin names or paths (default noop:exec)\n"
 "  plugin-dir      where bare plugin names are found\n"
 "  workers         worker threads (default: half the CPUs, 1..8)\n"
 "  batch           requests taken from a channel per pass (default 64)\n"
@@ -51,6 +51,8 @@ static void usage(FILE *f)
 "Tenants and access (a tenant shares sessions and limits):\n"
 "  allow-uids, allow-gids  who may connect over the UNIX socket (default all)\n"
 "  tenant-channels, tenant-sessions, tenant-shm, tenant-inflight  its limits\n"
+"  tenant-resource-bytes, tenant-resources  the bytes (default 4G) and number\n"
+"                  (default 256) of resources it may hold, uploads included\n"
 "  Over the UNIX socket a tenant is a uid (SO_PEERCRED). Over TCP a tenant is\n"
 "  an address, never a uid: every local user reaching a loopback address is\n"
 "  the one tenant \"tcp 127.0.0.1\", and allow-uids does not apply to it.\n"
@@ -73,8 +75,22 @@ static void usage(FILE *f)
 "                         and frame buffers, all broker memory (default 1G)\n"
 "  listener-shm           the same for all stream connections of one listener\n"
 "                         (tcp, vsock, unix) (default 2G)\n"
-"  idle-ms, frame-ms, keepalive-s  stream peer timeouts (600000, 10000, 30)\n",
+"  idle-ms, frame-ms, keepalive-s  stream peer timeouts (600000, 10000, 30)\n"
+"\n"
+"exec plugin (host code; it runs inside the broker):\n"
+"  exec-allow      ';'-separated LIBRARY:SYMBOL,SYMBOL... that vaccel_exec may\n"
+"                  call: absolute paths, a directory ending in '/' for every\n"
+"                  library under it, '*' for any symbol (default empty: off)\n"
+"  exec-allow-sha256  ';'-separated SHA256:SYMBOL,... of LIB resources that\n"
+"                  vaccel_exec_with_resource may load (default empty: off)\n",
 		AR_MAX_CHANNELS);
+}
+
+static struct ar_broker b;
+
+static const char *host_setting(const char *key)
+{
+	return ar__config_setting(&b.cfg, key);
 }
 
 static void log_host(int level, const char *fmt, ...)
@@ -155,7 +171,6 @@ static int configure(struct ar_config *cfg, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static struct ar_broker b;
 	sigset_t sigs;
 	bool stuck = false;
 	long ncpu;
@@ -173,7 +188,8 @@ int main(int argc, char **argv)
 		return 2;
 	b.host = (struct ar_plugin_host){ .size = sizeof(b.host),
 					  .log_level = (uint32_t)ar__log_level,
-					  .log = log_host, .op_name = ar_op_name };
+					  .log = log_host, .op_name = ar_op_name,
+					  .setting = host_setting };
 	if (ar__plugins_load(&b.plugins, b.cfg.plugins, &b.host, b.cfg.plugin_dir))
 		return 1;
 

@@ -26,6 +26,10 @@ static_assert(int(AR_WIRE_SESSION_CLOSE) == int(w::Body_SessionClose), "wire");
 static_assert(int(AR_WIRE_OP) == int(w::Body_OpRequest), "wire");
 static_assert(int(AR_WIRE_COMPLETION) == int(w::Body_Completion), "wire");
 static_assert(int(AR_WIRE_CHUNK) == int(w::Body_Chunk), "wire");
+static_assert(int(AR_WIRE_RES_OPEN) == int(w::Body_ResourceOpen), "wire");
+static_assert(int(AR_WIRE_RES_DATA) == int(w::Body_ResourceData), "wire");
+static_assert(int(AR_WIRE_RES_REGISTER) == int(w::Body_ResourceRegister), "wire");
+static_assert(int(AR_WIRE_RES_UNREGISTER) == int(w::Body_ResourceUnregister), "wire");
 static_assert(int(AR_ARGS_SGEMM) == int(w::Args_Sgemm), "wire");
 static_assert(int(AR_ARGS_IMAGE) == int(w::Args_Image), "wire");
 static_assert(int(AR_ARGS_GENERIC) == int(w::Args_Generic), "wire");
@@ -174,7 +178,7 @@ fb::Offset<void> enc_op(fb::FlatBufferBuilder &f, const ar_wire_op &op,
 		auto sym = g.symbol ? f.CreateString(g.symbol) : 0;
 		auto r = enc_bufs(f, g.read, g.nr_read, bad);
 		auto wr = enc_bufs(f, g.write, g.nr_write, bad);
-		args = w::CreateGeneric(f, lib, sym, r, wr).Union();
+		args = w::CreateGeneric(f, lib, sym, r, wr, g.resource).Union();
 		break;
 	}
 	case AR_ARGS_MBENCH:
@@ -261,7 +265,8 @@ int generic_bounds(const ar_wire_op *op)
 	if (!i || g.nr_read < i->rd_min || g.nr_read > i->rd_max ||
 	    g.nr_write < i->wr_min || g.nr_write > i->wr_max ||
 	    ((i->flags & AR_OPF_LIBRARY) && !g.library) ||
-	    ((i->flags & AR_OPF_SYMBOL) && !g.symbol))
+	    ((i->flags & AR_OPF_SYMBOL) && !g.symbol) ||
+	    (!(i->flags & AR_OPF_RESOURCE) != !g.resource))
 		return -EINVAL;
 	return 0;
 }
@@ -288,6 +293,7 @@ int dec_op(const w::OpRequest *r, ar_wire_op *op)
 		op->u.generic.symbol = nullptr;
 		op->u.generic.nr_read = 0;
 		op->u.generic.nr_write = 0;
+		op->u.generic.resource = 0;
 		return generic_bounds(op);
 	case AR_ARGS_SGEMM: {
 		auto s = r->args_as_Sgemm();
@@ -322,7 +328,10 @@ int dec_op(const w::OpRequest *r, ar_wire_op *op)
 		auto s = r->args_as_Generic();
 		ar_wire_generic &o = op->u.generic;
 
-		if (!s || dec_string(s->library(), &o.library) ||
+		if (!s)
+			return -EINVAL;
+		o.resource = s->resource();
+		if (dec_string(s->library(), &o.library) ||
 		    dec_string(s->symbol(), &o.symbol) ||
 		    dec_bufs(s->read(), o.read, &o.nr_read) ||
 		    dec_bufs(s->write(), o.write, &o.nr_write))
@@ -548,10 +557,52 @@ int64_t encode_slow(fb::FlatBufferBuilder &f, const ar_wire_msg *m,
 			for (uint32_t i = 0; i < c.nr_written; i++)
 				refs[i] = w::Ref(c.written[i].off, c.written[i].len);
 		}
-		body = w::CreateCompletion(f, c.id, c.status, c.value, outs, wr)
+		if (c.message && strnlen(c.message, AR_WIRE_MAX_MESSAGE) >= AR_WIRE_MAX_MESSAGE)
+			return -EINVAL;
+		auto msg = c.message ? f.CreateString(c.message) : 0;
+		body = w::CreateCompletion(f, c.id, c.status, c.value, outs, wr, msg)
 			       .Union();
 		break;
 	}
+	case AR_WIRE_RES_OPEN:
+		if (!m->u.res_open.token)
+			return -EINVAL;
+		body = w::CreateResourceOpen(f, m->u.res_open.token, m->u.res_open.bytes)
+			       .Union();
+		break;
+	case AR_WIRE_RES_DATA: {
+		const ar_wire_res_data &k = m->u.res_data;
+		auto v = f.CreateVector(static_cast<const uint8_t *>(k.bytes),
+					static_cast<size_t>(k.len));
+		body = w::CreateResourceData(f, k.token, k.off, v).Union();
+		break;
+	}
+	case AR_WIRE_RES_REGISTER: {
+		const ar_wire_res_register &r = m->u.res_register;
+		fb::Offset<w::File> files[AR_WIRE_MAX_FILES];
+
+		if (r.nr_files > AR_WIRE_MAX_FILES)
+			return -EINVAL;
+		for (uint32_t i = 0; i < r.nr_files; i++) {
+			if (!r.files[i].name ||
+			    strnlen(r.files[i].name, AR_WIRE_MAX_FILE_NAME + 1) >
+				    AR_WIRE_MAX_FILE_NAME)
+				return -EINVAL;
+			auto n = f.CreateString(r.files[i].name);
+			files[i] = w::CreateFile(f, n, r.files[i].off, r.files[i].len);
+		}
+		auto v = r.nr_files ? f.CreateVector(files, r.nr_files) : 0;
+		body = w::CreateResourceRegister(f, r.id, r.session, r.token, r.resource,
+						 r.type, v)
+			       .Union();
+		break;
+	}
+	case AR_WIRE_RES_UNREGISTER:
+		body = w::CreateResourceUnregister(f, m->u.res_unregister.id,
+						   m->u.res_unregister.session,
+						   m->u.res_unregister.resource)
+			       .Union();
+		break;
 	case AR_WIRE_CHUNK: {
 		const ar_wire_chunk &k = m->u.chunk;
 		auto v = f.CreateVector(static_cast<const uint8_t *>(k.bytes),
@@ -650,6 +701,12 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 		o.id = c->id();
 		o.status = c->status();
 		o.value = c->value();
+		o.message = nullptr;
+		if (c->message()) {
+			if (c->message()->size() >= AR_WIRE_MAX_MESSAGE ||
+			    dec_string(c->message(), &o.message))
+				return -EINVAL;
+		}
 		if (dec_bufs(c->outputs(), o.outputs, &o.nr_outputs))
 			return -EINVAL;
 		for (uint32_t i = 0; i < o.nr_outputs; i++)
@@ -673,6 +730,68 @@ int ar_wire_decode(const void *buf, size_t len, struct ar_wire_msg *m)
 		m->u.chunk.off = k->offset();
 		m->u.chunk.bytes = k->bytes() ? k->bytes()->data() : nullptr;
 		m->u.chunk.len = k->bytes() ? k->bytes()->size() : 0;
+		break;
+	}
+	case w::Body_ResourceOpen: {
+		auto k = msg->body_as_ResourceOpen();
+		if (!k)
+			return -EINVAL;
+		m->u.res_open.token = k->token();
+		m->u.res_open.bytes = k->bytes();
+		if (!m->u.res_open.token)
+			return -EINVAL;
+		break;
+	}
+	case w::Body_ResourceData: {
+		auto k = msg->body_as_ResourceData();
+		if (!k)
+			return -EINVAL;
+		m->u.res_data.token = k->token();
+		m->u.res_data.off = k->offset();
+		m->u.res_data.bytes = k->bytes() ? k->bytes()->data() : nullptr;
+		m->u.res_data.len = k->bytes() ? k->bytes()->size() : 0;
+		break;
+	}
+	case w::Body_ResourceRegister: {
+		auto k = msg->body_as_ResourceRegister();
+		if (!k)
+			return -EINVAL;
+		ar_wire_res_register &o = m->u.res_register;
+		o.id = k->id();
+		o.session = k->session();
+		o.token = k->token();
+		o.resource = k->resource();
+		o.type = k->type();
+		o.nr_files = 0;
+		// Either new content (token, with its files) or an existing
+		// resource (its id, no files).
+		if (!o.token == !o.resource)
+			return -EINVAL;
+		if (auto fv = k->files()) {
+			if (fv->size() > AR_WIRE_MAX_FILES || !o.token)
+				return -EINVAL;
+			for (uint32_t i = 0; i < fv->size(); i++) {
+				auto fl = fv->Get(i);
+				if (!fl || !fl->name() ||
+				    fl->name()->size() > AR_WIRE_MAX_FILE_NAME ||
+				    dec_string(fl->name(), &o.files[i].name))
+					return -EINVAL;
+				o.files[i].off = fl->offset();
+				o.files[i].len = fl->size();
+			}
+			o.nr_files = fv->size();
+		}
+		if (o.token && !o.nr_files)
+			return -EINVAL;
+		break;
+	}
+	case w::Body_ResourceUnregister: {
+		auto k = msg->body_as_ResourceUnregister();
+		if (!k)
+			return -EINVAL;
+		m->u.res_unregister.id = k->id();
+		m->u.res_unregister.session = k->session();
+		m->u.res_unregister.resource = k->resource();
 		break;
 	}
 	default:

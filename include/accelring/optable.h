@@ -15,13 +15,16 @@
  * SHAPE: NONE (no arguments), SGEMM, IMAGE, GENERIC (typed read and write
  * argument lists, a library and a symbol), MBENCH. rd/wr bounds apply to
  * GENERIC ops: how many read and write arguments the op may carry. flags:
- * AR_OPF_LIBRARY / AR_OPF_SYMBOL: the library / symbol string is required.
+ * AR_OPF_LIBRARY / AR_OPF_SYMBOL: the library / symbol string is required;
+ * AR_OPF_RESOURCE: a resource registered with the session (its broker id),
+ * which the plugin receives mapped (accelring/plugin.h, struct ar_resource).
  *
  * How each GENERIC op lays out its arguments (what a plugin receives, each
  * with the vaccel_arg_type_t and custom id the caller gave):
- *   exec, exec_with_resource: library (exec_with_resource: the resource's
- *       path), symbol; read and write: the caller's arguments, as built
- *   tf/tflite/torch model load/unload: library = the model's path
+ *   exec: library (a host path on the broker's exec-allow), symbol;
+ *       read and write: the caller's arguments, as built
+ *   exec_with_resource: the resource (a LIB), symbol; arguments as exec
+ *   tf/tflite/torch model load/unload/run: the resource is the model
  *   torch_model_run: read[0] run options (BUFFER, may be empty), then per
  *       input tensor: dims (INT64_ARRAY), data (BUFFER, custom id = its
  *       vaccel_torch_data_type); write: per output tensor: dims, data
@@ -47,6 +50,7 @@
 
 #define AR_OPF_LIBRARY 0x1u
 #define AR_OPF_SYMBOL 0x2u
+#define AR_OPF_RESOURCE 0x4u
 
 /* Argument types (vaccel_arg_type_t: VACCEL_ARG_RAW .. VACCEL_ARG_CUSTOM). */
 #define AR_ARG_TYPES 30
@@ -78,27 +82,27 @@ static inline int ar_arg_is_array(uint32_t type)
 	X(1, EXEC, "exec", GENERIC, 0, AR_OP_ARGS, 0, AR_OP_ARGS,                  \
 	  AR_OPF_LIBRARY | AR_OPF_SYMBOL)                                          \
 	X(2, EXEC_WITH_RESOURCE, "exec_with_resource", GENERIC, 0, AR_OP_ARGS, 0,  \
-	  AR_OP_ARGS, AR_OPF_LIBRARY | AR_OPF_SYMBOL)                              \
+	  AR_OP_ARGS, AR_OPF_RESOURCE | AR_OPF_SYMBOL)                             \
 	X(3, IMAGE_CLASSIFY, "image_classify", IMAGE, 0, 0, 0, 0, 0)               \
 	X(4, IMAGE_DETECT, "image_detect", IMAGE, 0, 0, 0, 0, 0)                   \
 	X(5, IMAGE_SEGMENT, "image_segment", IMAGE, 0, 0, 0, 0, 0)                 \
 	X(6, IMAGE_POSE, "image_pose", IMAGE, 0, 0, 0, 0, 0)                       \
 	X(7, IMAGE_DEPTH, "image_depth", IMAGE, 0, 0, 0, 0, 0)                     \
-	X(8, TF_MODEL_LOAD, "tf_model_load", GENERIC, 0, 0, 0, 1, AR_OPF_LIBRARY)  \
+	X(8, TF_MODEL_LOAD, "tf_model_load", GENERIC, 0, 0, 0, 1, AR_OPF_RESOURCE)\
 	X(9, TF_MODEL_UNLOAD, "tf_model_unload", GENERIC, 0, 0, 0, 1,              \
-	  AR_OPF_LIBRARY)                                                          \
+	  AR_OPF_RESOURCE)                                                        \
 	X(10, TF_MODEL_RUN, "tf_model_run", GENERIC, 1, AR_OP_ARGS, 1, AR_OP_ARGS, \
-	  AR_OPF_LIBRARY)                                                          \
+	  AR_OPF_RESOURCE)                                                        \
 	X(11, TFLITE_MODEL_LOAD, "tflite_model_load", GENERIC, 0, 0, 0, 0,         \
-	  AR_OPF_LIBRARY)                                                          \
+	  AR_OPF_RESOURCE)                                                        \
 	X(12, TFLITE_MODEL_UNLOAD, "tflite_model_unload", GENERIC, 0, 0, 0, 0,     \
-	  AR_OPF_LIBRARY)                                                          \
+	  AR_OPF_RESOURCE)                                                        \
 	X(13, TFLITE_MODEL_RUN, "tflite_model_run", GENERIC, 0, AR_OP_ARGS, 1,     \
-	  AR_OP_ARGS, AR_OPF_LIBRARY)                                              \
+	  AR_OP_ARGS, AR_OPF_RESOURCE)                                            \
 	X(14, TORCH_MODEL_LOAD, "torch_model_load", GENERIC, 0, 0, 0, 0,           \
-	  AR_OPF_LIBRARY)                                                          \
+	  AR_OPF_RESOURCE)                                                        \
 	X(15, TORCH_MODEL_RUN, "torch_model_run", GENERIC, 1, AR_OP_ARGS, 0,       \
-	  AR_OP_ARGS, AR_OPF_LIBRARY)                                              \
+	  AR_OP_ARGS, AR_OPF_RESOURCE)                                            \
 	X(16, TORCH_SGEMM, "torch_sgemm", GENERIC, 9, 9, 1, 1, 0)                  \
 	X(17, BLAS_SGEMM, "blas_sgemm", SGEMM, 0, 0, 0, 0, 0)                      \
 	X(18, FPGA_ARRAYCOPY, "fpga_arraycopy", GENERIC, 1, 1, 1, 1, 0)            \

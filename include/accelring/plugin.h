@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of the structs below. */
-#define AR_PLUGIN_ABI_VERSION 2u
+#define AR_PLUGIN_ABI_VERSION 3u
 
 /* Plugin types, which are also the session hint flags (vAccel's values). */
 #define AR_PLUGIN_CPU		0x0001u
@@ -75,6 +75,35 @@ struct ar_op_image {
 	struct ar_buf out_imgname;
 };
 
+/*
+ * A resource the client registered with the op's session (vAccel's
+ * vaccel_resource): its content travelled to the broker once, in a memfd
+ * sealed against any change (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+ * F_SEAL_SEAL), so its bytes stay exactly what was hashed for as long as
+ * the op runs. Never a client's path: a plugin that needs a path (dlopen,
+ * a library that only opens files) uses path, /proc/self/fd/N of a memfd
+ * holding exactly that file.
+ */
+struct ar_resource_file {
+	const char *name;		/* the client's file name: no '/', not . or .. */
+	const void *data;		/* read-only mapping of its bytes */
+	uint64_t size;
+	int fd;				/* the memfd; the file is at [offset, +size) */
+	uint64_t offset;
+	/* "/proc/self/fd/N" when the file is all of fd (a single-file
+	 * resource), else NULL. */
+	const char *path;
+	uint8_t sha256[32];		/* of the file's bytes */
+};
+
+struct ar_resource {
+	uint64_t id;			/* the broker's id, unique while it runs */
+	uint32_t type;			/* vaccel_resource_type_t: LIB, DATA, MODEL */
+	uint32_t nr_files;
+	const struct ar_resource_file *files;
+	uint8_t sha256[32];		/* of the type, the names and each file's hash */
+};
+
 /* A Generic op's arguments, laid out as accelring/optable.h says for
  * each op. */
 struct ar_op_generic {
@@ -82,6 +111,10 @@ struct ar_op_generic {
 	const char *symbol;
 	uint32_t nr_read, nr_write;
 	struct ar_buf *read, *write;
+	/* exec_with_resource and the model ops: the resource, registered
+	 * with this op's session (the broker checked), held until the op
+	 * completes. NULL for other ops. */
+	const struct ar_resource *resource;
 };
 
 /* One op, as a plugin sees it. */
@@ -91,7 +124,11 @@ struct ar_op {
 	uint32_t session_flags;		/* its hint flags */
 	uint32_t tenant;		/* the broker's id for the client */
 	int32_t status;			/* batch entry: each op's result */
-	uint32_t resv;
+	uint32_t why_cap;		/* bytes at why */
+	/* A plugin that refuses an op may say why here (NUL-terminated, at
+	 * most why_cap bytes): the client gets it with the error, and the
+	 * broker logs it. */
+	char *why;
 	union {
 		struct ar_op_sgemm sgemm;
 		struct ar_op_image image;
@@ -117,6 +154,10 @@ struct ar_plugin_host {
 	void (*log)(int level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 	const char *(*op_name)(uint32_t op);	/* "noop", "blas_sgemm"... */
+	/* A broker setting a plugin reads, by its name in the configuration
+	 * ("exec-allow"): its value, or NULL for a key the broker does not
+	 * have. Valid while the plugin is loaded. */
+	const char *(*setting)(const char *key);
 };
 
 struct ar_plugin_op {

@@ -36,6 +36,10 @@ enum ar_wire_type {
 	AR_WIRE_OP = 5,
 	AR_WIRE_COMPLETION = 6,
 	AR_WIRE_CHUNK = 7,	/* stream transport: data-area bytes */
+	AR_WIRE_RES_OPEN = 8,	/* socket: a resource's content comes */
+	AR_WIRE_RES_DATA = 9,	/* stream socket: some of it */
+	AR_WIRE_RES_REGISTER = 10,	/* ring: register it with a session */
+	AR_WIRE_RES_UNREGISTER = 11,
 };
 
 /* Transports a Hello asks for. */
@@ -109,6 +113,7 @@ struct ar_wire_generic {
 	const char *library;	/* NULL if absent */
 	const char *symbol;
 	uint32_t nr_read, nr_write;
+	uint64_t resource;	/* a registered resource's id, 0: none */
 	struct ar_wire_buf read[AR_WIRE_MAX_ARGS];
 	struct ar_wire_buf write[AR_WIRE_MAX_ARGS];
 };
@@ -138,8 +143,50 @@ struct ar_wire_completion {
 	uint64_t value;		/* op specific: session id for SessionOpen */
 	uint32_t nr_outputs;
 	uint32_t nr_written;	/* stream transport: ranges sent as Chunks */
+	const char *message;	/* why it was refused, or NULL */
 	struct ar_wire_buf outputs[AR_WIRE_MAX_ARGS];	/* AR_BUF_BYTES */
 	struct ar_wire_range written[AR_WIRE_MAX_ARGS];
+};
+
+/* Longest reason a completion carries (AR_WIRE_MAX_MESSAGE - 1 bytes). */
+#define AR_WIRE_MAX_MESSAGE 256u
+
+/* Files one resource may have, and the longest file name. Names are
+ * checked by the broker (no '/', not "." or ".."). */
+#define AR_WIRE_MAX_FILES 64u
+#define AR_WIRE_MAX_FILE_NAME 255u
+
+struct ar_wire_file {
+	const char *name;	/* points into the message */
+	uint64_t off, len;
+};
+
+struct ar_wire_res_open {
+	uint32_t token;		/* non-zero */
+	uint64_t bytes;		/* the content's size */
+};
+
+struct ar_wire_res_data {
+	uint32_t token;
+	uint64_t off;
+	const void *bytes;	/* points into the message */
+	uint64_t len;
+};
+
+struct ar_wire_res_register {
+	uint64_t id;
+	uint32_t session;
+	uint32_t token;		/* content uploaded under it, or 0 */
+	uint64_t resource;	/* token 0: an existing resource's id */
+	uint32_t type;		/* vaccel_resource_type_t */
+	uint32_t nr_files;
+	struct ar_wire_file files[AR_WIRE_MAX_FILES];
+};
+
+struct ar_wire_res_unregister {
+	uint64_t id;
+	uint32_t session;
+	uint64_t resource;
 };
 
 struct ar_wire_chunk {
@@ -180,6 +227,10 @@ struct ar_wire_msg {
 		struct ar_wire_op op;
 		struct ar_wire_completion completion;
 		struct ar_wire_chunk chunk;
+		struct ar_wire_res_open res_open;
+		struct ar_wire_res_data res_data;
+		struct ar_wire_res_register res_register;
+		struct ar_wire_res_unregister res_unregister;
 	} u;
 };
 
