@@ -82,7 +82,9 @@ struct ar_conn *ar__conn_new(struct ar_broker *b, int fd, int kind)
 	c->id = b->next_conn_id++;
 	c->kind = kind;
 	c->state = AR_CONN_HANDSHAKE;
+	c->ctl_fd = -1;
 	atomic_init(&c->refs, 1);
+	ar__res_conn_init(c);
 	if (kind == AR_LISTEN_UNIX) {
 		/* The kernel's word for who the peer is, taken at connect(). */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
@@ -132,6 +134,9 @@ static void conn_free(struct ar_conn *c)
 	else if (c->region.base)
 		ar_region_release(&c->region);
 	ar__stream_give_back(c);	/* its region and buffers are gone */
+	ar__res_conn_fini(c);		/* uploads never registered */
+	if (c->ctl_fd >= 0)
+		close(c->ctl_fd);
 	if (c->tenant) {
 		ar__sessions_drop(c->tenant, c->id);
 		ar__tenant_give_back(c->tenant, c->stream, c->held_channels, c->held_shm);
@@ -160,11 +165,10 @@ void ar__conn_poison(struct ar_conn *c, const char *why, int err)
 	shutdown(c->fd, SHUT_RDWR);
 }
 
-/* Send a Welcome frame, with fds if any. Returns 0 or -errno. */
-static int send_welcome(struct ar_conn *c, const struct ar_wire_welcome *wm,
-			const int *fds, unsigned nr_fds)
+/* Send one frame, with fds if any. Returns 0 or -errno. */
+static int send_frame(struct ar_conn *c, const struct ar_wire_msg *mp,
+		      const int *fds, unsigned nr_fds)
 {
-	struct ar_wire_msg m = { .type = AR_WIRE_WELCOME, .u.welcome = *wm };
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE((1 + 2 * AR_MAX_CHANNELS) * sizeof(int))];
@@ -179,7 +183,7 @@ static int send_welcome(struct ar_conn *c, const struct ar_wire_welcome *wm,
 
 	if (!e)
 		return -ENOMEM;
-	n = ar_wire_encode(e, &m, &p);
+	n = ar_wire_encode(e, mp, &p);
 	if (n < 0) {
 		ar_wire_enc_destroy(e);
 		return (int)n;
@@ -201,14 +205,23 @@ static int send_welcome(struct ar_conn *c, const struct ar_wire_welcome *wm,
 		cm->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
 		memcpy(CMSG_DATA(cm), fds, nr_fds * sizeof(int));
 	}
-	/* The socket buffer is empty at this point and the frame small, so
-	 * this does not block; if it would, the client is not reading and
-	 * loses its connection. */
+	/* The socket buffer is empty at this point (a Welcome is the first
+	 * frame; a client has one ResourceOpen answered at a time) and the
+	 * frame small, so this does not block; if it would, the client is
+	 * not reading and loses its connection. */
 	sent = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	ar_wire_enc_destroy(e);
 	if (sent < 0)
 		return -errno;
 	return (size_t)sent == sizeof(hdr) + (size_t)n ? 0 : -EAGAIN;
+}
+
+static int send_welcome(struct ar_conn *c, const struct ar_wire_welcome *wm,
+			const int *fds, unsigned nr_fds)
+{
+	struct ar_wire_msg m = { .type = AR_WIRE_WELCOME, .u.welcome = *wm };
+
+	return send_frame(c, &m, fds, nr_fds);
 }
 
 static int refuse(struct ar_conn *c, int err, const char *fmt, ...)
@@ -477,5 +490,90 @@ int ar__conn_handshake(struct ar_broker *b, struct ar_conn *c, int res)
 	if (ret)
 		return ret;
 	c->state = AR_CONN_ACTIVE;
+	c->rlen = 0;
 	return 1;
+}
+
+/*
+ * After the handshake a shared-memory client sends on its socket only
+ * ResourceOpen frames, each with the memfd of a resource's content
+ * (resource.c), one at a time: each is answered with a Completion whose id
+ * is the token before it sends the next. Kept to that: at most one fd
+ * comes with a frame, and anything else ends the connection.
+ */
+int ar__conn_control(struct ar_broker *b, struct ar_conn *c, int res)
+{
+	uint64_t copy[(AR_HELLO_MAX + 7) / 8];
+	unsigned extra = 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&c->msg); cm;
+	     cm = CMSG_NXTHDR(&c->msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fd = (int *)CMSG_DATA(cm);
+
+		for (size_t i = 0; i < k; i++) {
+			if (c->ctl_fd < 0 && !extra) {
+				c->ctl_fd = fd[i];
+			} else {
+				close(fd[i]);
+				extra++;
+			}
+		}
+	}
+	if (extra || (c->msg.msg_flags & MSG_CTRUNC)) {
+		ar_warn("conn %u (%s): protocol error, disconnecting: %u file descriptors "
+			"more than the one a ResourceOpen carries%s", c->id, c->peer,
+			extra, (c->msg.msg_flags & MSG_CTRUNC) ? " (truncated)" : "");
+		return -EPROTO;
+	}
+	if (res <= 0)
+		return res ? res : -ECONNRESET;
+	c->rlen += (uint32_t)res;
+	while (c->rlen >= 4) {
+		struct ar_wire_msg m, reply = { .type = AR_WIRE_COMPLETION };
+		uint32_t flen = ar_frame_get_len(c->rbuf);
+		char why[AR_WIRE_MAX_MESSAGE] = "";
+		int fd, ret;
+
+		if (flen > AR_HELLO_MAX) {
+			ar_warn("conn %u (%s): protocol error, disconnecting: a control frame "
+				"of %u bytes, at most %u", c->id, c->peer, flen, AR_HELLO_MAX);
+			return -EMSGSIZE;
+		}
+		if (c->rlen < 4 + flen)
+			break;
+		memcpy(copy, c->rbuf + 4, flen);
+		ret = ar_wire_decode(copy, flen, &m);
+		if (ret || m.type != AR_WIRE_RES_OPEN) {
+			ar_warn("conn %u (%s): protocol error, disconnecting: sent a %s on its "
+				"socket after the handshake, where only ResourceOpen goes",
+				c->id, c->peer, ret ? "undecodable frame" : "message");
+			return -EPROTO;
+		}
+		fd = c->ctl_fd;
+		c->ctl_fd = -1;
+		if (fd < 0) {
+			snprintf(why, sizeof(why), "a ResourceOpen without its memfd");
+			ret = -EINVAL;
+		} else {
+			ret = ar__res_open(b, c, &m.u.res_open, fd, why, sizeof(why));
+		}
+		if (ret)
+			ar_info("conn %u (%s): resource upload %u refused (%s): %s", c->id,
+				c->peer, m.u.res_open.token, strerror(-ret), why);
+		reply.u.completion.id = m.u.res_open.token;
+		reply.u.completion.status = ret;
+		reply.u.completion.message = ret ? why : NULL;
+		ret = send_frame(c, &reply, NULL, 0);
+		if (ret) {
+			ar_warn("conn %u (%s): cannot answer a ResourceOpen (%s): disconnecting",
+				c->id, c->peer, strerror(-ret));
+			return ret;
+		}
+		memmove(c->rbuf, c->rbuf + 4 + flen, c->rlen - 4 - flen);
+		c->rlen -= 4 + flen;
+	}
+	return 0;
 }

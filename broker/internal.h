@@ -236,6 +236,16 @@ struct ar_req {
 	struct ar_op op;
 	struct ar_buf read[AR_WIRE_MAX_ARGS];
 	struct ar_buf write[AR_WIRE_MAX_ARGS];
+	/* Resources: an op's (AR_OPF_RESOURCE) id and, while it runs, the
+	 * resource held; a ResourceRegister / Unregister is decoded again
+	 * from its private copy when it runs. */
+	uint64_t res_id;
+	struct ar_res *res;
+	const void *copy;
+	uint32_t copy_len;
+	/* Why it was refused, for the completion (ops that may say: Generic
+	 * ones, and resource requests). */
+	char why[AR_WIRE_MAX_MESSAGE];
 };
 
 /*
@@ -270,10 +280,14 @@ int ar__req_written(const struct ar_req *r, struct ar_wire_range *out);
 
 /* ---- tenant.c ---- */
 
+struct ar_res;
+
 struct ar_session {
 	uint32_t id;
 	uint32_t flags;
 	uint32_t conn;		/* opened through this connection; goes with it */
+	uint32_t nr_res, cap_res;	/* resources registered with it */
+	struct ar_res **res;
 };
 
 struct ar_tenant {
@@ -293,6 +307,12 @@ struct ar_tenant {
 	/* Limits, from the configuration when it was created. */
 	uint32_t max_channels, max_sessions, max_inflight, max_long_ops;
 	uint64_t max_shm, max_stream_shm;
+	/* Its resources (resource.c), under lock: the store, and what it
+	 * holds with uploads in flight, against tenant-resources and
+	 * tenant-resource-bytes. */
+	struct ar_res *res;
+	uint32_t nr_res, max_res;
+	uint64_t res_bytes, max_res_bytes;
 };
 
 /* The tenant of a peer, by key (a uid for UNIX peers, an address or a
@@ -364,6 +384,62 @@ struct ar_channel {
 
 enum { AR_CONN_HANDSHAKE, AR_CONN_ACTIVE, AR_CONN_DEAD };
 
+/* ---- resource.c ---- */
+
+/* Uploads one connection may have waiting for their ResourceRegister. */
+#define AR_RES_UPLOADS 4u
+
+struct ar_res_upload {
+	uint32_t token;			/* 0: a free slot */
+	int fd;				/* the memfd, or -1 */
+	uint64_t bytes, received;	/* received < bytes: a stream upload filling */
+	bool charged;			/* counted in its tenant's resources */
+	_Atomic uint64_t *pool;		/* stream: the listener-shm it holds */
+	/* Stream: a ResourceOpen refused (nobody to answer on the socket):
+	 * its data is dropped, and its ResourceRegister gets this. */
+	int32_t status;
+	char why[160];
+};
+
+struct ar_conn;
+struct ar_broker;
+
+void ar__res_conn_init(struct ar_conn *c);
+/* The connection is freed: its uploads go. */
+void ar__res_conn_fini(struct ar_conn *c);
+/*
+ * Loop thread: a ResourceOpen. fd >= 0 (shared memory): the client's
+ * memfd, checked and kept (or closed); fd < 0 (stream): a memfd of ours
+ * for ResourceData to fill. Returns 0, or -errno with the reason in why
+ * (-EDQUOT: tenant-resource-bytes, tenant-resources or listener-shm;
+ * -EPERM: not sealed; -EBUSY: no free slot or the token in use).
+ */
+int ar__res_open(struct ar_broker *b, struct ar_conn *c,
+		 const struct ar_wire_res_open *o, int fd, char *why, size_t cap);
+/* Loop thread, stream: bytes of an upload, in order. -EPROTO for data the
+ * connection never announced, -EIO if they cannot be stored. */
+int ar__res_data(struct ar_conn *c, const struct ar_wire_res_data *d, char *why,
+		 size_t cap);
+/*
+ * Worker: a ResourceRegister. Makes the upload of m->token a resource of
+ * the tenant (or, stored already, links that one), or links the tenant's
+ * resource m->resource; *id is its id. -EPERM (not the tenant's session),
+ * -ENOENT (no such resource), -EINVAL (no complete upload, bad names or
+ * ranges, a bad type), -ENOMEM; why says which.
+ */
+int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
+		     uint64_t *id, char *why, size_t cap);
+int ar__res_unregister(struct ar_tenant *t, uint32_t session, uint64_t id, char *why,
+		       size_t cap);
+/* The resource id registered with session, held for an op (ar__res_put
+ * when it completes), or NULL with why. */
+struct ar_res *ar__res_get(struct ar_tenant *t, uint32_t session, uint64_t id,
+			   char *why, size_t cap);
+void ar__res_put(struct ar_res *r);
+const struct ar_resource *ar__res_pub(const struct ar_res *r);
+/* A session closes (t->lock held): unlink its resources. */
+void ar__res_session_gone(struct ar_tenant *t, struct ar_session *s);
+
 #define AR_HELLO_MAX 1024u		/* the largest handshake frame */
 #define AR_MIN_FRAME 4096u		/* max-frame's bounds */
 #define AR_MAX_FRAME (64u << 20)
@@ -408,6 +484,12 @@ struct ar_conn {
 	 * clients still read what it completed for them (SECURITY.md 14). */
 	bool reclaimed;
 	struct ar_stream *st;		/* stream.c; loop thread only */
+	/* Resource uploads waiting for their ResourceRegister (resource.c):
+	 * the loop fills a slot, a worker takes it, under res_lock. */
+	pthread_mutex_t res_lock;
+	struct ar_res_upload up[AR_RES_UPLOADS];
+	int ctl_fd;			/* shared memory: an fd received with the
+					 * control frame being read, or -1 */
 	struct ar_tenant *tenant;
 	uint64_t deadline_ns;		/* handshake */
 	struct ar_region region;
@@ -470,6 +552,9 @@ struct ar_conn *ar__conn_new(struct ar_broker *b, int fd, int kind);
 /* Handle bytes (and fds) the loop received during the handshake. Returns 1
  * when the connection became active, 0 to keep reading, <0 to drop it. */
 int ar__conn_handshake(struct ar_broker *b, struct ar_conn *c, int res);
+/* A shared-memory connection's socket after the handshake: ResourceOpen
+ * frames (and their memfds). 0 to keep reading, <0 to drop it. */
+int ar__conn_control(struct ar_broker *b, struct ar_conn *c, int res);
 void ar__conn_get(struct ar_conn *c);
 void ar__conn_put(struct ar_conn *c);
 /* A protocol violation found by a worker: log it, and make the loop see

@@ -5,11 +5,12 @@
  * Each turn: submit what was queued and wait for at least one completion,
  * then handle every completion in the order the kernel posted them:
  *   accept     a new connection: SO_PEERCRED, then a recvmsg for its hello;
- *   recv       handshake bytes; after the handshake, for a shared-memory
- *              client only EOF is expected, and EOF (a dead or
- *              disconnected client, or one a worker poisoned) tears the
- *              connection down at once; a stream client's frames go to
- *              stream.c, as do its sends and CQ wake-ups;
+ *   recv       handshake bytes; after the handshake, a shared-memory
+ *              client's resource uploads (conn.c, ar__conn_control), and
+ *              EOF (a dead or disconnected client, or one a worker
+ *              poisoned) tears the connection down at once; a stream
+ *              client's frames go to stream.c, as do its sends and CQ
+ *              wake-ups;
  *   signal     SIGTERM/SIGINT (signalfd): stop accepting, drain, exit;
  *   timer      every 100 ms: handshake deadlines, the end of a drain.
  * Shared-memory ops never pass through here: workers poll the rings
@@ -289,10 +290,8 @@ static void arm_recv(struct ar_broker *b, struct ar_conn *c)
 {
 	struct io_uring_sqe *sqe = ar__loop_sqe(b);
 
-	if (c->state == AR_CONN_HANDSHAKE)
-		c->iov = (struct iovec){ c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen };
-	else
-		c->iov = (struct iovec){ c->rbuf, sizeof(c->rbuf) };
+	/* A frame in the making: the hello, or a control frame after it. */
+	c->iov = (struct iovec){ c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen };
 	memset(&c->msg, 0, sizeof(c->msg));
 	c->msg.msg_iov = &c->iov;
 	c->msg.msg_iovlen = 1;
@@ -412,6 +411,15 @@ static void on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 	}
 	if (c->state == AR_CONN_DEAD)
 		return;	/* shut down by close_conns */
+	if (c->state == AR_CONN_ACTIVE) {
+		/* A shared-memory client: resource uploads, or EOF. */
+		ret = ar__conn_control(b, c, res);
+		if (ret < 0)
+			teardown(b, c, ret == -ECONNRESET ? 0 : ret);
+		else
+			arm_recv(b, c);
+		return;
+	}
 	ret = ar__conn_handshake(b, c, res);
 	if (ret)
 		ar__handshake_done(b, c);

@@ -220,6 +220,12 @@ static int parse_generic(struct ar_req_ctx *ctx, struct ar_req *r,
 	o->nr_write = s->nr_write;
 	o->read = r->read;
 	o->write = r->write;
+	o->resource = NULL;	/* prepare() resolves res_id (worker.c) */
+	r->res_id = s->resource;
+	/* A Generic op's plugin may say why it refused. */
+	r->op.why = r->why;
+	r->op.why_cap = sizeof(r->why);
+	r->cq_bound += AR_WIRE_MAX_MESSAGE;
 	for (uint32_t i = 0; i < s->nr_read; i++)
 		if ((ret = resolve_in(ctx, &s->read[i], 0, 1, &r->read[i])))
 			return ret;
@@ -246,11 +252,26 @@ int ar__req_decode(const void *copy, size_t len, struct ar_req *r,
 	r->nr_inline = 0;
 	r->nr_written = 0;
 	r->cq_bound = COMPL_BASE;
+	r->res_id = 0;
+	r->res = NULL;
+	r->why[0] = '\0';
 	ret = ar_wire_decode(copy, len, mp);
 	if (ret == -EBADMSG)
 		return ret;
 	r->type = mp->type;
 	switch (mp->type) {
+	case AR_WIRE_RES_REGISTER:
+	case AR_WIRE_RES_UNREGISTER:
+		/* Run by the worker from the copy (prepare), with a reason
+		 * for any refusal; a value out of range completes with
+		 * -EINVAL, as an op's. */
+		r->id = mp->type == AR_WIRE_RES_REGISTER ? mp->u.res_register.id :
+							  mp->u.res_unregister.id;
+		r->copy = copy;
+		r->copy_len = (uint32_t)len;
+		r->cq_bound = COMPL_BASE + AR_WIRE_MAX_MESSAGE;
+		r->status = ret;
+		return 0;
 	case AR_WIRE_SESSION_OPEN:
 		r->id = mp->u.session_open.id;
 		r->sess_flags = mp->u.session_open.flags;

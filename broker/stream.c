@@ -340,6 +340,8 @@ static int input(struct ar_broker *b, struct ar_conn *c)
 			ret = fail(c, -EBADMSG, "undecodable frame of %u bytes", len);
 			break;
 		}
+		bool bad_value = ret == -EINVAL;
+
 		ret = 0;
 		switch (st->m.type) {
 		case AR_WIRE_CHUNK: {
@@ -355,9 +357,36 @@ static int input(struct ar_broker *b, struct ar_conn *c)
 			memcpy(c->data + k->off, k->bytes, k->len);
 			break;
 		}
+		case AR_WIRE_RES_OPEN:
+		case AR_WIRE_RES_DATA: {
+			/* A resource's bytes, into a memfd of ours (resource.c);
+			 * a refused ResourceOpen is answered at its
+			 * ResourceRegister, which comes through the ring. */
+			char why[AR_WIRE_MAX_MESSAGE];
+
+			if (st->m.type == AR_WIRE_RES_OPEN) {
+				if (bad_value) {
+					ret = fail(c, -EPROTO, "a ResourceOpen without a token");
+					break;
+				}
+				ret = ar__res_open(b, c, &st->m.u.res_open, -1, why, sizeof(why));
+				if (ret)
+					ar_info("conn %u (%s): resource upload %u refused (%s): %s",
+						c->id, c->peer, st->m.u.res_open.token,
+						strerror(-ret), why);
+				ret = 0;
+			} else {
+				ret = ar__res_data(c, &st->m.u.res_data, why, sizeof(why));
+				if (ret)
+					ret = fail(c, ret, "%s", why);
+			}
+			break;
+		}
 		case AR_WIRE_OP:
 		case AR_WIRE_SESSION_OPEN:
 		case AR_WIRE_SESSION_CLOSE:
+		case AR_WIRE_RES_REGISTER:
+		case AR_WIRE_RES_UNREGISTER:
 			/* An op with a value out of range still goes to the
 			 * worker, which completes it with the error. */
 			if (len > st->sq.g.max_len) {

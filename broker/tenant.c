@@ -51,6 +51,8 @@ struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key)
 			t->max_long_ops = cfg->tenant_long_ops;
 			t->max_shm = cfg->tenant_shm;
 			t->max_stream_shm = cfg->stream_tenant_shm;
+			t->max_res = cfg->tenant_resources;
+			t->max_res_bytes = cfg->tenant_resource_bytes;
 			pthread_mutex_init(&t->lock, NULL);
 			t->next = tenants;
 			tenants = t;
@@ -78,6 +80,8 @@ void ar__tenant_put(struct ar_tenant *t)
 	if (t->nr_sessions)
 		ar_info("tenant %u (%s) gone: released %u sessions", t->id,
 			t->key, t->nr_sessions);
+	for (uint32_t i = 0; i < t->nr_sessions; i++)
+		ar__res_session_gone(t, &t->sessions[i]);
 	pthread_mutex_destroy(&t->lock);
 	free(t->sessions);
 	free(t);
@@ -113,7 +117,8 @@ int64_t ar__session_open(struct ar_tenant *t, uint32_t conn, uint32_t flags)
 		t->cap_sessions = cap;
 	}
 	id = atomic_fetch_add_explicit(&next_session, 1, memory_order_relaxed);
-	t->sessions[t->nr_sessions++] = (struct ar_session){ (uint32_t)id, flags, conn };
+	t->sessions[t->nr_sessions++] = (struct ar_session){ .id = (uint32_t)id,
+							     .flags = flags, .conn = conn };
 	pthread_mutex_unlock(&t->lock);
 	return id;
 }
@@ -126,6 +131,7 @@ int ar__session_close(struct ar_tenant *t, uint32_t id)
 	for (uint32_t i = 0; i < t->nr_sessions; i++) {
 		if (t->sessions[i].id != id)
 			continue;
+		ar__res_session_gone(t, &t->sessions[i]);
 		t->sessions[i] = t->sessions[--t->nr_sessions];
 		/* Channels cache their last lookup; this invalidates it. */
 		atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
@@ -143,6 +149,7 @@ void ar__sessions_drop(struct ar_tenant *t, uint32_t conn)
 	pthread_mutex_lock(&t->lock);
 	for (uint32_t i = 0; i < t->nr_sessions;) {
 		if (t->sessions[i].conn == conn) {
+			ar__res_session_gone(t, &t->sessions[i]);
 			t->sessions[i] = t->sessions[--t->nr_sessions];
 			n++;
 		} else {

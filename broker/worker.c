@@ -501,12 +501,24 @@ static void post(struct batch *bt, struct ar_channel *ch, struct ar_req *r)
 	int64_t n;
 	int ret;
 
+	/* The op is over: the resource it held may go. */
+	if (r->res) {
+		ar__res_put(r->res);
+		r->res = NULL;
+	}
 	m.type = AR_WIRE_COMPLETION;
 	c->id = r->id;
 	c->status = r->status;
 	c->value = r->value;
 	c->nr_outputs = 0;
 	c->nr_written = 0;
+	c->message = r->status && r->why[0] ? r->why : NULL;
+	if (c->message)
+		ar_info("conn %u (%s): %s refused (%s): %s", ch->conn->id, ch->conn->peer,
+			r->type == AR_WIRE_OP ? ar_op_name(r->op.op) :
+			r->type == AR_WIRE_RES_REGISTER ? "resource register" :
+							  "resource unregister",
+			strerror(-r->status), r->why);
 	if (r->status == 0) {
 		c->nr_written = (uint32_t)ar__req_written(r, c->written);
 		c->nr_outputs = r->nr_inline;
@@ -551,6 +563,26 @@ static void publish(struct ar_channel *ch)
 		(void)ar_ring_sp_wake(&ch->cq, &ch->cq_wait);
 }
 
+/* A ResourceRegister or Unregister, decoded again from its copy (the
+ * batch's first decode kept only its id). Registering hashes the content:
+ * a long op, which the watchdog rescues the channel from like any other. */
+static void res_request(struct ar_channel *ch, struct ar_req *r)
+{
+	struct ar_wire_msg m;
+
+	if (ar_wire_decode(r->copy, r->copy_len, &m)) {
+		r->status = -EINVAL;
+		return;
+	}
+	if (m.type == AR_WIRE_RES_REGISTER)
+		r->status = ar__res_register(ch->conn, &m.u.res_register, &r->value,
+					     r->why, sizeof(r->why));
+	else
+		r->status = ar__res_unregister(ch->conn->tenant, m.u.res_unregister.session,
+					       m.u.res_unregister.resource, r->why,
+					       sizeof(r->why));
+}
+
 /* Sessions, routing and permission, before anything runs. */
 static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r,
 		    bool cancel)
@@ -576,6 +608,10 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 	case AR_WIRE_SESSION_CLOSE:
 		r->status = ar__session_close(t, r->op.session);
 		return;
+	case AR_WIRE_RES_REGISTER:
+	case AR_WIRE_RES_UNREGISTER:
+		res_request(ch, r);
+		return;
 	}
 	/* The channel caches its last session; a close anywhere bumps the
 	 * tenant's generation and so invalidates it. */
@@ -598,6 +634,15 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 		r->status = -ENOTSUP;
 		ar_debug("conn %u: no plugin implements %s", ch->conn->id,
 			 ar_op_name(r->op.op));
+		return;
+	}
+	/* An op on a resource gets it held, if the session registered it. */
+	if (r->res_id) {
+		r->res = ar__res_get(t, r->op.session, r->res_id, r->why, sizeof(r->why));
+		if (!r->res)
+			r->status = -EPERM;
+		else
+			r->op.u.generic.resource = ar__res_pub(r->res);
 	}
 }
 

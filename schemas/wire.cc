@@ -489,7 +489,7 @@ int64_t ar_wire_encode(struct ar_wire_enc *e, const struct ar_wire_msg *m,
 		return n;
 	}
 	if (m->type == AR_WIRE_COMPLETION && m->u.completion.nr_outputs == 0 &&
-	    m->u.completion.nr_written == 0) {
+	    m->u.completion.nr_written == 0 && !m->u.completion.message) {
 		n = tmpl_start(e, e->completion, out);
 		tmpl_set<uint64_t>(e, e->completion, 0, m->u.completion.id);
 		tmpl_set<int32_t>(e, e->completion, 1, m->u.completion.status);
