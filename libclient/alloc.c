@@ -16,6 +16,8 @@
 int ar__alloc_init(struct link *l)
 {
 	pthread_mutex_init(&l->alloc_lock, NULL);
+	/* The socket's control frames (resource.c) share this setup. */
+	pthread_mutex_init(&l->ctl_lock, NULL);
 	l->cap_free = 16;
 	l->free = malloc(l->cap_free * sizeof(*l->free));
 	if (!l->free)
@@ -31,6 +33,7 @@ void ar__alloc_fini(struct link *l)
 	free(l->free);
 	l->free = NULL;
 	pthread_mutex_destroy(&l->alloc_lock);
+	pthread_mutex_destroy(&l->ctl_lock);
 }
 
 bool ar__in_area(const struct link *l, const void *p, uint64_t len, uint64_t *off)

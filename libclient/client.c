@@ -502,6 +502,11 @@ AR_VISIBLE const char *ar_client_error(const struct ar_client *c)
 	return c->error;
 }
 
+AR_VISIBLE const char *ar_queue_error(const struct ar_queue *q)
+{
+	return q->why;
+}
+
 AR_VISIBLE uint32_t ar_queue_tenant(const struct ar_queue *q)
 {
 	return q->link->tenant;
@@ -608,6 +613,8 @@ int ar__complete(struct ar_queue *q, const struct ar_wire_completion *cm)
 		return 0;
 	s->status = cm->status;
 	s->value = cm->value;
+	if (s->sync)
+		snprintf(q->why, sizeof(q->why), "%s", cm->message ? cm->message : "");
 	for (uint32_t i = 0; i < cm->nr_outputs && i < s->nr_out; i++) {
 		struct out_dst *d = i < AR_SLOT_OUTS ? &s->out[i]
 						     : &s->more[i - AR_SLOT_OUTS];
@@ -664,7 +671,9 @@ static int wait_cq(struct ar_queue *q, uint64_t deadline)
 	uint64_t start, t, last_yield;
 	struct pollfd p[2] = {
 		{ .fd = q->wake, .events = POLLIN },
-		{ .fd = q->link->sock, .events = POLLIN | POLLRDHUP },
+		/* The socket only for its end: the answer to a resource
+		 * upload comes there too, for the thread that sent it. */
+		{ .fd = q->link->sock, .events = POLLRDHUP },
 	};
 
 	if (q->st)

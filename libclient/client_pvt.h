@@ -72,6 +72,8 @@ struct ar_queue {
 	uint32_t *done;			/* FIFO of completed async slots */
 	uint32_t done_head, done_tail;
 	uint8_t *cbuf;			/* private copy of one completion */
+	/* Why the broker refused the last synchronous call, or "". */
+	char why[AR_WIRE_MAX_MESSAGE];
 	struct ar_stream_q *st;		/* stream transport (stream.c), or NULL */
 };
 
@@ -93,6 +95,9 @@ struct link {
 	uint64_t data_bytes;
 	struct ar_queue *q;
 	pthread_mutex_t alloc_lock;
+	/* Shared memory: one ResourceOpen on the socket at a time, and its
+	 * answer (resource.c). */
+	pthread_mutex_t ctl_lock;
 	struct blk *free;
 	uint32_t nr_free, cap_free;
 };
@@ -148,6 +153,12 @@ static inline uint64_t ar__slot_id(const struct ar_queue *q, uint32_t idx)
 int ar__queue_put(struct ar_queue *q, const struct ar_wire_msg *m);
 /* Read every completion in the CQ into its slot. */
 int ar__queue_drain(struct ar_queue *q);
+/* ops.c: queue m (a session or resource message) as a sync request and
+ * wait for it; *value gets the completion's value. */
+int ar__call(struct ar_queue *q, struct ar_wire_msg *m, uint64_t *value);
+/* stream.c: a resource's bytes (bytes of memfd) as a ResourceOpen and
+ * ResourceData frames, queued to send before the ResourceRegister. */
+int ar__stream_res_upload(struct ar_queue *q, uint32_t token, int memfd, uint64_t bytes);
 /* Wait for the slot to complete; returns its status, frees the slot. */
 int ar__queue_wait_slot(struct ar_queue *q, uint32_t idx, uint64_t *value);
 

@@ -197,11 +197,10 @@ AR_VISIBLE int ar_submit_image(struct ar_queue *q, uint32_t session, uint32_t op
 	return put(q, &m, idx);
 }
 
-AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t op,
-				 const char *library, const char *symbol,
-				 const struct ar_arg *read, uint32_t nr_read,
-				 const struct ar_arg *write, uint32_t nr_write,
-				 uint64_t user_data)
+static int submit_generic(struct ar_queue *q, uint32_t session, uint32_t op,
+			  const char *library, uint64_t resource, const char *symbol,
+			  const struct ar_arg *read, uint32_t nr_read,
+			  const struct ar_arg *write, uint32_t nr_write, uint64_t user_data)
 {
 	struct ar_wire_msg m;
 	struct ar_wire_generic *g = &m.u.op.u.generic;
@@ -211,7 +210,8 @@ AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t 
 	if (!info || info->args_kind != AR_ARGS_GENERIC || nr_read < info->rd_min ||
 	    nr_read > info->rd_max || nr_write < info->wr_min ||
 	    nr_write > info->wr_max || ((info->flags & AR_OPF_LIBRARY) && !library) ||
-	    ((info->flags & AR_OPF_SYMBOL) && !symbol))
+	    ((info->flags & AR_OPF_SYMBOL) && !symbol) ||
+	    !(info->flags & AR_OPF_RESOURCE) != !resource)
 		return -EINVAL;
 	idx = slot(q, user_data);
 	if (idx < 0)
@@ -220,6 +220,7 @@ AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t 
 	op_msg(&m, session, op, AR_ARGS_GENERIC);
 	g->library = library;
 	g->symbol = symbol;
+	g->resource = resource;
 	g->nr_read = nr_read;
 	g->nr_write = nr_write;
 	for (uint32_t i = 0; i < nr_read; i++)
@@ -236,11 +237,34 @@ AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t 
 	return put(q, &m, idx);
 }
 
+AR_VISIBLE int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t op,
+				 const char *library, const char *symbol,
+				 const struct ar_arg *read, uint32_t nr_read,
+				 const struct ar_arg *write, uint32_t nr_write,
+				 uint64_t user_data)
+{
+	return submit_generic(q, session, op, library, 0, symbol, read, nr_read, write,
+			      nr_write, user_data);
+}
+
+AR_VISIBLE int ar_submit_resource_op(struct ar_queue *q, uint32_t session, uint32_t op,
+				     uint64_t resource, const char *symbol,
+				     const struct ar_arg *read, uint32_t nr_read,
+				     const struct ar_arg *write, uint32_t nr_write,
+				     uint64_t user_data)
+{
+	if (!resource)
+		return -EINVAL;
+	return submit_generic(q, session, op, NULL, resource, symbol, read, nr_read, write,
+			      nr_write, user_data);
+}
+
 /* ---- sessions: synchronous ---- */
 
 /* Queue m as a sync op, retrying while the SQ is full, and wait for it. */
-static int call(struct ar_queue *q, struct ar_wire_msg *m, uint64_t *value)
+int ar__call(struct ar_queue *q, struct ar_wire_msg *m, uint64_t *value)
 {
+	uint64_t id;
 	int idx, ret;
 
 	for (;;) {
@@ -254,10 +278,24 @@ static int call(struct ar_queue *q, struct ar_wire_msg *m, uint64_t *value)
 		if (q->free_head == UINT32_MAX)
 			return -EAGAIN;
 	}
-	if (m->type == AR_WIRE_SESSION_OPEN)
-		m->u.session_open.id = ar__slot_id(q, (uint32_t)idx);
-	else
-		m->u.session_close.id = ar__slot_id(q, (uint32_t)idx);
+	id = ar__slot_id(q, (uint32_t)idx);
+	switch (m->type) {
+	case AR_WIRE_SESSION_OPEN:
+		m->u.session_open.id = id;
+		break;
+	case AR_WIRE_SESSION_CLOSE:
+		m->u.session_close.id = id;
+		break;
+	case AR_WIRE_RES_REGISTER:
+		m->u.res_register.id = id;
+		break;
+	case AR_WIRE_RES_UNREGISTER:
+		m->u.res_unregister.id = id;
+		break;
+	default:
+		ar__slot_put(q, (uint32_t)idx);
+		return -EINVAL;
+	}
 	while ((ret = ar__queue_put(q, m)) == -EAGAIN) {
 		/* Room comes back as the broker consumes; read completions
 		 * meanwhile so that it never waits on our CQ. */
@@ -280,7 +318,7 @@ AR_VISIBLE int ar_session_open(struct ar_queue *q, uint32_t flags, uint32_t *id)
 	int ret;
 
 	m.u.session_open.flags = flags;
-	ret = call(q, &m, &v);
+	ret = ar__call(q, &m, &v);
 	if (!ret)
 		*id = (uint32_t)v;
 	return ret;
@@ -291,5 +329,5 @@ AR_VISIBLE int ar_session_close(struct ar_queue *q, uint32_t id)
 	struct ar_wire_msg m = { .type = AR_WIRE_SESSION_CLOSE };
 
 	m.u.session_close.session = id;
-	return call(q, &m, NULL);
+	return ar__call(q, &m, NULL);
 }

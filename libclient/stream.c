@@ -468,6 +468,36 @@ int ar__stream_put(struct ar_queue *q, const struct ar_wire_msg *m)
 	return append(q, p, (uint32_t)n);
 }
 
+int ar__stream_res_upload(struct ar_queue *q, uint32_t token, int memfd, uint64_t bytes)
+{
+	struct ar_stream_q *st = q->st;
+	uint64_t piece_max = st->max_frame - CHUNK_OVERHEAD;
+	struct ar_wire_msg m = { .type = AR_WIRE_RES_OPEN };
+	const uint8_t *map;
+	const void *p;
+	int64_t n;
+	int ret;
+
+	/* Sealed: a read-only shared mapping is all we need of it. */
+	map = mmap(NULL, bytes, PROT_READ, MAP_SHARED, memfd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	m.u.res_open = (struct ar_wire_res_open){ .token = token, .bytes = bytes };
+	n = ar_wire_encode(q->enc, &m, &p);
+	ret = n < 0 ? (int)n : append(q, p, (uint32_t)n);
+	m.type = AR_WIRE_RES_DATA;
+	for (uint64_t off = 0; !ret && off < bytes;) {
+		m.u.res_data = (struct ar_wire_res_data){
+			.token = token, .off = off, .bytes = map + off,
+			.len = bytes - off < piece_max ? bytes - off : piece_max };
+		n = ar_wire_encode(q->enc, &m, &p);
+		ret = n < 0 ? (int)n : append(q, p, (uint32_t)n);
+		off += m.u.res_data.len;
+	}
+	munmap((void *)map, bytes);
+	return ret;
+}
+
 int ar__stream_flush(struct ar_queue *q)
 {
 	return send_all(q);

@@ -316,8 +316,8 @@ static void test_broker_unsupported_op_enotsup(void **state)
 	assert_int_equal(test_broker_start(&b2, args), 0);
 	open_session(b2.address, &c, &q, &sid);
 	assert_int_equal(ar_submit_noop(q, sid, 1), 0);
-	assert_int_equal(ar_submit_generic(q, sid, AR_OP_TORCH_MODEL_LOAD,
-					   "model.pt", NULL, NULL, 0, NULL, 0, 2), 0);
+	assert_int_equal(ar_submit_generic(q, sid, AR_OP_OPENCV, NULL, NULL, NULL, 0,
+					   NULL, 0, 2), 0);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
 		assert_int_equal(cqe.status, -ENOTSUP);

@@ -135,6 +135,73 @@ int ar_submit_generic(struct ar_queue *q, uint32_t session, uint32_t op,
 		      const struct ar_arg *write, uint32_t nr_write,
 		      uint64_t user_data);
 
+/* An op on a resource (exec_with_resource, the model ops): as
+ * ar_submit_generic, the resource (an id from ar_resource_register) in
+ * place of the library. */
+int ar_submit_resource_op(struct ar_queue *q, uint32_t session, uint32_t op,
+			  uint64_t resource, const char *symbol,
+			  const struct ar_arg *read, uint32_t nr_read,
+			  const struct ar_arg *write, uint32_t nr_write,
+			  uint64_t user_data);
+
+/* ---- resources (synchronous) ----
+ *
+ * A resource (vAccel's models, libraries, data) goes to the broker once:
+ * its files are packed into a memfd, sealed against any change, which the
+ * broker maps (shared memory: no copy) or receives in frames (stream), and
+ * keeps for the tenant while a session has it registered. Identical
+ * content is stored once per tenant.
+ */
+
+/* One file of a resource: from data, or (data NULL) the first size bytes
+ * of the file fd. */
+struct ar_res_piece {
+	const char *name;	/* a file name: no '/', not . or .. */
+	const void *data;
+	uint64_t size;
+	int fd;
+};
+
+/* Where a file lies in the packed memfd. */
+struct ar_res_file {
+	const char *name;
+	uint64_t offset, size;
+};
+
+/*
+ * ar_resource_pack - a sealed memfd holding n pieces (at most 64): one
+ * piece is the whole memfd; more are each page aligned. files (n entries)
+ * says where each lies, *bytes the memfd's size. Returns the fd (the
+ * caller closes it), or -EINVAL, -ENOMEM, -errno of a copy that failed.
+ */
+int ar_resource_pack(const struct ar_res_piece *pieces, uint32_t n,
+		     struct ar_res_file *files, uint64_t *bytes);
+
+/*
+ * ar_resource_register - ship memfd (from ar_resource_pack; sealed, every
+ * page present) to the broker and register it with session as a resource
+ * of type (vaccel_resource_type_t); *id is its broker id. The caller may
+ * close memfd afterwards. Returns 0, or -EDQUOT (tenant-resource-bytes or
+ * tenant-resources), -EPERM (not sealed, or not the tenant's session),
+ * -EINVAL (bad names or ranges), -EBUSY, -ECONNRESET...; ar_queue_error()
+ * says why in the broker's words.
+ */
+int ar_resource_register(struct ar_queue *q, uint32_t session, uint32_t type,
+			 int memfd, uint64_t bytes, const struct ar_res_file *files,
+			 uint32_t nr_files, uint64_t *id);
+
+/* Register the tenant's resource id with another session: nothing is
+ * shipped. -ENOENT once the resource was freed (ship it again). */
+int ar_resource_attach(struct ar_queue *q, uint32_t session, uint64_t id);
+
+/* Unregister it from session; freed with its last session. -ENOENT if it
+ * was not registered with session. */
+int ar_resource_unregister(struct ar_queue *q, uint32_t session, uint64_t id);
+
+/* Why the broker refused q's last synchronous call (a resource call, a
+ * session or a Generic op), in its words, or "". */
+const char *ar_queue_error(const struct ar_queue *q);
+
 /* ar_flush - make submitted ops visible; wake the broker if it sleeps.
  * Returns 0 or -ECONNRESET / -EPROTO. */
 int ar_flush(struct ar_queue *q);

@@ -187,7 +187,7 @@ static void *where(const struct xarg *x)
  * memory: a staged one is copied in too.
  */
 static int generic(const struct vaccel_session *sess, uint32_t op, const char *lib,
-		   const char *sym, const struct ar_arg *read, size_t nr_read,
+		   uint64_t res, const char *sym, const struct ar_arg *read, size_t nr_read,
 		   const struct ar_arg *write, size_t nr_write)
 {
 	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
@@ -225,8 +225,14 @@ static int generic(const struct vaccel_session *sess, uint32_t op, const char *l
 	prof_stop(&stage_regions[ST_IN]);
 	if (!ret) {
 		prof_start(&stage_regions[ST_RT]);
-		ret = SYNC(q, ar_submit_generic(q, sid, op, lib, sym, r, (uint32_t)nr_read,
-						w, (uint32_t)nr_write, 0));
+		ret = res ? SYNC(q, ar_submit_resource_op(q, sid, op, res, sym, r,
+							  (uint32_t)nr_read, w,
+							  (uint32_t)nr_write, 0))
+			  : SYNC(q, ar_submit_generic(q, sid, op, lib, sym, r, (uint32_t)nr_read,
+						      w, (uint32_t)nr_write, 0));
+		if (ret && ar_queue_error(q)[0])
+			ar__vaccel_log(VACCEL_LOG_ERROR, "%s: %s", ar_op_name(op),
+				       ar_queue_error(q));
 		prof_stop(&stage_regions[ST_RT]);
 	}
 	prof_start(&stage_regions[ST_OUT]);
@@ -260,7 +266,7 @@ static int to_args(const struct vaccel_arg *v, size_t n, struct ar_arg *a)
 }
 
 static int vgeneric(const struct vaccel_session *sess, uint32_t op, const char *lib,
-		    const char *sym, const struct vaccel_arg *read, size_t nr_read,
+		    uint64_t res, const char *sym, const struct vaccel_arg *read, size_t nr_read,
 		    const struct vaccel_arg *write, size_t nr_write)
 {
 	struct ar_arg r[AR_WIRE_MAX_ARGS], w[AR_WIRE_MAX_ARGS];
@@ -268,7 +274,7 @@ static int vgeneric(const struct vaccel_session *sess, uint32_t op, const char *
 
 	if ((ret = to_args(read, nr_read, r)) || (ret = to_args(write, nr_write, w)))
 		return ret;
-	return generic(sess, op, lib, sym, r, nr_read, w, nr_write);
+	return generic(sess, op, lib, res, sym, r, nr_read, w, nr_write);
 }
 
 /* A typed native argument. */
@@ -474,18 +480,8 @@ AR_VISIBLE int vaccel_exec(struct vaccel_session *sess, const char *library,
 {
 	if (!sess || !library || !fn_symbol)
 		return VACCEL_EINVAL;
-	return OP_RUN(AR_OP_EXEC, vgeneric(sess, AR_OP_EXEC, library, fn_symbol, read,
+	return OP_RUN(AR_OP_EXEC, vgeneric(sess, AR_OP_EXEC, library, 0, fn_symbol, read,
 					   nr_read, write, nr_write));
-}
-
-/* A resource's first file: a path of its own, else its first blob's. */
-static const char *res_path(const struct vaccel_resource *r)
-{
-	if (r->nr_paths && r->paths && r->paths[0])
-		return r->paths[0];
-	if (r->nr_blobs && r->blobs && r->blobs[0] && r->blobs[0]->path)
-		return r->blobs[0]->path;
-	return NULL;
 }
 
 /* A model or library resource an op may use: registered with the session
@@ -507,7 +503,8 @@ static int check_res(struct vaccel_session *sess, struct vaccel_resource *res,
 			       (long long)res->id, (long long)sess->id);
 		return -EPERM;
 	}
-	return res_path(res) ? 0 : -EINVAL;
+	/* Registered with a session means shipped: the broker has its id. */
+	return res->remote_id > 0 ? 0 : -EINVAL;
 }
 
 AR_VISIBLE int vaccel_exec_with_resource(struct vaccel_session *sess,
@@ -525,7 +522,7 @@ AR_VISIBLE int vaccel_exec_with_resource(struct vaccel_session *sess,
 	if (!fn_symbol)
 		return VACCEL_EINVAL;
 	return OP_RUN(AR_OP_EXEC_WITH_RESOURCE,
-		      vgeneric(sess, AR_OP_EXEC_WITH_RESOURCE, res_path(resource),
+		      vgeneric(sess, AR_OP_EXEC_WITH_RESOURCE, NULL, (uint64_t)resource->remote_id,
 			       fn_symbol, read, nr_read, write, nr_write));
 }
 
@@ -534,7 +531,7 @@ AR_VISIBLE int vaccel_opencv_unpack(struct vaccel_session *sess, struct vaccel_a
 {
 	if (!sess || nr_read < 0 || nr_write < 0)
 		return VACCEL_EINVAL;
-	return OP_RUN(AR_OP_OPENCV, vgeneric(sess, AR_OP_OPENCV, NULL, NULL, read,
+	return OP_RUN(AR_OP_OPENCV, vgeneric(sess, AR_OP_OPENCV, NULL, 0, NULL, read,
 					     (size_t)nr_read, write, (size_t)nr_write));
 }
 
@@ -562,7 +559,7 @@ AR_VISIBLE int vaccel_minmax(struct vaccel_session *sess, const double *indata,
 	w[0] = targ(outdata, n, VACCEL_ARG_FLOAT64_ARRAY, 0);
 	w[1] = targ(min, sizeof(*min), VACCEL_ARG_FLOAT64, 0);
 	w[2] = targ(max, sizeof(*max), VACCEL_ARG_FLOAT64, 0);
-	return OP_RUN(AR_OP_MINMAX, generic(sess, AR_OP_MINMAX, NULL, NULL, r, 4, w, 3));
+	return OP_RUN(AR_OP_MINMAX, generic(sess, AR_OP_MINMAX, NULL, 0, NULL, r, 4, w, 3));
 }
 
 AR_VISIBLE int vaccel_fpga_arraycopy(struct vaccel_session *sess, int *a, int *out_a,
@@ -576,7 +573,7 @@ AR_VISIBLE int vaccel_fpga_arraycopy(struct vaccel_session *sess, int *a, int *o
 	r = targ(a, n, VACCEL_ARG_INT32_ARRAY, 0);
 	w = targ(out_a, n, VACCEL_ARG_INT32_ARRAY, 0);
 	return OP_RUN(AR_OP_FPGA_ARRAYCOPY,
-		      generic(sess, AR_OP_FPGA_ARRAYCOPY, NULL, NULL, &r, 1, &w, 1));
+		      generic(sess, AR_OP_FPGA_ARRAYCOPY, NULL, 0, NULL, &r, 1, &w, 1));
 }
 
 /* Two float arrays in, nr_out float arrays out (len_a elements each). */
@@ -593,7 +590,7 @@ static int fpga2(struct vaccel_session *sess, uint32_t op, float *a, size_t len_
 	r[1] = targ(b, nb, VACCEL_ARG_FLOAT32_ARRAY, 0);
 	w[0] = targ(o1, na, VACCEL_ARG_FLOAT32_ARRAY, 0);
 	w[1] = targ(o2, na, VACCEL_ARG_FLOAT32_ARRAY, 0);
-	return OP_RUN(op, generic(sess, op, NULL, NULL, r, 2, w, o2 ? 2 : 1));
+	return OP_RUN(op, generic(sess, op, NULL, 0, NULL, r, 2, w, o2 ? 2 : 1));
 }
 
 AR_VISIBLE int vaccel_fpga_mmult(struct vaccel_session *sess, float *a, float *b,
@@ -646,7 +643,8 @@ static int model_op(struct vaccel_session *sess, struct vaccel_resource *model,
 {
 	int ret = check_res(sess, model, VACCEL_RESOURCE_MODEL);
 
-	return ret ? ret : generic(sess, op, res_path(model), NULL, NULL, 0, w, nr_write);
+	return ret ? ret : generic(sess, op, NULL, (uint64_t)model->remote_id, NULL, NULL, 0,
+				   w, nr_write);
 }
 
 AR_VISIBLE int vaccel_torch_model_load(struct vaccel_session *sess,
@@ -804,7 +802,8 @@ static int torch_run(struct vaccel_session *sess, struct vaccel_resource *model,
 	ret = tensor_args(in, (size_t)nr_inputs, out, (size_t)nr_outputs, r, &nr, w, &nw);
 	nalloc = nw / 2;
 	if (!ret)
-		ret = generic(sess, AR_OP_TORCH_MODEL_RUN, res_path(model), NULL, r, nr, w, nw);
+		ret = generic(sess, AR_OP_TORCH_MODEL_RUN, NULL, (uint64_t)model->remote_id,
+			      NULL, r, nr, w, nw);
 	for (int i = 0; i < nr_outputs; i++) {
 		if (!ret && (size_t)i * 2 < nw)
 			ret = torch_out(&out[i], &outputs[i]);
@@ -869,7 +868,7 @@ static int torch_sgemm(struct vaccel_session *sess, struct vaccel_torch_tensor *
 	/* One write argument: the output's data (M x N floats). */
 	w[0] = w[1];
 	w[0].size = (uint32_t)(o.cap < (size_t)M * N * 4 ? o.cap : (size_t)M * N * 4);
-	ret = generic(sess, AR_OP_TORCH_SGEMM, NULL, NULL, r, nr, w, 1);
+	ret = generic(sess, AR_OP_TORCH_SGEMM, NULL, 0, NULL, r, nr, w, 1);
 	*out = NULL;
 	if (!ret) {
 		int64_t dims[2] = { M, N };
@@ -1026,7 +1025,8 @@ static int tf_run(struct vaccel_session *sess, struct vaccel_resource *model,
 			       VACCEL_ARG_STRING, (uint32_t)out_nodes[i].id);
 	w[nw++] = targ(&sb, sizeof(sb), VACCEL_ARG_RAW, 0);
 	if (!ret)
-		ret = generic(sess, AR_OP_TF_MODEL_RUN, res_path(model), NULL, r, nr, w, nw);
+		ret = generic(sess, AR_OP_TF_MODEL_RUN, NULL, (uint64_t)model->remote_id,
+			      NULL, r, nr, w, nw);
 	for (int i = 0; i < nr_outputs; i++) {
 		size_t bytes;
 		int nd;
@@ -1146,7 +1146,8 @@ static int tflite_run(struct vaccel_session *sess, struct vaccel_resource *model
 	nalloc = nw / 2;
 	w[nw++] = targ(&st, sizeof(st), VACCEL_ARG_UINT8, 0);
 	if (!ret)
-		ret = generic(sess, AR_OP_TFLITE_MODEL_RUN, res_path(model), NULL, r, nr, w, nw);
+		ret = generic(sess, AR_OP_TFLITE_MODEL_RUN, NULL, (uint64_t)model->remote_id,
+			      NULL, r, nr, w, nw);
 	for (int i = 0; i < nr_outputs; i++) {
 		int32_t dims[OUT_DIMS];
 		size_t bytes;

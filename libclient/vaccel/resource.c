@@ -19,6 +19,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -532,6 +533,8 @@ err:
 	return ret;
 }
 
+static int remote_unregister(struct vaccel_resource *res, struct vaccel_session *sess);
+
 static void reg_link(struct reg *r)
 {
 	pthread_mutex_lock(&r->res->sessions_lock);
@@ -584,8 +587,13 @@ AR_VISIBLE int vaccel_resource_release(struct vaccel_resource *res)
 		return VACCEL_EINVAL;
 
 	pthread_mutex_lock(&reg_lock);
-	while (!ar__list_empty(&res->sessions))
-		reg_drop(container_of(res->sessions.next, struct reg, in_res));
+	while (!ar__list_empty(&res->sessions)) {
+		struct reg *r = container_of(res->sessions.next, struct reg, in_res);
+
+		(void)remote_unregister(res, r->sess);
+		reg_drop(r);
+	}
+	res->remote_id = 0;
 	pthread_mutex_unlock(&reg_lock);
 
 	pthread_mutex_destroy(&res->sessions_lock);
@@ -672,6 +680,105 @@ AR_VISIBLE int vaccel_resource_delete(struct vaccel_resource *res)
 /* ---- registration ---- */
 
 /*
+ * The broker's side of a registration (under reg_lock): the first ships
+ * res's blobs to the broker in a sealed memfd (ar_resource_pack), later
+ * ones attach the id it gave; a resource the broker freed meanwhile (its
+ * last session went) is shipped again.
+ */
+static int remote_register(struct vaccel_resource *res, struct vaccel_session *sess)
+{
+	struct ar_res_piece pieces[AR_WIRE_MAX_FILES];
+	struct ar_res_file files[AR_WIRE_MAX_FILES];
+	struct ar_queue *q;
+	uint64_t bytes, id = 0;
+	uint32_t sid, n = 0;
+	int fd, ret;
+
+	if (ar__vaccel_session_remote(sess, &sid))
+		return VACCEL_EINVAL;
+	if ((ret = ar__vaccel_queue(&q)))
+		return ar__vaccel_err(ret);
+	if (res->remote_id > 0) {
+		ret = ar_resource_attach(q, sid, (uint64_t)res->remote_id);
+		if (ret != -ENOENT)
+			goto out;
+		res->remote_id = 0;
+	}
+	if (!res->nr_blobs) {
+		ar__vaccel_log(VACCEL_LOG_ERROR, "resource %" PRId64 ": nothing to ship%s",
+			       res->id, res->path_type == VACCEL_PATH_REMOTE_FILE ?
+			       " (remote files are not fetched: built without libcurl)" : "");
+		return res->path_type == VACCEL_PATH_REMOTE_FILE ? VACCEL_ENOTSUP : VACCEL_EINVAL;
+	}
+	if (res->nr_blobs > AR_WIRE_MAX_FILES) {
+		ar__vaccel_log(VACCEL_LOG_ERROR, "resource %" PRId64 ": %zu files, at most %u",
+			       res->id, res->nr_blobs, AR_WIRE_MAX_FILES);
+		return VACCEL_EINVAL;
+	}
+	for (; n < res->nr_blobs; n++) {
+		const struct vaccel_blob *b = res->blobs[n];
+		struct stat st;
+
+		pieces[n] = (struct ar_res_piece){ .name = b->name, .fd = -1 };
+		if (b->data) {
+			pieces[n].data = b->data;
+			pieces[n].size = b->size;
+			continue;
+		}
+		pieces[n].fd = b->path ? open(b->path, O_RDONLY | O_CLOEXEC) : -1;
+		if (pieces[n].fd < 0 || fstat(pieces[n].fd, &st)) {
+			ret = -errno;
+			ar__vaccel_log(VACCEL_LOG_ERROR, "resource %" PRId64 ": cannot read %s: %m",
+				       res->id, b->path ? b->path : "(no path)");
+			if (pieces[n].fd >= 0)
+				close(pieces[n].fd);
+			goto close_files;
+		}
+		pieces[n].size = (uint64_t)st.st_size;
+	}
+	fd = ar_resource_pack(pieces, n, files, &bytes);
+	if (fd < 0) {
+		ret = fd;
+		ar__vaccel_log(VACCEL_LOG_ERROR, "resource %" PRId64 ": cannot pack it: %s",
+			       res->id, strerror(-ret));
+		goto close_files;
+	}
+	ret = ar_resource_register(q, sid, res->type, fd, bytes, files, n, &id);
+	close(fd);
+	if (!ret)
+		res->remote_id = (vaccel_id_t)id;
+close_files:
+	for (uint32_t i = 0; i < n; i++)
+		if (pieces[i].fd >= 0)
+			close(pieces[i].fd);
+out:
+	if (ret)
+		ar__vaccel_log(VACCEL_LOG_ERROR, "resource %" PRId64 ": the broker refused it: %s%s%s",
+			       res->id, strerror(-ret), ar_queue_error(q)[0] ? ": " : "",
+			       ar_queue_error(q));
+	return ar__vaccel_err(ret);
+}
+
+/* The broker's side of an unregistration; the session may be gone. */
+static int remote_unregister(struct vaccel_resource *res, struct vaccel_session *sess)
+{
+	struct ar_queue *q;
+	uint32_t sid;
+	int ret;
+
+	if (res->remote_id <= 0 || ar__vaccel_session_remote(sess, &sid))
+		return 0;
+	if ((ret = ar__vaccel_queue(&q)))
+		return ar__vaccel_err(ret);
+	ret = ar_resource_unregister(q, sid, (uint64_t)res->remote_id);
+	if (ret)
+		ar__vaccel_log(VACCEL_LOG_WARN, "resource %" PRId64 ": unregistering it from "
+			       "session %" PRId64 " on the broker: %s", res->id, sess->id,
+			       strerror(-ret));
+	return ar__vaccel_err(ret);
+}
+
+/*
  * Register res with a live session: its blobs are made at the first
  * registration (resource_add_blobs). Registering it again with the same
  * session is a no-op (VACCEL_OK, as upstream).
@@ -695,8 +802,12 @@ AR_VISIBLE int vaccel_resource_register(struct vaccel_resource *res,
 	ret = resource_add_blobs(res);
 	if (ret || reg_find(res, sess))
 		goto out;
+	ret = remote_register(res, sess);
+	if (ret)
+		goto out;
 	r = malloc(sizeof(*r));
 	if (!r) {
+		(void)remote_unregister(res, sess);
 		ret = VACCEL_ENOMEM;
 		goto out;
 	}
@@ -716,19 +827,24 @@ AR_VISIBLE int vaccel_resource_unregister(struct vaccel_resource *res,
 
 	if (!res || !sess || res->id <= 0)
 		return VACCEL_EINVAL;
+	int ret = 0;
+
 	pthread_mutex_lock(&reg_lock);
 	r = reg_find(res, sess);
-	if (r)
+	if (r) {
+		ret = remote_unregister(res, sess);
 		reg_drop(r);
+	}
 	pthread_mutex_unlock(&reg_lock);
-	return r ? 0 : VACCEL_EINVAL;
+	return r ? ret : VACCEL_EINVAL;
 }
 
 /*
  * Bring a buffer resource's bytes to sess's side. Refused (VACCEL_EPERM)
  * for a resource not registered with sess, VACCEL_EINVAL for one that is
- * not a buffer. Nothing travels in this issue: the resource stays in the
- * client, as upstream's resource of a local session does.
+ * not a buffer. The broker's copy is sealed (it cannot change on the
+ * host), so there is nothing to bring back: the client's bytes are the
+ * resource's.
  */
 AR_VISIBLE int vaccel_resource_sync(struct vaccel_resource *res,
 				    struct vaccel_session *sess)

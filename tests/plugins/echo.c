@@ -11,6 +11,7 @@
  * for every element.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +75,37 @@ static int fail_code(const char *symbol)
 
 /* ---- exec, exec_with_resource, opencv ---- */
 
+/* Whether path reads back exactly n bytes equal to data. */
+static bool reads_same(const char *path, const void *data, uint64_t n)
+{
+	char buf[65536];
+	uint64_t off = 0;
+	bool same = true;
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+
+	if (fd < 0)
+		return false;
+	for (;;) {
+		ssize_t k = read(fd, buf, sizeof(buf));
+
+		if (k <= 0) {
+			same = same && !k && off == n;
+			break;
+		}
+		if (off + (uint64_t)k > n || memcmp(buf, (const char *)data + off, (size_t)k)) {
+			same = false;
+			break;
+		}
+		off += (uint64_t)k;
+	}
+	close(fd);
+	return same;
+}
+
 static void record(const struct ar_op *op, struct echo_rec *rec)
 {
 	const struct ar_op_generic *g = &op->u.generic;
+	const struct ar_resource *res = g->resource;
 
 	memset(rec, 0, sizeof(*rec));
 	rec->magic = ECHO_MAGIC;
@@ -84,6 +113,17 @@ static void record(const struct ar_op *op, struct echo_rec *rec)
 	rec->nr_read = g->nr_read;
 	rec->nr_write = g->nr_write;
 	snprintf(rec->library, sizeof(rec->library), "%s", g->library ? g->library : "");
+	if (res && res->nr_files) {
+		const struct ar_resource_file *f = &res->files[0];
+
+		snprintf(rec->library, sizeof(rec->library), "%s", f->name);
+		rec->res_id = res->id;
+		rec->res_type = res->type;
+		rec->res_files = res->nr_files;
+		rec->res_size = f->size;
+		rec->res_fnv = echo_fnv(f->data, f->size);
+		rec->res_path_ok = reads_same(f->path, f->data, f->size);
+	}
 	snprintf(rec->symbol, sizeof(rec->symbol), "%s", g->symbol ? g->symbol : "");
 	for (uint32_t i = 0; i < g->nr_read && i < 32; i++)
 		rec->read[i] = (struct echo_arg){ g->read[i].type, g->read[i].custom_id,
@@ -242,12 +282,20 @@ static int echo_fpga(struct ar_op *op)
 
 /* ---- models ---- */
 
-/* A model's path must name a file. */
+/* A model's first file must have a path the plugin can open. */
 static int model_path(const struct ar_op *op)
 {
-	const char *p = op->u.generic.library;
+	const struct ar_resource *r = op->u.generic.resource;
+	const char *p = r && r->nr_files ? r->files[0].path : NULL;
 
 	return p && !access(p, R_OK) ? 0 : -ENOENT;
+}
+
+static const char *model_name(const struct ar_op *op)
+{
+	const struct ar_resource *r = op->u.generic.resource;
+
+	return r && r->nr_files ? r->files[0].name : "(none)";
 }
 
 /* tf's status argument: a code byte, then the message (the client's
@@ -275,15 +323,14 @@ static int echo_model_load(struct ar_op *op)
 	int ret = model_path(op);
 	char msg[300];
 
-	debug("%s %s", host->op_name(op->op), g->library ? g->library : "(none)");
+	debug("%s %s", host->op_name(op->op), model_name(op));
 	if (ret)
 		return ret;
 	if (op->op != AR_OP_TF_MODEL_LOAD && op->op != AR_OP_TF_MODEL_UNLOAD)
 		return g->nr_write ? -EPROTO : 0;
 	if (g->nr_write != 1)
 		return -EPROTO;
-	snprintf(msg, sizeof(msg), "%s %s", host->op_name(op->op),
-		 strrchr(g->library, '/') ? strrchr(g->library, '/') + 1 : g->library);
+	snprintf(msg, sizeof(msg), "%s %s", host->op_name(op->op), model_name(op));
 	return put_status(&g->write[0], 0, msg);
 }
 

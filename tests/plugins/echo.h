@@ -9,8 +9,13 @@
  * the plugin received, argument by argument, as the broker handed it over.
  * A symbol "echo_fail_<errno>" makes the op fail with that errno instead.
  *
- * Models: load/unload fail with ENOENT when the path the op carries names
- * no file (the broker runs on the test's host). Each run makes output j
+ * An op on a resource (exec_with_resource, the models) records in library
+ * its first file's name, and in res_* what the plugin got of it: its type,
+ * files, first file's size, an FNV-1a 64 of its bytes as mapped, and
+ * whether its path (/proc/self/fd/N) reads the same bytes.
+ *
+ * Models: load/unload fail with ENOENT when the model resource's first
+ * file has no path the plugin can open. Each run makes output j
  * from input j % nr_inputs: the same type and dims, every element times
  * ECHO_SCALE (or times the number a run option "scale=N" gives); outputs
  * past the inputs' count are left unwritten. tf's status message says
@@ -41,6 +46,21 @@ struct echo_rec {
 	char library[256];	/* "" when absent */
 	char symbol[64];
 	struct echo_arg read[32], write[32];
+	uint64_t res_id, res_size, res_fnv;
+	uint32_t res_type, res_files;
+	uint32_t res_path_ok;	/* its path reads back res_size identical bytes */
+	uint32_t resv;
 };
+
+/* FNV-1a 64, as echo records a resource's bytes. */
+static inline uint64_t echo_fnv(const void *p, uint64_t n)
+{
+	const unsigned char *b = (const unsigned char *)p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
 
 #endif /* ACCELRING_TESTS_ECHO_H */
