@@ -124,6 +124,147 @@ static void test_wire_stream_messages(void **state)
 	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
 }
 
+/* Resource messages keep every field; the decoder holds a register to
+ * exactly one of new content (a token with files) or an existing
+ * resource, names to their bounds, and a completion's reason to its. */
+static void test_wire_resource_messages(void **state)
+{
+	struct ar_wire_msg m, o;
+	uint8_t bytes[300];
+	char name[300];
+	const void *p;
+	void *c;
+
+	(void)state;
+	memset(bytes, 0xab, sizeof(bytes));
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_RES_OPEN;
+	m.u.res_open = (struct ar_wire_res_open){ .token = 9, .bytes = 1ull << 33 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.type, AR_WIRE_RES_OPEN);
+	assert_int_equal(o.u.res_open.token, 9);
+	assert_true(o.u.res_open.bytes == 1ull << 33);
+	free(c);
+	m.u.res_open.token = 0;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+
+	m.type = AR_WIRE_RES_DATA;
+	m.u.res_data = (struct ar_wire_res_data){ .token = 3, .off = 4096, .bytes = bytes,
+						  .len = sizeof(bytes) };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.res_data.token, 3);
+	assert_int_equal(o.u.res_data.off, 4096);
+	assert_int_equal(o.u.res_data.len, sizeof(bytes));
+	assert_memory_equal(o.u.res_data.bytes, bytes, sizeof(bytes));
+	free(c);
+
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_RES_REGISTER;
+	m.u.res_register = (struct ar_wire_res_register){ .id = 77, .session = 5, .token = 2,
+							  .type = 2, .nr_files = 2 };
+	m.u.res_register.files[0] = (struct ar_wire_file){ "model.pt", 0, 100 };
+	m.u.res_register.files[1] = (struct ar_wire_file){ "labels.txt", 4096, 7 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.res_register.id, 77);
+	assert_int_equal(o.u.res_register.session, 5);
+	assert_int_equal(o.u.res_register.token, 2);
+	assert_int_equal(o.u.res_register.type, 2);
+	assert_int_equal(o.u.res_register.nr_files, 2);
+	assert_string_equal(o.u.res_register.files[1].name, "labels.txt");
+	assert_int_equal(o.u.res_register.files[1].off, 4096);
+	assert_int_equal(o.u.res_register.files[1].len, 7);
+	free(c);
+	/* Both a token and a resource, or neither: refused, with the id. */
+	m.u.res_register.resource = 4;
+	assert_int_equal(roundtrip(&m, &o, &c), -EINVAL);
+	assert_int_equal(o.type, AR_WIRE_RES_REGISTER);
+	assert_int_equal(o.u.res_register.id, 77);
+	free(c);
+	m.u.res_register.token = 0;
+	assert_int_equal(roundtrip(&m, &o, &c), -EINVAL);	/* files without a token */
+	free(c);
+	m.u.res_register.nr_files = 0;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);		/* attach */
+	assert_int_equal(o.u.res_register.resource, 4);
+	free(c);
+	m.u.res_register.resource = 0;
+	assert_int_equal(roundtrip(&m, &o, &c), -EINVAL);
+	free(c);
+	m.u.res_register.token = 2;
+	assert_int_equal(roundtrip(&m, &o, &c), -EINVAL);	/* a token, no files */
+	free(c);
+	/* Names: at most AR_WIRE_MAX_FILE_NAME bytes; files: at most 64. */
+	memset(name, 'n', sizeof(name));
+	name[AR_WIRE_MAX_FILE_NAME + 1] = '\0';
+	m.u.res_register.nr_files = 1;
+	m.u.res_register.files[0] = (struct ar_wire_file){ name, 0, 1 };
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+	name[AR_WIRE_MAX_FILE_NAME] = '\0';
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	free(c);
+	m.u.res_register.nr_files = AR_WIRE_MAX_FILES + 1;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_RES_UNREGISTER;
+	m.u.res_unregister = (struct ar_wire_res_unregister){ .id = 8, .session = 3,
+							      .resource = 1ull << 40 };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.res_unregister.id, 8);
+	assert_int_equal(o.u.res_unregister.session, 3);
+	assert_true(o.u.res_unregister.resource == 1ull << 40);
+	free(c);
+
+	/* A completion's reason travels, never from the template. */
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_COMPLETION;
+	m.u.completion = (struct ar_wire_completion){ .id = 4, .status = -EPERM,
+						      .message = "not on exec-allow" };
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.completion.status, -EPERM);
+	assert_string_equal(o.u.completion.message, "not on exec-allow");
+	free(c);
+	memset(name, 'x', sizeof(name));
+	name[AR_WIRE_MAX_MESSAGE] = '\0';
+	m.u.completion.message = name;
+	assert_int_equal(ar_wire_encode(enc, &m, &p), -EINVAL);
+	m.u.completion.message = NULL;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_null(o.u.completion.message);
+	free(c);
+}
+
+/* A resource travels with exactly the ops that take one. */
+static void test_wire_generic_resource(void **state)
+{
+	struct ar_wire_msg m, o;
+	void *c;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = AR_WIRE_OP;
+	m.u.op = (struct ar_wire_op){ .id = 1, .session = 2, .op = AR_OP_EXEC_WITH_RESOURCE,
+				      .args_kind = AR_ARGS_GENERIC };
+	m.u.op.u.generic.symbol = "fn";
+	m.u.op.u.generic.resource = 12;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	assert_int_equal(o.u.op.u.generic.resource, 12);
+	free(c);
+	m.u.op.u.generic.resource = 0;
+	assert_int_equal(roundtrip(&m, &o, &c), -EINVAL);
+	free(c);
+	m.u.op.op = AR_OP_TORCH_MODEL_LOAD;
+	m.u.op.u.generic.symbol = NULL;
+	assert_int_equal(roundtrip(&m, &o, &c), -EINVAL);
+	free(c);
+	m.u.op.u.generic.resource = 3;
+	assert_int_equal(roundtrip(&m, &o, &c), 0);
+	free(c);
+	m.u.op.op = AR_OP_OPENCV;
+	assert_int_equal(roundtrip(&m, &o, &c), -EINVAL);
+	free(c);
+}
+
 /* Session open/close carry their request id, flags and session. */
 static void test_wire_session_roundtrip(void **state)
 {
@@ -290,6 +431,7 @@ static void test_wire_template_shapes(void **state)
 		m.u.completion.value = ~ids[i];
 		m.u.completion.nr_outputs = 0;
 		m.u.completion.nr_written = 0;
+		m.u.completion.message = NULL;
 		assert_int_equal(roundtrip(&m, &o, &c), 0);
 		assert_int_equal(o.type, AR_WIRE_COMPLETION);
 		assert_true(o.u.completion.id == ids[i]);
@@ -556,6 +698,8 @@ int main(void)
 		cmocka_unit_test(test_wire_generic_roundtrip),
 		cmocka_unit_test(test_wire_completion_roundtrip),
 		cmocka_unit_test(test_wire_stream_messages),
+		cmocka_unit_test(test_wire_resource_messages),
+		cmocka_unit_test(test_wire_generic_resource),
 		cmocka_unit_test(test_wire_template_shapes),
 		cmocka_unit_test(test_wire_encode_rejects_invalid),
 		cmocka_unit_test(test_wire_decode_rejects_bad_structure),

@@ -12,7 +12,10 @@
  *
  * Input: a sequence of commands, each one byte of opcode and its operands:
  *   0 k s    submit template k (noop, exec, classify with inline size s*8,
- *            session open/close, sgemm by ref), u8 k, u16 s
+ *            session open/close, sgemm by ref, a resource register of
+ *            upload s % 4 (uploads 1 and 2 wait: real sealed memfds) or
+ *            attach of id s, an unregister of id s, exec_with_resource on
+ *            id s), u8 k, u16 s
  *   1 d      SQ tail += d * 8 (d: i16), no record written
  *   2 k      reap up to k completions (u8) and release the CQ
  *   3        one worker pass
@@ -21,6 +24,9 @@
  *   6 n ...  submit n (u8) raw bytes as one record
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,8 +87,38 @@ static void submit_template(struct ar_wire_enc *e, struct ar_ring_prod *sq,
 
 	m.u.op.id = k * 65536 + s;
 	m.u.op.session = sid;
-	switch (k % 6) {
+	switch (k % 9) {
 	case 0:
+		break;
+	case 6: {
+		static const char *const names[] = { "f", "../f", "a/b", "" };
+
+		m.type = AR_WIRE_RES_REGISTER;
+		m.u.res_register.id = s;
+		m.u.res_register.session = s & 0x100 ? s : sid;
+		m.u.res_register.type = s >> 12;
+		if (s & 0x200) {
+			m.u.res_register.resource = s & 0xff;
+		} else {
+			m.u.res_register.token = s % 4;
+			m.u.res_register.nr_files = 1;
+			m.u.res_register.files[0] = (struct ar_wire_file){
+				.name = names[(s >> 4) % 4], .off = (s >> 6) & 3,
+				.len = 4096 - ((s >> 8) & 1) };
+		}
+		break;
+	}
+	case 7:
+		m.type = AR_WIRE_RES_UNREGISTER;
+		m.u.res_unregister.id = s;
+		m.u.res_unregister.session = sid;
+		m.u.res_unregister.resource = s & 0xff;
+		break;
+	case 8:
+		m.u.op.op = AR_OP_EXEC_WITH_RESOURCE;
+		m.u.op.args_kind = AR_ARGS_GENERIC;
+		m.u.op.u.generic.symbol = "fn";
+		m.u.op.u.generic.resource = s & 0xff;
 		break;
 	case 1:
 		m.u.op.op = AR_OP_EXEC;
@@ -167,6 +203,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	sid = ar__session_open(c->tenant, c->id, 0);
 	if (sid < 0)
 		abort();
+	/* Two uploads waiting, as the loop would leave them (resource.c). */
+	ar__res_conn_init(c);
+	for (uint32_t t = 1; t <= 2; t++) {
+		struct ar_wire_res_open o = { .token = t, .bytes = 4096 };
+		int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		char why[256], page[4096];
+
+		memset(page, (int)t, sizeof(page));
+		if (fd < 0 || pwrite(fd, page, sizeof(page), 0) != sizeof(page) ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+					   F_SEAL_SEAL) ||
+		    ar__res_open(&b, c, &o, fd, why, sizeof(why)))
+			abort();
+	}
 
 	while (r.left) {
 		unsigned op = u8(&r) % 7, taken;
@@ -224,6 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (atomic_load(&c->poisoned) && ar__worker_pass(w, ch))
 		abort();
 	ar__sessions_drop(c->tenant, c->id);
+	ar__res_conn_fini(c);
 	ar__tenant_put(c->tenant);
 	ar_region_release(&c->region);
 	ar_wire_enc_destroy(e);
