@@ -295,28 +295,38 @@ int ar__res_data(struct ar_conn *c, const struct ar_wire_res_data *d, char *why,
 {
 	struct ar_res_upload *u;
 	const uint8_t *p = d->bytes;
-	uint64_t off = d->off, left = d->len;
+	uint64_t off = d->off, left = d->len, bytes = 0, received = 0;
+	bool filling = false, refused = false;
+	int fd = -1;
 
-	/* Only the loop changes an upload that is still being filled, and
-	 * a worker takes only a full one: no lock needed past the lookup. */
+	/* A worker takes only a full upload (or a refused one, whose data
+	 * is all before its register on the socket), so one being filled
+	 * is the loop's alone; read it under the lock all the same. */
 	pthread_mutex_lock(&c->res_lock);
 	u = d->token ? upload_find(c, d->token) : NULL;
+	if (u) {
+		refused = u->status != 0;
+		filling = u->pool && u->received < u->bytes;
+		fd = u->fd;
+		bytes = u->bytes;
+		received = u->received;
+	}
 	pthread_mutex_unlock(&c->res_lock);
-	if (u && u->status)
-		return 0;	/* refused at its ResourceOpen */
-	if (!u || !u->pool || u->received == u->bytes) {
+	if (refused)
+		return 0;	/* refused at its ResourceOpen: dropped */
+	if (!filling) {
 		snprintf(why, cap, "data for token %u, which has no upload being filled",
 			 d->token);
 		return -EPROTO;
 	}
-	if (off != u->received || left > u->bytes - u->received) {
+	if (off != received || left > bytes - received) {
 		snprintf(why, cap, "data [%" PRIu64 ", +%" PRIu64 ") for token %u, which "
 			 "has %" PRIu64 " of %" PRIu64 " bytes: in order, and no more",
-			 off, left, d->token, u->received, u->bytes);
+			 off, left, d->token, received, bytes);
 		return -EPROTO;
 	}
 	while (left) {
-		ssize_t n = pwrite(u->fd, p, left, (off_t)off);
+		ssize_t n = pwrite(fd, p, left, (off_t)off);
 
 		if (n <= 0) {
 			snprintf(why, cap, "cannot store a resource's bytes: %s",
@@ -328,7 +338,7 @@ int ar__res_data(struct ar_conn *c, const struct ar_wire_res_data *d, char *why,
 		left -= (uint64_t)n;
 	}
 	/* Sealed before a worker can see it full. */
-	if (off == u->bytes && fcntl(u->fd, F_ADD_SEALS, SEALS_REQUIRED)) {
+	if (off == bytes && fcntl(fd, F_ADD_SEALS, SEALS_REQUIRED)) {
 		snprintf(why, cap, "cannot seal a resource: %s", strerror(errno));
 		return -EIO;
 	}
