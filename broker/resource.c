@@ -658,14 +658,17 @@ int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
 	}
 	same = find_same_locked(t, r);
 	if (same) {
-		/* Stored once: the new copy and its charge go. */
+		/* Stored once: the new copy and its charge go. Its id is read
+		 * under the lock: once it is dropped, a teardown may free it. */
+		uint64_t same_id = same->pub.id;
+
 		ret = link_locked(s, same);
 		uncharge_locked(t, r->bytes);
 		pthread_mutex_unlock(&t->lock);
 		ar_debug("tenant %u: resource %" PRIu64 " again (%" PRIu64 " bytes): stored once",
-			 t->id, same->pub.id, r->bytes);
+			 t->id, same_id, r->bytes);
 		if (!ret)
-			*id = same->pub.id;
+			*id = same_id;
 		res_free(r);
 		return ret;
 	}
@@ -679,10 +682,12 @@ int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
 	}
 	r->next = t->res;
 	t->res = r;
-	pthread_mutex_unlock(&t->lock);
 	*id = r->pub.id;
+	/* Logged under the lock: once it is dropped, the session's close
+	 * (the loop's teardown) may free r. */
 	ar_debug("tenant %u: resource %" PRIu64 ": type %u, %u files, %" PRIu64 " bytes",
 		 t->id, r->pub.id, r->pub.type, r->pub.nr_files, r->bytes);
+	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
 
