@@ -42,6 +42,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,90 @@ static int call_exec(void *func, struct ar_op *op, struct vaccel_session *sess)
 	return ret;
 }
 
+/*
+ * A shipped resource (broker/resource.c) as the struct vaccel_resource an
+ * upstream plugin takes: one MAPPED blob per file, its bytes the broker's
+ * read-only mapping, its path /proc/self/fd/N where the file has one (a
+ * single-file resource), else NULL; paths the same. Lives for the call.
+ */
+struct vres {
+	struct vaccel_resource res;
+	struct vaccel_blob blob[AR_WIRE_MAX_FILES];
+	struct vaccel_blob *blobs[AR_WIRE_MAX_FILES];
+	char *paths[AR_WIRE_MAX_FILES];
+};
+
+static int vres_build(struct vres *v, const struct ar_resource *r, uint32_t type)
+{
+	if (!r || r->type != type || !r->nr_files || r->nr_files > AR_WIRE_MAX_FILES)
+		return -EINVAL;
+	memset(&v->res, 0, sizeof(v->res));
+	v->res.id = (vaccel_id_t)r->id;
+	v->res.remote_id = (vaccel_id_t)r->id;
+	v->res.type = (vaccel_resource_type_t)r->type;
+	v->res.path_type = VACCEL_PATH_LOCAL_FILE;
+	for (uint32_t i = 0; i < r->nr_files; i++) {
+		const struct ar_resource_file *f = &r->files[i];
+
+		v->blob[i] = (struct vaccel_blob){ .type = VACCEL_BLOB_MAPPED,
+						   .name = (char *)f->name,
+						   .path = (char *)f->path,
+						   .data = (uint8_t *)f->data,
+						   .size = (size_t)f->size };
+		v->blobs[i] = &v->blob[i];
+		v->paths[i] = (char *)f->path;
+	}
+	v->res.blobs = v->blobs;
+	v->res.nr_blobs = r->nr_files;
+	v->res.paths = v->paths;
+	v->res.nr_paths = r->nr_files;
+	v->res.entry = (struct vaccel_list_entry)LIST_ENTRY_INIT(v->res.entry);
+	v->res.sessions = (struct vaccel_list_entry)LIST_ENTRY_INIT(v->res.sessions);
+	pthread_mutex_init(&v->res.sessions_lock, NULL);
+	return 0;
+}
+
+static void vres_done(struct vres *v)
+{
+	pthread_mutex_destroy(&v->res.sessions_lock);
+}
+
+typedef int (*exec_res_fn)(struct vaccel_session *, struct vaccel_resource *, const char *,
+			   struct vaccel_arg *, size_t, struct vaccel_arg *, size_t);
+
+static int call_exec_res(void *func, struct ar_op *op, struct vaccel_session *sess)
+{
+	const struct ar_op_generic *g = &op->u.generic;
+	struct vargs va;
+	struct vres v;
+	int ret;
+
+	if (!g->symbol || vres_build(&v, g->resource, VACCEL_RESOURCE_LIB))
+		return -EINVAL;
+	if (!(ret = vargs_build(&va, g, 0))) {
+		ret = ((exec_res_fn)func)(sess, &v.res, g->symbol, va.r, va.nr, va.w, va.nw);
+		vargs_done(&va, g);
+	}
+	vres_done(&v);
+	return ret;
+}
+
+typedef int (*model_fn)(struct vaccel_session *, struct vaccel_resource *);
+
+/* torch_model_load, tflite_model_load / unload: (session, model). */
+static int call_model(void *func, struct ar_op *op, struct vaccel_session *sess)
+{
+	const struct ar_op_generic *g = &op->u.generic;
+	struct vres v;
+	int ret;
+
+	if (g->nr_read || g->nr_write || vres_build(&v, g->resource, VACCEL_RESOURCE_MODEL))
+		return -EINVAL;
+	ret = ((model_fn)func)(sess, &v.res);
+	vres_done(&v);
+	return ret;
+}
+
 static int call_opencv(void *func, struct ar_op *op, struct vaccel_session *sess)
 {
 	const struct ar_op_generic *g = &op->u.generic;
@@ -371,8 +456,8 @@ static int call_fpga(void *func, struct ar_op *op, struct vaccel_session *sess)
 	return ret;
 }
 
-#define NEEDS_RESOURCE "it takes a vaccel_resource, which the broker does not hold yet"
-#define NEEDS_TENSOR "it takes vaccel_torch_tensors, which the broker does not build yet"
+#define NEEDS_STATUS "it takes a vaccel_tf_status, which the broker does not build yet"
+#define NEEDS_TENSOR "it takes tensors, which the broker does not build yet"
 
 /* Every vAccel op: its adapter, or why the broker does not serve it. */
 static const struct {
@@ -381,20 +466,20 @@ static const struct {
 } adapters[VACCEL_OP_MAX] = {
 	[VACCEL_OP_NOOP] = { call_noop, NULL },
 	[VACCEL_OP_EXEC] = { call_exec, NULL },
-	[VACCEL_OP_EXEC_WITH_RESOURCE] = { NULL, NEEDS_RESOURCE },
+	[VACCEL_OP_EXEC_WITH_RESOURCE] = { call_exec_res, NULL },
 	[VACCEL_OP_IMAGE_CLASSIFY] = { call_classify, NULL },
 	[VACCEL_OP_IMAGE_DETECT] = { call_image, NULL },
 	[VACCEL_OP_IMAGE_SEGMENT] = { call_image, NULL },
 	[VACCEL_OP_IMAGE_POSE] = { call_image, NULL },
 	[VACCEL_OP_IMAGE_DEPTH] = { call_image, NULL },
-	[VACCEL_OP_TF_MODEL_LOAD] = { NULL, NEEDS_RESOURCE },
-	[VACCEL_OP_TF_MODEL_UNLOAD] = { NULL, NEEDS_RESOURCE },
-	[VACCEL_OP_TF_MODEL_RUN] = { NULL, NEEDS_RESOURCE },
-	[VACCEL_OP_TFLITE_MODEL_LOAD] = { NULL, NEEDS_RESOURCE },
-	[VACCEL_OP_TFLITE_MODEL_UNLOAD] = { NULL, NEEDS_RESOURCE },
-	[VACCEL_OP_TFLITE_MODEL_RUN] = { NULL, NEEDS_RESOURCE },
-	[VACCEL_OP_TORCH_MODEL_LOAD] = { NULL, NEEDS_RESOURCE },
-	[VACCEL_OP_TORCH_MODEL_RUN] = { NULL, NEEDS_RESOURCE },
+	[VACCEL_OP_TF_MODEL_LOAD] = { NULL, NEEDS_STATUS },
+	[VACCEL_OP_TF_MODEL_UNLOAD] = { NULL, NEEDS_STATUS },
+	[VACCEL_OP_TF_MODEL_RUN] = { NULL, NEEDS_TENSOR },
+	[VACCEL_OP_TFLITE_MODEL_LOAD] = { call_model, NULL },
+	[VACCEL_OP_TFLITE_MODEL_UNLOAD] = { call_model, NULL },
+	[VACCEL_OP_TFLITE_MODEL_RUN] = { NULL, NEEDS_TENSOR },
+	[VACCEL_OP_TORCH_MODEL_LOAD] = { call_model, NULL },
+	[VACCEL_OP_TORCH_MODEL_RUN] = { NULL, NEEDS_TENSOR },
 	[VACCEL_OP_TORCH_SGEMM] = { NULL, NEEDS_TENSOR },
 	[VACCEL_OP_BLAS_SGEMM] = { call_sgemm, NULL },
 	[VACCEL_OP_FPGA_ARRAYCOPY] = { call_fpga, NULL },
@@ -635,7 +720,7 @@ int ar__vplugin_open(struct ar_loaded_plugin *lp, const char *name,
 /* One info line per reason: the ops vp registered that get no route. */
 static void log_unserved(const struct ar_vplugin *vp)
 {
-	const char *reasons[] = { NEEDS_RESOURCE, NEEDS_TENSOR };
+	const char *reasons[] = { NEEDS_STATUS, NEEDS_TENSOR };
 
 	for (size_t r = 0; r < sizeof(reasons) / sizeof(reasons[0]); r++) {
 		char list[512];

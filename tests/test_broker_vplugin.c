@@ -93,9 +93,9 @@ static void test_vplugin_loaded_and_logged(void **state)
 {
 	(void)state;
 	assert_true(test_broker_logged(&broker, "loaded vAccel plugin vaccel_style 1.0"));
-	assert_true(test_broker_logged(&broker, "(13 ops)"));
+	assert_true(test_broker_logged(&broker, "(15 ops)"));
 	assert_true(test_broker_logged(&broker, "vAccel plugin vaccel_style: not serving "
-					       "torch_model_load (it takes a vaccel_resource"));
+					       "tf_model_load (it takes a vaccel_tf_status"));
 }
 
 /* vaccel_noop runs the plugin's noop: its count grows by exactly the
@@ -200,6 +200,44 @@ static void test_vplugin_sgemm_matches_cblas(void **state)
 		free(c1);
 		free(c2);
 	}
+	assert_int_equal(vaccel_session_release(&s), 0);
+}
+
+/* A shipped resource reaches an upstream plugin as the vaccel_resource it
+ * takes: a LIB's bytes in its first blob (summed by the plugin), with a
+ * path of the broker's that reads back the same bytes; a model for torch's
+ * load likewise. */
+static void test_vplugin_resources(void **state)
+{
+	struct vaccel_session s;
+	struct vaccel_resource lib, model;
+	uint8_t bytes[10000], same = 0;
+	uint64_t sum = 0, want = 0;
+	struct vaccel_arg w[2] = { arg(&sum, 8, VACCEL_ARG_UINT64, 0),
+				   arg(&same, 1, VACCEL_ARG_UINT8, 0) };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bytes); i++) {
+		bytes[i] = (uint8_t)(i * 31 + 7);
+		want += bytes[i];
+	}
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	assert_int_equal(vaccel_resource_init_from_buf(&lib, bytes, sizeof(bytes),
+						       VACCEL_RESOURCE_LIB, "libx.so", true), 0);
+	assert_int_equal(vaccel_resource_init_from_buf(&model, bytes, 100,
+						       VACCEL_RESOURCE_MODEL, "m.pt", true), 0);
+	assert_int_equal(vaccel_resource_register(&lib, &s), 0);
+	assert_int_equal(vaccel_resource_register(&model, &s), 0);
+	assert_int_equal(vaccel_exec_with_resource(&s, &lib, "resource_sum", NULL, 0, w, 2), 0);
+	assert_true(sum == want);
+	assert_int_equal(same, 1);
+	assert_int_equal(vaccel_exec_with_resource(&s, &lib, "other", NULL, 0, w, 2),
+			 VACCEL_ENOENT);
+	assert_int_equal(vaccel_torch_model_load(&s, &model), 0);
+	assert_int_equal(vaccel_resource_unregister(&model, &s), 0);
+	assert_int_equal(vaccel_resource_unregister(&lib, &s), 0);
+	assert_int_equal(vaccel_resource_release(&model), 0);
+	assert_int_equal(vaccel_resource_release(&lib), 0);
 	assert_int_equal(vaccel_session_release(&s), 0);
 }
 
@@ -468,20 +506,25 @@ static void test_vplugin_misaligned_args_aligned(void **state)
 	ar_client_close(c);
 }
 
-/* An op the plugin registered but the broker cannot serve (it needs a
- * resource object), and one it did not register: ENOTSUP, as upstream
- * answers when no plugin implements an op. */
+/* An op the plugin registered but the broker cannot serve (tf's load
+ * takes a status object), and one it did not register: ENOTSUP, as
+ * upstream answers when no plugin implements an op. */
 static void test_vplugin_unserved_enotsup(void **state)
 {
+	static const char bytes[] = "a tf model";
 	struct vaccel_session s;
+	struct vaccel_resource model;
+	struct vaccel_tf_status st = { 0 };
 	unsigned char img[8] = { 0 }, name[8];
 
 	(void)state;
-	assert_int_equal(native_generic(AR_OP_TORCH_MODEL_LOAD, "model.pt", NULL, NULL, 0,
-					NULL, 0), -ENOTSUP);
-	assert_int_equal(native_generic(AR_OP_TF_MODEL_LOAD, "model.pb", NULL, NULL, 0,
-					NULL, 0), -ENOTSUP);
 	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	assert_int_equal(vaccel_resource_init_from_buf(&model, bytes, sizeof(bytes),
+						       VACCEL_RESOURCE_MODEL, "m.pb", true), 0);
+	assert_int_equal(vaccel_resource_register(&model, &s), 0);
+	assert_int_equal(vaccel_tf_model_load(&s, &model, &st), VACCEL_ENOTSUP);
+	assert_int_equal(vaccel_resource_unregister(&model, &s), 0);
+	assert_int_equal(vaccel_resource_release(&model), 0);
 	assert_int_equal(vaccel_image_pose(&s, img, name, sizeof(img), sizeof(name)),
 			 VACCEL_ENOTSUP);
 	/* And the broker serves on. */
@@ -705,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_vplugin_concurrent_clients),
 		cmocka_unit_test(test_vplugin_sgemm_matches_cblas),
 		cmocka_unit_test(test_vplugin_exec_typed_args),
+		cmocka_unit_test(test_vplugin_resources),
 		cmocka_unit_test(test_vplugin_session_seen),
 		cmocka_unit_test(test_vplugin_image_ops),
 		cmocka_unit_test(test_vplugin_minmax_fpga_opencv),

@@ -18,11 +18,18 @@
  *   depth         fails with VACCEL_ENODEV; segment returns a code that is
  *                 no VACCEL_E* (123456)
  *   minmax, fpga  computed; opencv: each write is a copy of its read
- *   torch load    registered, but the broker cannot serve it
+ *   exec_with_resource  "resource_sum": the sum of the LIB resource's
+ *                 first file's bytes into a UINT64, and whether its blob's
+ *                 path reads back the same bytes into a UINT8
+ *   torch load    VACCEL_OK if the model's first blob has bytes and a path
+ *                 that opens, else VACCEL_ENOENT
+ *   tf load       registered, but the broker cannot serve it
  */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vaccel.h>
 
@@ -301,10 +308,66 @@ static int v_opencv(struct vaccel_session *sess, struct vaccel_arg *read, int nr
 	return VACCEL_OK;
 }
 
+/* Whether path reads back exactly the n bytes at data. */
+static uint8_t reads_back(const char *path, const uint8_t *data, size_t n)
+{
+	uint8_t buf[4096];
+	size_t off = 0;
+	ssize_t k;
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+
+	if (fd < 0)
+		return 0;
+	while ((k = read(fd, buf, sizeof(buf))) > 0) {
+		if (off + (size_t)k > n || memcmp(buf, data + off, (size_t)k))
+			break;
+		off += (size_t)k;
+	}
+	close(fd);
+	return k == 0 && off == n;
+}
+
+static int v_exec_res(struct vaccel_session *sess, struct vaccel_resource *res,
+		      const char *fn_symbol, struct vaccel_arg *read, size_t nr_read,
+		      struct vaccel_arg *write, size_t nr_write)
+{
+	const struct vaccel_blob *b;
+	uint64_t sum = 0;
+	uint8_t same;
+
+	(void)read;
+	(void)nr_read;
+	if (!sess || !res || !fn_symbol || strcmp(fn_symbol, "resource_sum"))
+		return VACCEL_ENOENT;
+	if (res->type != VACCEL_RESOURCE_LIB || !res->nr_blobs || !res->blobs[0] ||
+	    nr_write != 2 || !is(&write[0], VACCEL_ARG_UINT64, 8) ||
+	    !is(&write[1], VACCEL_ARG_UINT8, 1))
+		return VACCEL_EINVAL;
+	b = res->blobs[0];
+	for (size_t i = 0; i < b->size; i++)
+		sum += b->data[i];
+	same = reads_back(b->path, b->data, b->size);
+	memcpy(write[0].buf, &sum, 8);
+	memcpy(write[1].buf, &same, 1);
+	return VACCEL_OK;
+}
+
 static int v_torch_load(struct vaccel_session *sess, struct vaccel_resource *model)
+{
+	const struct vaccel_blob *b;
+
+	if (!sess || !model || !model->nr_blobs || !(b = model->blobs[0]) || !b->size ||
+	    !b->data || !reads_back(b->path, b->data, b->size))
+		return VACCEL_ENOENT;
+	return VACCEL_OK;
+}
+
+static int v_tf_load(struct vaccel_session *sess, struct vaccel_resource *model,
+		     struct vaccel_tf_status *status)
 {
 	(void)sess;
 	(void)model;
+	(void)status;
 	return VACCEL_OK;
 }
 
@@ -323,6 +386,8 @@ static struct vaccel_op ops[] = {
 	VACCEL_OP_INIT(ops[11], VACCEL_OP_FPGA_VECTORADD, v_vadd),
 	VACCEL_OP_INIT(ops[12], VACCEL_OP_OPENCV, v_opencv),
 	VACCEL_OP_INIT(ops[13], VACCEL_OP_TORCH_MODEL_LOAD, v_torch_load),
+	VACCEL_OP_INIT(ops[14], VACCEL_OP_EXEC_WITH_RESOURCE, v_exec_res),
+	VACCEL_OP_INIT(ops[15], VACCEL_OP_TF_MODEL_LOAD, v_tf_load),
 };
 
 static int init(void)
