@@ -24,6 +24,7 @@ PACKAGES=(
 	libsystemd-dev		# broker: systemd socket activation
 	liblttng-ust-dev	# tracepoints (include/accelring/tp.h)
 	liburing-dev		# broker: event loop
+	libssl-dev		# broker: SHA-256 of resources (libcrypto)
 	lttng-tools		# lttng-sessiond, lttng: recording traces
 	pkg-config
 	python3-yaml		# the container test reads the Kubernetes manifests
