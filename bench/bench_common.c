@@ -195,8 +195,22 @@ void print_table(const char *footer)
 		for (int i = 0; i < nresults; i++) {
 			struct result *r = &results[i];
 
-			printf("{\"name\":\"%s\",\"p50_ns\":%.1f,\"p99_ns\":%.1f,"
-			       "\"p999_ns\":%.1f,", r->name, r->p50, r->p99, r->p999);
+			if (r->skipped) {
+				/* No figures: bench/run shows the row and its
+				 * note, and --check lets it be. */
+				printf("{\"name\":\"%s\",\"p50_ns\":null,\"p99_ns\":null,"
+				       "\"p999_ns\":null,\"ops_per_s\":null,\"ratio\":null,"
+				       "\"baseline\":\"%s\",\"pinned\":%s,\"skipped\":true,"
+				       "\"note\":\"%s\"}\n", r->name, r->name,
+				       bench.pinned ? "true" : "false", r->note);
+				continue;
+			}
+			printf("{\"name\":\"%s\",\"p50_ns\":%.1f,\"p99_ns\":%.1f,",
+			       r->name, r->p50, r->p99);
+			if (r->p999 >= 0)
+				printf("\"p999_ns\":%.1f,", r->p999);
+			else
+				printf("\"p999_ns\":null,");
 			if (r->ops > 0)
 				printf("\"ops_per_s\":%.0f,", r->ops);
 			else
@@ -212,12 +226,19 @@ void print_table(const char *footer)
 	       "p99 ns", "p99.9 ns", "ops/s", "ratio", "baseline; notes");
 	for (int i = 0; i < nresults; i++) {
 		struct result *r = &results[i];
-		char ops[32] = "-";
+		char ops[32] = "-", p999[32] = "-";
 
+		if (r->skipped) {
+			printf("%-30s %10s %10s %10s %12s %8s  -; %s\n", r->name, "-", "-",
+			       "-", "-", "-", r->note);
+			continue;
+		}
 		if (r->ops > 0)
 			snprintf(ops, sizeof(ops), "%.1fM", r->ops / 1e6);
-		printf("%-30s %10.1f %10.1f %10.1f %12s %8.2f  %s; %s\n", r->name,
-		       r->p50, r->p99, r->p999, ops, r->ratio, r->baseline, r->note);
+		if (r->p999 >= 0)
+			snprintf(p999, sizeof(p999), "%.1f", r->p999);
+		printf("%-30s %10.1f %10.1f %10s %12s %8.2f  %s; %s\n", r->name,
+		       r->p50, r->p99, p999, ops, r->ratio, r->baseline, r->note);
 	}
 	printf("\n%s\n%s\n", footer,
 	       bench.pinned ? "Processes pinned to two CPUs." :

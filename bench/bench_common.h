@@ -20,10 +20,11 @@ extern struct bench_opt bench;
 struct result {
 	char name[64];
 	char baseline[64];
-	double p50, p99, p999;	/* ns per op */
+	double p50, p99, p999;	/* ns per op; p999 < 0: too few samples */
 	double ops;		/* ops/s, 0 for latency rows */
 	double ratio;		/* times the baseline's cost */
-	char note[96];
+	bool skipped;		/* not measured; note says why */
+	char note[160];
 };
 extern struct result results[64];
 extern int nresults;
