@@ -11,7 +11,7 @@
  * more than `batch` requests, and a poisoned channel takes none.
  *
  * Input: a sequence of commands, each one byte of opcode and its operands:
- *   0 k s    submit template k (noop, exec, classify with inline size s*8,
+ *   0 k s    submit template k (noop, opencv, classify with inline size s*8,
  *            session open/close, sgemm by ref), u8 k, u16 s
  *   1 d      SQ tail += d * 8 (d: i16), no record written
  *   2 k      reap up to k completions (u8) and release the CQ
@@ -85,10 +85,10 @@ static void submit_template(struct ar_wire_enc *e, struct ar_ring_prod *sq,
 	case 0:
 		break;
 	case 1:
-		m.u.op.op = AR_OP_EXEC;
+		/* Generic arguments, served by noop (exec's are the exec
+		 * plugin's). */
+		m.u.op.op = AR_OP_OPENCV;
 		m.u.op.args_kind = AR_ARGS_GENERIC;
-		m.u.op.u.generic.library = "lib";
-		m.u.op.u.generic.symbol = "fn";
 		m.u.op.u.generic.nr_read = 1;
 		m.u.op.u.generic.read[0] = (struct ar_wire_buf){
 			.kind = AR_BUF_BYTES, .bytes = blob, .len = s % sizeof(blob) };
