@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * noop - implements every op and does nothing but log its arguments (at
- * debug level) and return upstream vAccel's noop plugin's dummy outputs.
- * It measures the framework itself: a noop op's cost is accelring's cost.
+ * noop - implements every op but exec and exec_with_resource, and does
+ * nothing but log its arguments (at debug level) and return upstream
+ * vAccel's noop plugin's dummy outputs. It measures the framework itself:
+ * a noop op's cost is accelring's cost. The exec ops are the exec
+ * plugin's: a success from noop would tell a client that its function ran.
  * It says what it wrote, as any plugin should (struct ar_buf): an output
  * it leaves alone gets len 0, so that nothing of it is returned (an inline
  * output's unwritten bytes, a stream peer's data-area range in Chunks).
@@ -98,8 +100,22 @@ static int noop_init(const struct ar_plugin_host *h)
 	return 0;
 }
 
-/* Every op of the table (accelring/optable.h). */
-#define OP_(num, NAME, ...) { AR_OP_##NAME, noop_any },
+/*
+ * Every op of the table (accelring/optable.h) but those NOOP_SKIP_<NAME>
+ * names, filtered as the kernel's IS_ENABLED() does (include/linux/
+ * kconfig.h): a NOOP_SKIP_<NAME> defined as "," shifts the 1 into the
+ * second argument, which picks the empty NOOP_ENTRY_1.
+ */
+#define NOOP_SKIP_EXEC ,
+#define NOOP_SKIP_EXEC_WITH_RESOURCE ,
+#define NOOP_SECOND_(a, b, ...) b
+#define NOOP_SECOND(...) NOOP_SECOND_(__VA_ARGS__)
+#define NOOP_CAT_(a, b) a##b
+#define NOOP_CAT(a, b) NOOP_CAT_(a, b)
+#define NOOP_ENTRY_0(NAME) { AR_OP_##NAME, noop_any },
+#define NOOP_ENTRY_1(NAME)
+#define OP_(num, NAME, ...) \
+	NOOP_CAT(NOOP_ENTRY_, NOOP_SECOND(NOOP_SKIP_##NAME 1, 0))(NAME)
 static const struct ar_plugin_op noop_ops[] = { AR_OP_TABLE(OP_) };
 #undef OP_
 

@@ -25,6 +25,11 @@
 #include <vaccel.h>
 
 #include "broker_harness.h"
+#include "exec_lib.h"
+
+#ifndef AR_TEST_EXEC_LIB
+#error "AR_TEST_EXEC_LIB must name the exec test library"
+#endif
 
 static struct test_broker broker;
 
@@ -222,18 +227,117 @@ static void test_broker_image_ops(void **state)
 	assert_int_equal(vaccel_session_release(&s), 0);
 }
 
-/* exec and genop reach the broker (answered by noop); genop's sgemm is the
- * real sgemm. */
-static void test_broker_exec_and_genop(void **state)
+/* The checksum tests/plugins/exec_lib.h defines, computed here. */
+static uint64_t fnv_checksum(const uint8_t *p, size_t n, uint32_t seed, uint32_t rounds)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+
+	while (rounds--)
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* vaccel_exec runs a real function of a library on the broker's
+ * exec-allow (the exec plugin), inline and through the data area: its
+ * results are the test's own computation; a function that fails is
+ * ENOEXEC, an unlisted symbol or library EPERM, a missing one ENOENT
+ * (under the allowed path), and all 32 + 32 arguments arrive in order
+ * (ar_test_count). */
+static void test_broker_exec_runs_allowed_function(void **state)
+{
+	static uint8_t big[300000];
+	size_t sizes[] = { 0, 1, 100, sizeof(big) };
+	struct vaccel_session s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 2654435761u >> 11);
+	assert_int_equal(vaccel_session_init(&s, 0), 0);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct ar_test_exec_in in = { .seed = (uint32_t)k * 7, .rounds = 2 };
+		struct ar_test_exec_out out;
+		uint64_t sum = 0;
+		struct vaccel_arg r[] = {
+			{ .buf = big, .size = sizes[k], .type = VACCEL_ARG_BUFFER },
+			{ .buf = &in, .size = sizeof(in), .type = VACCEL_ARG_CUSTOM,
+			  .custom_type_id = AR_TEST_EXEC_IN_ID },
+		};
+		struct vaccel_arg w[] = {
+			{ .buf = &sum, .size = sizeof(sum), .type = VACCEL_ARG_UINT64 },
+			{ .buf = &out, .size = sizeof(out), .type = VACCEL_ARG_RAW },
+		};
+
+		memset(&out, 0xee, sizeof(out));
+		assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_checksum", r, 2,
+					     w, 2), 0);
+		assert_int_equal(sum, fnv_checksum(big, sizes[k], in.seed, in.rounds));
+		assert_int_equal(out.bytes, sizes[k]);
+		assert_int_equal(out.type_seen, VACCEL_ARG_BUFFER);
+		{
+			uint32_t nz = 0;
+
+			for (size_t i = 0; i < sizes[k]; i++)
+				nz += big[i] != 0;
+			assert_int_equal(out.nonzero, nz);
+		}
+		/* The same through vaccel_genop, exec's op number first. */
+		if (k == 2) {
+			uint8_t op = VACCEL_OP_EXEC;
+			char lib[] = AR_TEST_EXEC_LIB, sym[] = "ar_test_checksum";
+			struct vaccel_arg g[] = {
+				{ .size = 1, .buf = &op }, { .size = sizeof(lib), .buf = lib },
+				{ .size = sizeof(sym), .buf = sym }, r[0], r[1],
+			};
+
+			sum = 0;
+			assert_int_equal(vaccel_genop(&s, g, 5, w, 2), 0);
+			assert_int_equal(sum, fnv_checksum(big, sizes[k], in.seed, in.rounds));
+		}
+	}
+	assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_fail", NULL, 0, NULL, 0),
+			 VACCEL_ENOEXEC);
+	assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_hidden", NULL, 0, NULL, 0),
+			 VACCEL_EPERM);
+	assert_int_equal(vaccel_exec(&s, "/lib/libfoo.so", "bar", NULL, 0, NULL, 0),
+			 VACCEL_EPERM);
+	assert_int_equal(vaccel_exec(&s, "libartest-exec.so", "ar_test_count", NULL, 0,
+				     NULL, 0), VACCEL_EPERM);
+	assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_nosuch", NULL, 0, NULL, 0),
+			 VACCEL_ENOENT);
+	{
+		int32_t in[32], out[32];
+		struct vaccel_arg r[32], w[32];
+
+		for (int i = 0; i < 32; i++) {
+			in[i] = i * 3 - 50;
+			out[i] = 0;
+			r[i] = (struct vaccel_arg){ .buf = &in[i], .size = 4,
+						    .type = VACCEL_ARG_INT32,
+						    .custom_type_id = (uint32_t)i };
+			w[i] = (struct vaccel_arg){ .buf = &out[i], .size = 4,
+						    .type = VACCEL_ARG_INT32 };
+		}
+		assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_count", r, 32, w,
+					     32), 0);
+		assert_int_equal(out[0], 32);
+		assert_int_equal(out[1], 32);
+		for (int j = 2; j < 32; j++)
+			assert_int_equal(out[j], j * 3 - 50 + j);
+		/* One more than the wire carries: the client refuses it. */
+		assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_count", r, 33, w,
+					     1), VACCEL_EINVAL);
+	}
+	assert_int_equal(vaccel_session_release(&s), 0);
+}
+
+/* genop reaches the broker; its sgemm is the real sgemm. */
+static void test_broker_genop(void **state)
 {
 	struct vaccel_session s;
-	int in = 5, out = 0;
-	struct vaccel_arg r[] = { { .size = sizeof(in), .buf = &in } };
-	struct vaccel_arg w[] = { { .size = sizeof(out), .buf = &out } };
 
 	(void)state;
 	assert_int_equal(vaccel_session_init(&s, 0), 0);
-	assert_int_equal(vaccel_exec(&s, "/lib/libfoo.so", "bar", r, 1, w, 1), 0);
 	{
 		uint8_t op = VACCEL_OP_NOOP;
 		struct vaccel_arg g[] = { { .size = 1, .buf = &op } };
@@ -321,6 +425,22 @@ static void test_broker_unsupported_op_enotsup(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
 		assert_int_equal(cqe.status, -ENOTSUP);
+	}
+	assert_int_equal(ar_session_close(q, sid), 0);
+	ar_client_close(c);
+	test_broker_stop(&b2);
+	/* noop serves every op but exec's: without the exec plugin, exec
+	 * is unsupported, not a fake success. */
+	args[0] = "--plugins=noop";
+	assert_int_equal(test_broker_start(&b2, args), 0);
+	open_session(b2.address, &c, &q, &sid);
+	assert_int_equal(ar_submit_generic(q, sid, AR_OP_EXEC, AR_TEST_EXEC_LIB,
+					   "ar_test_noop", NULL, 0, NULL, 0, 3), 0);
+	assert_int_equal(ar_submit_generic(q, sid, AR_OP_OPENCV, NULL, NULL, NULL, 0,
+					   NULL, 0, 4), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
+		assert_int_equal(cqe.status, cqe.user_data == 3 ? -ENOTSUP : 0);
 	}
 	assert_int_equal(ar_session_close(q, sid), 0);
 	ar_client_close(c);
@@ -661,6 +781,12 @@ static void test_broker_warns_shadowed_plugin(void **state)
 	assert_int_equal(test_broker_start(&b2, right), 0);
 	assert_false(test_broker_logged(&b2, "serves none"));
 	assert_int_equal(test_broker_stop(&b2), 0);
+	/* The broker's default order: noop leaves exec's ops to exec. */
+	assert_int_equal(test_broker_start(&b2, (const char *[]){ "--plugins=noop:exec", NULL }),
+			 0);
+	assert_true(test_broker_logged(&b2, "loaded plugin exec"));
+	assert_false(test_broker_logged(&b2, "serves none"));
+	assert_int_equal(test_broker_stop(&b2), 0);
 	setenv("ACCELRING_ADDRESS", broker.address, 1);
 }
 
@@ -719,10 +845,19 @@ static void test_broker_exits_clean(void **state)
 	assert_int_equal(test_broker_stop(&broker), 0);
 }
 
+/* The exec plugin with the test library on its exec-allow (but for
+ * ar_test_hidden). */
 static int setup(void **state)
 {
+	const char *args[] = {
+		"--plugins=blas:mbench:noop:exec",
+		"--exec-allow=" AR_TEST_EXEC_LIB ":ar_test_checksum,ar_test_count,ar_test_fail,"
+		"ar_test_nosuch",
+		NULL,
+	};
+
 	(void)state;
-	return test_broker_start(&broker, NULL);
+	return test_broker_start(&broker, args);
 }
 
 static int teardown(void **state)
@@ -741,7 +876,8 @@ int main(void)
 		cmocka_unit_test(test_broker_noop_roundtrip),
 		cmocka_unit_test(test_broker_sgemm_matches_cblas),
 		cmocka_unit_test(test_broker_image_ops),
-		cmocka_unit_test(test_broker_exec_and_genop),
+		cmocka_unit_test(test_broker_exec_runs_allowed_function),
+		cmocka_unit_test(test_broker_genop),
 		cmocka_unit_test(test_broker_oversized_request_refused),
 		cmocka_unit_test(test_broker_unsupported_op_enotsup),
 		cmocka_unit_test(test_broker_sessions_are_per_tenant),

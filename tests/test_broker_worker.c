@@ -133,7 +133,7 @@ static double broker_cpu_share(unsigned ms)
 	       ((double)(w1 - w0) / 1e9);
 }
 
-/* An exec op carrying `bytes` of inline input: a record of about that
+/* An opencv op carrying `bytes` of inline input: a record of about that
  * size that decodes (the broker routes it to noop, which answers it). */
 static int64_t big_record(struct raw *r, uint32_t sid, uint64_t id, uint32_t bytes,
 			  const void **p)
@@ -143,10 +143,8 @@ static int64_t big_record(struct raw *r, uint32_t sid, uint64_t id, uint32_t byt
 
 	m.u.op.id = id;
 	m.u.op.session = sid;
-	m.u.op.op = AR_OP_EXEC;
+	m.u.op.op = AR_OP_OPENCV;
 	m.u.op.args_kind = AR_ARGS_GENERIC;
-	m.u.op.u.generic.library = "x";
-	m.u.op.u.generic.symbol = "y";
 	m.u.op.u.generic.nr_read = 1;
 	m.u.op.u.generic.read[0] = (struct ar_wire_buf){ .kind = AR_BUF_BYTES,
 							 .bytes = blob, .len = bytes };
@@ -301,16 +299,14 @@ static void test_broker_worker_absurd_inline_size(void **state)
 			fail_msg("size %#llx: status %d, want -EMSGSIZE",
 				 (unsigned long long)sizes[i], c.status);
 	}
-	/* The same in an exec op's write arguments, all of them at once. */
+	/* The same in a Generic op's write arguments, all of them at once. */
 	{
 		struct ar_wire_msg m = { .type = AR_WIRE_OP };
 
 		m.u.op.id = 50;
 		m.u.op.session = sid;
-		m.u.op.op = AR_OP_EXEC;
+		m.u.op.op = AR_OP_OPENCV;
 		m.u.op.args_kind = AR_ARGS_GENERIC;
-		m.u.op.u.generic.library = "x";
-		m.u.op.u.generic.symbol = "y";
 		m.u.op.u.generic.nr_write = AR_WIRE_MAX_ARGS;
 		for (unsigned i = 0; i < AR_WIRE_MAX_ARGS; i++)
 			m.u.op.u.generic.write[i] = (struct ar_wire_buf){

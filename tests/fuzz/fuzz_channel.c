@@ -11,10 +11,10 @@
  * more than `batch` requests, and a poisoned channel takes none.
  *
  * Input: a sequence of commands, each one byte of opcode and its operands:
- *   0 k s    submit template k (noop, exec, classify with inline size s*8,
+ *   0 k s    submit template k (noop, opencv, classify with inline size s*8,
  *            session open/close, sgemm by ref, a resource register of
  *            upload s % 4 (uploads 1 and 2 wait: real sealed memfds) or
- *            attach of id s, an unregister of id s, exec_with_resource on
+ *            attach of id s, an unregister of id s, torch_model_load on
  *            id s), u8 k, u16 s
  *   1 d      SQ tail += d * 8 (d: i16), no record written
  *   2 k      reap up to k completions (u8) and release the CQ
@@ -115,16 +115,16 @@ static void submit_template(struct ar_wire_enc *e, struct ar_ring_prod *sq,
 		m.u.res_unregister.resource = s & 0xff;
 		break;
 	case 8:
-		m.u.op.op = AR_OP_EXEC_WITH_RESOURCE;
+		/* An op on a resource that noop serves. */
+		m.u.op.op = AR_OP_TORCH_MODEL_LOAD;
 		m.u.op.args_kind = AR_ARGS_GENERIC;
-		m.u.op.u.generic.symbol = "fn";
 		m.u.op.u.generic.resource = s & 0xff;
 		break;
 	case 1:
-		m.u.op.op = AR_OP_EXEC;
+		/* Generic arguments, served by noop (exec's are the exec
+		 * plugin's). */
+		m.u.op.op = AR_OP_OPENCV;
 		m.u.op.args_kind = AR_ARGS_GENERIC;
-		m.u.op.u.generic.library = "lib";
-		m.u.op.u.generic.symbol = "fn";
 		m.u.op.u.generic.nr_read = 1;
 		m.u.op.u.generic.read[0] = (struct ar_wire_buf){
 			.kind = AR_BUF_BYTES, .bytes = blob, .len = s % sizeof(blob) };

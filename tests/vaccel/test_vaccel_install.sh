@@ -13,26 +13,30 @@
 #   5 exports       check_api.py nm and soname pass; libvaccel.so symlink
 #   6 static        a program linked with `pkg-config --static` runs
 #   7 examples      tests/vaccel/examples/*.c built and run against a real
-#                   accelringd (blas, noop) on a socket in TMP
+#                   accelringd (blas, noop, exec with the exec test library
+#                   on its exec-allow) on a socket in TMP
 # Every step runs even if an earlier one failed (but 1, which all need);
 # each says PASS or FAIL and why, and the exit status is 1 if any failed.
 #
-# usage: test_vaccel_install.sh BUILD_DIR SOURCE_DIR ACCELRINGD [SANITIZER_FLAGS]
+# usage: test_vaccel_install.sh BUILD_DIR SOURCE_DIR ACCELRINGD [SANITIZER_FLAGS [EXEC_LIB]]
 # SANITIZER_FLAGS: the build's -fsanitize=... (a sanitized libvaccel needs
 # its runtime in every program; the static step is skipped then, since
-# sanitizer runtimes cannot be linked statically).
+# sanitizer runtimes cannot be linked statically). EXEC_LIB: the exec test
+# library (tests/plugins/exec_lib.c), which exec_args calls through the
+# broker; default BUILD_DIR/tests/libartest-exec.so.
 # (grep -q reads here-strings, not pipes: with pipefail, grep -q quitting
 # early makes the writer die of SIGPIPE and the check fail at random.)
 set -uo pipefail
 
 if [ $# -lt 3 ]; then
-	echo "usage: $0 BUILD_DIR SOURCE_DIR ACCELRINGD [SANITIZER_FLAGS]" >&2
+	echo "usage: $0 BUILD_DIR SOURCE_DIR ACCELRINGD [SANITIZER_FLAGS [EXEC_LIB]]" >&2
 	exit 2
 fi
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
 brokerd=$3
 san=${4:-}
+exec_lib=${5:-$build/tests/libartest-exec.so}
 for tool in cmake pkg-config python3 cc g++ nm readelf; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "SKIP: $tool is not installed" >&2
@@ -211,11 +215,14 @@ step "exports (check_api.py nm, soname), libvaccel.so symlink" s_exports
 
 # ---- the broker the programs talk to ----
 # blas before noop: the first plugin implementing an op serves it, so sgemm
-# is blas's (checked numerically) and every other op noop's.
+# is blas's (checked numerically), exec exec's (the test library's
+# functions that exec_args calls, and not ar_test_hidden) and every other
+# op noop's.
 sock=$tmp/accelring.sock
 broker_log=$tmp/broker.log
 ACCELRING_READY_FD=3 "$brokerd" --socket="$sock" --plugin-dir="$build/plugins" \
-	--plugins=blas:noop --log-level=info 3>"$tmp/ready" >"$broker_log" 2>&1 &
+	--plugins=blas:noop:exec --exec-allow="$exec_lib:ar_test_count,ar_test_checksum" \
+	--log-level=info 3>"$tmp/ready" >"$broker_log" 2>&1 &
 broker_pid=$!
 for _ in $(seq 200); do
 	grep -q ready "$tmp/ready" 2>/dev/null && break
@@ -310,7 +317,7 @@ s_examples() {
 	local bad=0 log
 	broker_up || die "no broker (its log is above)"
 	# Every example is run; the step fails if any of them did.
-	(example exec_args "exec_args: ok") || bad=1
+	(example exec_args "exec_args: ok" -- "$exec_lib") || bad=1
 	(example genop "genop: ok") || bad=1
 	(example torch "torch: ok" -- "$work") || bad=1
 	[ ! -e "$work/model.pt" ] || { echo "why: torch left its model file behind"; bad=1; }

@@ -1,20 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * exec_args - vaccel_exec with arguments built in an arg array: an int32,
- * a float array, a string and a custom type of our own (a struct turned
- * into bytes by our serializer and back by our deserializer). Against the
- * noop plugin: the call must succeed, and since noop writes nothing the
- * output argument must come back as it was.
+ * exec_args - vaccel_exec with arguments built in arg arrays, calling
+ * real functions of a host library (accelring's exec test library,
+ * tests/plugins/exec_lib.h, on the broker's exec-allow):
  *
- * A plain vAccel program: only <vaccel.h>. Exit status 0 when every check
- * passed.
+ *   ar_test_count on an int32, a float array, a string and a custom type
+ *   of our own (a struct turned into bytes by our serializer and back by
+ *   our deserializer): it must see 4 inputs and 1 output;
+ *   ar_test_checksum on our string and its parameters (a custom type,
+ *   checked by our validator): its FNV-1a checksum and byte counts must be
+ *   the ones we compute here.
+ *
+ * usage: exec_args LIBRARY (the test library's absolute path)
+ *
+ * A plain vAccel program: <vaccel.h>, and exec_lib.h for the library's
+ * argument structs (plain C). Exit status 0 when every check passed.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <vaccel.h>
+
+#include "../../plugins/exec_lib.h"
 
 /* Our custom type, and its id among custom types. */
 struct sample {
@@ -128,10 +138,67 @@ static void check_read_args(struct vaccel_arg_array *read, int32_t *count,
 	       back.label, a[3].size);
 }
 
+/* The library's parameters are ours if they have its size and id. */
+static bool exec_in_valid(const void *buf, size_t size, uint32_t custom_id)
+{
+	return buf && size == sizeof(struct ar_test_exec_in) &&
+	       custom_id == AR_TEST_EXEC_IN_ID;
+}
+
+/* The checksum exec_lib.h defines, computed here. */
+static uint64_t checksum(const unsigned char *p, size_t n, uint32_t seed, uint32_t rounds)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+
+	while (rounds--)
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* ar_test_checksum of name, through arg arrays. */
+static void run_checksum(struct vaccel_session *sess, const char *lib, char *name)
+{
+	struct ar_test_exec_in in = { .seed = 2024, .rounds = 3 };
+	struct ar_test_exec_out out;
+	struct vaccel_arg_array read, write;
+	size_t len = strlen(name);
+	uint64_t sum = 0, want = checksum((unsigned char *)name, len, in.seed, in.rounds);
+	int ret;
+
+	memset(&out, 0, sizeof(out));
+	CHECK(vaccel_arg_array_init(&read, 2) == VACCEL_OK, "init read");
+	CHECK(vaccel_arg_array_init(&write, 2) == VACCEL_OK, "init write");
+	CHECK(vaccel_arg_array_add_buffer(&read, name, len) == VACCEL_OK, "add buffer");
+	CHECK(vaccel_arg_array_add_custom(&read, AR_TEST_EXEC_IN_ID, &in, sizeof(in),
+					  exec_in_valid) == VACCEL_OK, "add custom");
+	/* Our validator refuses another id; the array is left as it was. */
+	CHECK(vaccel_arg_array_add_custom(&read, 1, &in, sizeof(in), exec_in_valid) ==
+		      VACCEL_EINVAL, "validator not consulted");
+	CHECK(vaccel_arg_array_add_uint64(&write, &sum) == VACCEL_OK, "add uint64");
+	CHECK(vaccel_arg_array_add_raw(&write, &out, sizeof(out)) == VACCEL_OK, "add raw");
+	if (failures)
+		goto out;
+	ret = vaccel_exec(sess, lib, "ar_test_checksum", read.args, read.count, write.args,
+			  write.count);
+	printf("vaccel_exec(%s, ar_test_checksum, %zu read, %zu write) = %d: "
+	       "checksum %#llx (want %#llx), %llu bytes, %u nonzero\n", lib, read.count,
+	       write.count, ret, (unsigned long long)sum, (unsigned long long)want,
+	       (unsigned long long)out.bytes, out.nonzero);
+	CHECK(ret == VACCEL_OK, "vaccel_exec: %d (%s)", ret, strerror(ret));
+	CHECK(sum == want, "checksum %#llx, want %#llx", (unsigned long long)sum,
+	      (unsigned long long)want);
+	CHECK(out.bytes == len && out.nonzero == len && out.type_seen == VACCEL_ARG_BUFFER,
+	      "counts: %llu bytes, %u nonzero, type %u", (unsigned long long)out.bytes,
+	      out.nonzero, out.type_seen);
+out:
+	CHECK(vaccel_arg_array_release(&write) == VACCEL_OK, "release write");
+	CHECK(vaccel_arg_array_release(&read) == VACCEL_OK, "release read");
+}
+
 int main(int argc, char **argv)
 {
-	const char *lib = argc > 1 ? argv[1] : "libm.so.6";
-	const char *sym = argc > 2 ? argv[2] : "cos";
+	const char *lib = argc > 1 ? argv[1] : NULL;
 	struct sample in = { .id = 7, .pos = { 0.5f, -1.25f, 3.0f }, .label = "probe" };
 	struct vaccel_arg_array read, write;
 	struct vaccel_session sess;
@@ -140,6 +207,11 @@ int main(int argc, char **argv)
 	int32_t count = 42, result = -12345;
 	int ret;
 
+	if (!lib || lib[0] != '/') {
+		fprintf(stderr, "usage: %s LIBRARY (the exec test library's absolute path)\n",
+			argv[0]);
+		return 2;
+	}
 	ret = vaccel_session_init(&sess, 0);
 	if (ret) {
 		fprintf(stderr, "vaccel_session_init: %d (%s)\n", ret, strerror(ret));
@@ -166,17 +238,21 @@ int main(int argc, char **argv)
 		goto out;
 	check_read_args(&read, &count, weights, name, &in);
 
-	ret = vaccel_exec(&sess, lib, sym, read.args, read.count, write.args,
+	/* ar_test_count writes how many inputs it received. */
+	ret = vaccel_exec(&sess, lib, "ar_test_count", read.args, read.count, write.args,
 			  write.count);
-	printf("vaccel_exec(%s, %s, %zu read, %zu write) = %d\n", lib, sym,
-	       read.count, write.count, ret);
+	printf("vaccel_exec(%s, ar_test_count, %zu read, %zu write) = %d: it saw %d inputs\n",
+	       lib, read.count, write.count, ret, result);
 	CHECK(ret == VACCEL_OK, "vaccel_exec: %d (%s)", ret, strerror(ret));
-	/* The noop plugin writes nothing: the output is as it was. */
-	CHECK(result == -12345, "output changed to %d", result);
+	CHECK(result == 4, "ar_test_count saw %d inputs, not 4", result);
 	CHECK(count == 42 && weights[1] == 0.5f && !strcmp(name, "hello from exec_args"),
 	      "an input changed");
-	CHECK(vaccel_exec(NULL, lib, sym, read.args, read.count, NULL, 0) ==
+	CHECK(vaccel_exec(NULL, lib, "ar_test_count", read.args, read.count, NULL, 0) ==
 		      VACCEL_EINVAL, "exec without a session accepted");
+	/* A function the broker's exec-allow does not list is refused. */
+	ret = vaccel_exec(&sess, lib, "ar_test_hidden", NULL, 0, NULL, 0);
+	CHECK(ret == VACCEL_EPERM, "ar_test_hidden: %d (%s), not EPERM", ret, strerror(ret));
+	run_checksum(&sess, lib, name);
 
 out:
 	CHECK(vaccel_arg_array_release(&write) == VACCEL_OK, "release write");

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * exec_lib - the functions the exec tests call (exec_lib.h says what each
+ * does). A host library as a vAccel user would write one: upstream's
+ * calling convention, its struct vaccel_arg.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <vaccel/arg.h>
+
+#include "exec_lib.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Data, not a function: exec must refuse to call it. */
+EXPORT const uint32_t ar_test_data = 0x12345678u;
+
+EXPORT int ar_test_checksum(struct vaccel_arg *read, size_t nr_read,
+			    struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_count(struct vaccel_arg *read, size_t nr_read,
+			 struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_noop(struct vaccel_arg *read, size_t nr_read,
+			struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_fail(struct vaccel_arg *read, size_t nr_read,
+			struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_hidden(struct vaccel_arg *read, size_t nr_read,
+			  struct vaccel_arg *write, size_t nr_write);
+
+int ar_test_checksum(struct vaccel_arg *read, size_t nr_read,
+		     struct vaccel_arg *write, size_t nr_write)
+{
+	const unsigned char *p;
+	struct ar_test_exec_in in;
+	struct ar_test_exec_out out = { 0 };
+	uint64_t h;
+
+	if (nr_read != 2 || nr_write != 2)
+		return AR_TEST_EXEC_EARGS;
+	if ((read[0].size && !read[0].buf) || read[1].size != sizeof(in) ||
+	    !read[1].buf || write[0].size != sizeof(h) || !write[0].buf ||
+	    write[1].size != sizeof(out) || !write[1].buf)
+		return AR_TEST_EXEC_ESIZE;
+	if (!(read[1].type == VACCEL_ARG_RAW ||
+	      (read[1].type == VACCEL_ARG_CUSTOM &&
+	       read[1].custom_type_id == AR_TEST_EXEC_IN_ID)) ||
+	    write[0].type != VACCEL_ARG_UINT64)
+		return AR_TEST_EXEC_ETYPE;
+	/* The arguments may be the client's shared memory: read each once. */
+	memcpy(&in, read[1].buf, sizeof(in));
+	p = read[0].buf;
+	h = 0xcbf29ce484222325ull ^ in.seed;
+	for (uint32_t r = 0; r < in.rounds; r++)
+		for (size_t i = 0; i < read[0].size; i++) {
+			h ^= p[i];
+			h *= 0x100000001b3ull;
+		}
+	out.bytes = read[0].size;
+	for (size_t i = 0; i < read[0].size; i++)
+		out.nonzero += p[i] != 0;
+	out.type_seen = (uint32_t)read[0].type;
+	memcpy(write[0].buf, &h, sizeof(h));
+	memcpy(write[1].buf, &out, sizeof(out));
+	return 0;
+}
+
+int ar_test_count(struct vaccel_arg *read, size_t nr_read,
+		  struct vaccel_arg *write, size_t nr_write)
+{
+	for (size_t j = 0; j < nr_write; j++)
+		if (write[j].size != 4 || !write[j].buf)
+			return AR_TEST_EXEC_ESIZE;
+	for (size_t j = 0; j < nr_write; j++) {
+		uint32_t v = 0xffffffffu;
+
+		if (j == 0) {
+			v = (uint32_t)nr_read;
+		} else if (j == 1) {
+			v = (uint32_t)nr_write;
+		} else if (j < nr_read && read[j].size == 4 && read[j].buf) {
+			memcpy(&v, read[j].buf, 4);
+			v += read[j].custom_type_id;
+		}
+		memcpy(write[j].buf, &v, 4);
+	}
+	return 0;
+}
+
+int ar_test_noop(struct vaccel_arg *read, size_t nr_read,
+		 struct vaccel_arg *write, size_t nr_write)
+{
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	return 0;
+}
+
+int ar_test_fail(struct vaccel_arg *read, size_t nr_read,
+		 struct vaccel_arg *write, size_t nr_write)
+{
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	return AR_TEST_EXEC_FAIL;
+}
+
+int ar_test_hidden(struct vaccel_arg *read, size_t nr_read,
+		   struct vaccel_arg *write, size_t nr_write)
+{
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	return 0;
+}
