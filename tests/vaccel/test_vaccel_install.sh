@@ -220,8 +220,12 @@ step "exports (check_api.py nm, soname), libvaccel.so symlink" s_exports
 # op noop's.
 sock=$tmp/accelring.sock
 broker_log=$tmp/broker.log
+# exec_resource ships the same library as a LIB resource: allowed by the
+# SHA-256 of its bytes, as an operator lists it (sha256sum).
+exec_sha=$(sha256sum "$exec_lib" | cut -d' ' -f1)
 ACCELRING_READY_FD=3 "$brokerd" --socket="$sock" --plugin-dir="$build/plugins" \
 	--plugins=blas:noop:exec --exec-allow="$exec_lib:ar_test_count,ar_test_checksum" \
+	--exec-allow-sha256="$exec_sha:ar_test_checksum" \
 	--log-level=info 3>"$tmp/ready" >"$broker_log" 2>&1 &
 broker_pid=$!
 for _ in $(seq 200); do
@@ -318,6 +322,7 @@ s_examples() {
 	broker_up || die "no broker (its log is above)"
 	# Every example is run; the step fails if any of them did.
 	(example exec_args "exec_args: ok" -- "$exec_lib") || bad=1
+	(example exec_resource "exec_resource: ok" -- "$exec_lib") || bad=1
 	(example genop "genop: ok") || bad=1
 	(example torch "torch: ok" -- "$work") || bad=1
 	[ ! -e "$work/model.pt" ] || { echo "why: torch left its model file behind"; bad=1; }
