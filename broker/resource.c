@@ -402,27 +402,28 @@ static struct ar_session *session_locked(struct ar_tenant *t, uint32_t id)
 	return NULL;
 }
 
-static bool session_has(const struct ar_session *s, const struct ar_res *r)
+/*
+ * Link r to s (t->lock held). Each registration is a link of its own: two
+ * client resources of identical content are one resource here, and each
+ * unregisters its own link. A session holds at most tenant-resources
+ * links, so repeating a registration cannot grow it without bound.
+ */
+static int link_locked(struct ar_tenant *t, struct ar_session *s, struct ar_res *r,
+		       char *why, size_t cap)
 {
-	for (uint32_t i = 0; i < s->nr_res; i++)
-		if (s->res[i] == r)
-			return true;
-	return false;
-}
-
-/* Link r to s (t->lock held). */
-static int link_locked(struct ar_session *s, struct ar_res *r)
-{
-	if (session_has(s, r))
-		return 0;	/* registered already: as upstream, a no-op */
+	if (s->nr_res >= t->max_res) {
+		snprintf(why, cap, "session %u holds %u registrations, tenant-resources is %u",
+			 s->id, s->nr_res, t->max_res);
+		return -EDQUOT;
+	}
 	if (s->nr_res == s->cap_res) {
-		uint32_t cap = s->cap_res ? 2 * s->cap_res : 4;
-		struct ar_res **a = realloc(s->res, cap * sizeof(*a));
+		uint32_t n = s->cap_res ? 2 * s->cap_res : 4;
+		struct ar_res **a = realloc(s->res, n * sizeof(*a));
 
 		if (!a)
 			return -ENOMEM;
 		s->res = a;
-		s->cap_res = cap;
+		s->cap_res = n;
 	}
 	s->res[s->nr_res++] = r;
 	r->links++;
@@ -594,7 +595,7 @@ int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
 		pthread_mutex_lock(&t->lock);
 		s = session_locked(t, m->session);
 		r = find_id_locked(t, m->resource);
-		ret = !s ? -EPERM : !r ? -ENOENT : link_locked(s, r);
+		ret = !s ? -EPERM : !r ? -ENOENT : link_locked(t, s, r, why, cap);
 		pthread_mutex_unlock(&t->lock);
 		if (ret == -EPERM)
 			snprintf(why, cap, "session %u is not one of tenant %u's", m->session,
@@ -662,7 +663,7 @@ int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
 		 * under the lock: once it is dropped, a teardown may free it. */
 		uint64_t same_id = same->pub.id;
 
-		ret = link_locked(s, same);
+		ret = link_locked(t, s, same, why, cap);
 		uncharge_locked(t, r->bytes);
 		pthread_mutex_unlock(&t->lock);
 		ar_debug("tenant %u: resource %" PRIu64 " again (%" PRIu64 " bytes): stored once",
@@ -673,7 +674,7 @@ int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
 		return ret;
 	}
 	r->pub.id = atomic_fetch_add_explicit(&next_res_id, 1, memory_order_relaxed);
-	ret = link_locked(s, r);
+	ret = link_locked(t, s, r, why, cap);
 	if (ret) {
 		uncharge_locked(t, r->bytes);
 		pthread_mutex_unlock(&t->lock);

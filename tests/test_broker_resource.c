@@ -250,9 +250,13 @@ static void test_resource_stored_once_freed_last(void **state)
 	assert_int_equal(reg1(&k1, RES_DATA, 65536, 9, &a), 0);
 	assert_int_equal(reg1(&k2, RES_DATA, 65536, 9, &b), 0);
 	assert_int_equal(a, b);
-	/* Registering again with the same session: a no-op. */
+	/* Identical content registered again with the same session (another
+	 * client resource): the same resource, a registration of its own,
+	 * which its own unregister undoes. */
 	assert_int_equal(reg1(&k1, RES_DATA, 65536, 9, &c), 0);
 	assert_int_equal(c, a);
+	assert_int_equal(ar_resource_unregister(k1.q, k1.sid, c), 0);
+	assert_int_equal(echo_res(&k1, a, &rec), 0);
 	/* Another type or other bytes are another resource. */
 	assert_int_equal(reg1(&k1, RES_LIB, 65536, 9, &c), 0);
 	assert_int_not_equal(c, a);
