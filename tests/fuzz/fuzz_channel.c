@@ -6,9 +6,10 @@
  * session id, or raw bytes), moves the SQ tail anywhere, flips ring bytes,
  * reaps some completions or none (so the CQ fills and the channel parks),
  * and moves the CQ head anywhere. The broker code is the real one (the
- * broker's sources, the noop plugin loaded as accelringd would); ASan and
- * UBSan check every pass, and so do these invariants: a pass never takes
- * more than `batch` requests, and a poisoned channel takes none.
+ * broker's sources, the noop and exec plugins loaded as accelringd would,
+ * exec off: its host has no settings); ASan and UBSan check every pass,
+ * and so do these invariants: a pass never takes more than `batch`
+ * requests, and a poisoned channel takes none.
  *
  * Input: a sequence of commands, each one byte of opcode and its operands:
  *   0 k s    submit template k (noop, opencv, classify with inline size s*8,
@@ -46,7 +47,7 @@ static void init(void)
 	b.cfg.batch = 16;
 	b.host = (struct ar_plugin_host){ .size = sizeof(b.host), .log_level = 0,
 					  .op_name = ar_op_name };
-	if (ar__plugins_load(&b.plugins, "noop", &b.host, AR_PLUGIN_BUILD_DIR))
+	if (ar__plugins_load(&b.plugins, "noop:exec", &b.host, AR_PLUGIN_BUILD_DIR))
 		abort();
 	w = ar__worker_detached(&b);
 	if (!w)
