@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -158,11 +159,17 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	argv[n] = NULL;
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -1;
+	pid_t parent = getpid();
+
 	b->pid = fork();
 	if (b->pid == 0) {
 		char fdnum[16];
 		int log = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
+		/* A test that crashes (no atexit cleanup then) takes its broker
+		 * with it, instead of leaving it running. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
+			_exit(127);
 		dup2(log, 1);
 		dup2(log, 2);
 		/* The ready pipe stays open across exec; it may already be
