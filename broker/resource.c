@@ -163,14 +163,20 @@ static struct ar_res_upload *upload_find(struct ar_conn *c, uint32_t token)
 	return NULL;
 }
 
-static void upload_release(struct ar_conn *c, struct ar_res_upload *u)
+/* What an upload holds goes back: its fd, its charge, its listener-shm. */
+static void upload_drop(struct ar_tenant *t, const struct ar_res_upload *u)
 {
 	if (u->fd >= 0)
 		close(u->fd);
 	if (u->charged)
-		uncharge(c->tenant, u->bytes);
+		uncharge(t, u->bytes);
 	if (u->pool)
 		atomic_fetch_sub_explicit(u->pool, u->bytes, memory_order_relaxed);
+}
+
+static void upload_release(struct ar_conn *c, struct ar_res_upload *u)
+{
+	upload_drop(c->tenant, u);
 	memset(u, 0, sizeof(*u));
 	u->fd = -1;
 }
@@ -635,14 +641,7 @@ int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
 	if (!ret)
 		ret = res_make(m, up.fd, up.bytes, &r, why, cap);
 	if (ret) {
-		struct ar_res_upload *u = &up;
-
-		if (u->fd >= 0)
-			close(u->fd);
-		if (u->charged)
-			uncharge(t, u->bytes);
-		if (u->pool)
-			atomic_fetch_sub_explicit(u->pool, u->bytes, memory_order_relaxed);
+		upload_drop(t, &up);
 		return ret;
 	}
 	/* The fd, the upload's charge and its listener-shm are r's now. */

@@ -227,17 +227,6 @@ static void test_broker_image_ops(void **state)
 	assert_int_equal(vaccel_session_release(&s), 0);
 }
 
-/* The checksum tests/plugins/exec_lib.h defines, computed here. */
-static uint64_t fnv_checksum(const uint8_t *p, size_t n, uint32_t seed, uint32_t rounds)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ seed;
-
-	while (rounds--)
-		for (size_t i = 0; i < n; i++)
-			h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* vaccel_exec runs a real function of a library on the broker's
  * exec-allow (the exec plugin), inline and through the data area: its
  * results are the test's own computation; a function that fails is
@@ -271,7 +260,7 @@ static void test_broker_exec_runs_allowed_function(void **state)
 		memset(&out, 0xee, sizeof(out));
 		assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_checksum", r, 2,
 					     w, 2), 0);
-		assert_int_equal(sum, fnv_checksum(big, sizes[k], in.seed, in.rounds));
+		assert_int_equal(sum, ar_test_exec_expect(big, sizes[k], in.seed, in.rounds));
 		assert_int_equal(out.bytes, sizes[k]);
 		assert_int_equal(out.type_seen, VACCEL_ARG_BUFFER);
 		{
@@ -292,7 +281,7 @@ static void test_broker_exec_runs_allowed_function(void **state)
 
 			sum = 0;
 			assert_int_equal(vaccel_genop(&s, g, 5, w, 2), 0);
-			assert_int_equal(sum, fnv_checksum(big, sizes[k], in.seed, in.rounds));
+			assert_int_equal(sum, ar_test_exec_expect(big, sizes[k], in.seed, in.rounds));
 		}
 	}
 	assert_int_equal(vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_fail", NULL, 0, NULL, 0),

@@ -113,16 +113,6 @@ static int teardown(void **state)
 	return test_broker_stop(&broker);
 }
 
-static uint64_t fnv(const uint8_t *p, size_t n, uint32_t seed, uint32_t rounds)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ seed;
-
-	for (uint32_t r = 0; r < rounds; r++)
-		for (size_t i = 0; i < n; i++)
-			h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static struct vaccel_arg arg(void *buf, size_t size, vaccel_arg_type_t type, uint32_t id)
 {
 	return (struct vaccel_arg){ .buf = buf, .size = size, .type = type,
@@ -153,7 +143,7 @@ static int checksum(struct vaccel_session *s, const char *lib, struct vaccel_res
 	ret = res ? vaccel_exec_with_resource(s, res, sym, rd, 2, wr, 2)
 		  : vaccel_exec(s, lib, sym, rd, 2, wr, 2);
 	if (!ret && check) {
-		assert_true(sum == fnv(data, n, in.seed, in.rounds));
+		assert_true(sum == ar_test_exec_expect(data, n, in.seed, in.rounds));
 		assert_int_equal(out.bytes, n);
 		assert_int_equal(out.nonzero, nonzero);
 		assert_int_equal(out.type_seen, VACCEL_ARG_BUFFER);

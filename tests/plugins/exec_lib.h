@@ -37,6 +37,7 @@
 #ifndef ACCELRING_TESTS_EXEC_LIB_H
 #define ACCELRING_TESTS_EXEC_LIB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define AR_TEST_EXEC_IN_ID 0x45584543u	/* "EXEC" */
@@ -56,5 +57,19 @@ struct ar_test_exec_out {
 	uint32_t nonzero;	/* its bytes that are not 0 */
 	uint32_t type_seen;	/* its vaccel_arg_type_t */
 };
+
+/* The checksum above, as the tests expect it: computed apart from the
+ * library's own code (exec_lib.c), so that a wrong library fails them. */
+static inline uint64_t ar_test_exec_expect(const void *data, size_t n, uint32_t seed,
+					   uint32_t rounds)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+
+	while (rounds--)
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
 
 #endif

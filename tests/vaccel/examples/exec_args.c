@@ -145,17 +145,6 @@ static bool exec_in_valid(const void *buf, size_t size, uint32_t custom_id)
 	       custom_id == AR_TEST_EXEC_IN_ID;
 }
 
-/* The checksum exec_lib.h defines, computed here. */
-static uint64_t checksum(const unsigned char *p, size_t n, uint32_t seed, uint32_t rounds)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ seed;
-
-	while (rounds--)
-		for (size_t i = 0; i < n; i++)
-			h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* ar_test_checksum of name, through arg arrays. */
 static void run_checksum(struct vaccel_session *sess, const char *lib, char *name)
 {
@@ -163,7 +152,7 @@ static void run_checksum(struct vaccel_session *sess, const char *lib, char *nam
 	struct ar_test_exec_out out;
 	struct vaccel_arg_array read, write;
 	size_t len = strlen(name);
-	uint64_t sum = 0, want = checksum((unsigned char *)name, len, in.seed, in.rounds);
+	uint64_t sum = 0, want = ar_test_exec_expect((unsigned char *)name, len, in.seed, in.rounds);
 	int ret;
 
 	memset(&out, 0, sizeof(out));
