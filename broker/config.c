@@ -61,15 +61,28 @@ void ar__config_defaults(struct ar_config *c)
 	 * counted against listener-shm too. */
 	c->tenant_resource_bytes = 4ull << 30;
 	c->tenant_resources = 256;
+	c->batch_max = 16;
+	c->batch_delay_us = 0;
+}
+
+#define AR_PLUGIN_KEY_NAME_(k) k,
+static const char *const plugin_keys[AR_NR_PLUGIN_KEYS] = {
+	AR_PLUGIN_KEYS(AR_PLUGIN_KEY_NAME_)
+};
+
+static int plugin_key(const char *key)
+{
+	for (int i = 0; i < AR_NR_PLUGIN_KEYS; i++)
+		if (!strcmp(key, plugin_keys[i]))
+			return i;
+	return -1;
 }
 
 const char *ar__config_setting(const struct ar_config *c, const char *key)
 {
-	if (!strcmp(key, "exec-allow"))
-		return c->exec_allow;
-	if (!strcmp(key, "exec-allow-sha256"))
-		return c->exec_allow_sha256;
-	return NULL;
+	int i = plugin_key(key);
+
+	return i < 0 ? NULL : c->plugin_set[i];
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -120,10 +133,8 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		ret = set_str(c->plugin_dir, sizeof(c->plugin_dir), val);
 	else if (!strcmp(key, "plugins"))
 		ret = set_str(c->plugins, sizeof(c->plugins), val);
-	else if (!strcmp(key, "exec-allow"))
-		ret = set_str(c->exec_allow, sizeof(c->exec_allow), val);
-	else if (!strcmp(key, "exec-allow-sha256"))
-		ret = set_str(c->exec_allow_sha256, sizeof(c->exec_allow_sha256), val);
+	else if (plugin_key(key) >= 0)
+		ret = set_str(c->plugin_set[plugin_key(key)], sizeof(c->plugin_set[0]), val);
 	else if (!strcmp(key, "tcp"))
 		ret = set_str(c->tcp, sizeof(c->tcp), val);
 	else if (!strcmp(key, "allow-peers")) {
@@ -175,6 +186,8 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("listener-shm", listener_shm, 1u << 20, 1ull << 44)
 		U("tenant-resource-bytes", tenant_resource_bytes, 0, 1ull << 44)
 		U("tenant-resources", tenant_resources, 0, 1u << 20)
+		U("batch-max", batch_max, 1, AR_BATCH_MAX)
+		U("batch-delay-us", batch_delay_us, 0, 1000000)
 		U("tenant-handshakes", tenant_handshakes, 1, 65536)
 		U("max-handshakes", max_handshakes, 1, 65536)
 		ar_err("config: unknown setting '%s'", key);

@@ -64,7 +64,24 @@ int ar__log_parse_level(const char *s);
 /* ---- config.c ---- */
 
 #define AR_DEFAULT_SOCKET "/run/accelring/accelring.sock"
+#define AR_BATCH_MAX 256u	/* batch-max's ceiling: ops in one coalesced call */
 #define AR_MAX_CHANNELS 64u	/* per connection: 1 + 2 * 64 fds fit in one SCM_RIGHTS */
+
+/*
+ * Settings the broker keeps for its plugins, which read them by name
+ * through ar_plugin_host.setting (plugins/exec.c, plugins/torch):
+ *   exec-allow, exec-allow-sha256: exec's allowlists ("PATH:SYM,SYM;..."
+ *       and "SHA256:SYM,..."; empty: exec is off);
+ *   torch-threads: libtorch's intra-op threads (empty: 1);
+ *   torch-image-model, torch-image-labels: the image ops' default model
+ *       (a TorchScript file) and its labels (one per line);
+ *   torch-image-topk: labels an image classification returns (empty: 5).
+ */
+#define AR_PLUGIN_KEYS(X)                                                   \
+	X("exec-allow") X("exec-allow-sha256") X("torch-threads")           \
+	X("torch-image-model") X("torch-image-labels") X("torch-image-topk")
+#define AR_PLUGIN_KEY_COUNT_(k) +1
+#define AR_NR_PLUGIN_KEYS (0 AR_PLUGIN_KEYS(AR_PLUGIN_KEY_COUNT_))
 
 struct ar_config {
 	char socket_path[108];		/* sizeof(sun_path) */
@@ -113,11 +130,15 @@ struct ar_config {
 	 * tenant may hold, uploads in progress included. */
 	uint64_t tenant_resource_bytes;
 	unsigned tenant_resources;
-	/* The exec plugin's allowlists (plugins/exec.c), read through
-	 * ar_plugin_host.setting: "PATH:SYM,SYM;PATH:..." and
-	 * "SHA256:SYM,SYM;...". Empty: exec is off. */
-	char exec_allow[4096];
-	char exec_allow_sha256[4096];
+	/* Batching across channels, connections and tenants (coalesce.c):
+	 * ops of a coalescing kind (AR_OPF_COALESCE) on the same model wait
+	 * up to batch_delay_us for others, at most batch_max in one call.
+	 * 0 us: off. */
+	unsigned batch_max;
+	unsigned batch_delay_us;
+	/* What plugins read through ar_plugin_host.setting (AR_PLUGIN_KEYS),
+	 * as written: each plugin checks its own. */
+	char plugin_set[AR_NR_PLUGIN_KEYS][4096];
 };
 /* A setting's value by name, for plugins (ar_plugin_host.setting): the
  * keys plugins read, or NULL. */
@@ -336,6 +357,9 @@ int ar__id_list_check(const char *list);
 int64_t ar__session_open(struct ar_tenant *t, uint32_t conn, uint32_t flags);
 /* The connection went: close the sessions opened through it. */
 void ar__sessions_drop(struct ar_tenant *t, uint32_t conn);
+/* fn hears of every session's end (closed, its connection or its tenant
+ * gone), outside the tenant's lock where it can. Set once, at start. */
+void ar__sessions_set_hook(void (*fn)(uint32_t tenant, uint32_t session));
 /* Returns 0 or -EPERM (not a session of t). */
 int ar__session_close(struct ar_tenant *t, uint32_t id);
 /* Returns 0 with *flags, or -EPERM (not a session of t). */

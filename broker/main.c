@@ -82,8 +82,20 @@ static void usage(FILE *f)
 "                  call: absolute paths, a directory ending in '/' for every\n"
 "                  library under it, '*' for any symbol (default empty: off)\n"
 "  exec-allow-sha256  ';'-separated SHA256:SYMBOL,... of LIB resources that\n"
-"                  vaccel_exec_with_resource may load (default empty: off)\n",
-		AR_MAX_CHANNELS);
+"                  vaccel_exec_with_resource may load (default empty: off)\n"
+"\n"
+"torch plugin (TorchScript models; they run inside the broker):\n"
+"  torch-threads   libtorch's intra-op threads (default 1)\n"
+"  torch-image-model   a TorchScript classifier for the image ops of sessions\n"
+"                  that loaded none with labels (default none: ENOTSUP)\n"
+"  torch-image-labels  its labels, one per line\n"
+"  torch-image-topk    labels a classification returns (default 5)\n"
+"\n"
+"Batching across clients (ops on the same model from any tenant):\n"
+"  batch-delay-us  how long a torch_model_run waits for others to share its\n"
+"                  forward (default 0: off)\n"
+"  batch-max       the most ops in one forward (default 16, at most %u)\n",
+		AR_MAX_CHANNELS, AR_BATCH_MAX);
 }
 
 static struct ar_broker b;
@@ -91,6 +103,14 @@ static struct ar_broker b;
 static const char *host_setting(const char *key)
 {
 	return ar__config_setting(&b.cfg, key);
+}
+
+/* A session ended: the plugins that keep state per session drop it. */
+static void session_closed(uint32_t tenant, uint32_t session)
+{
+	for (unsigned i = 0; i < b.plugins.nr; i++)
+		if (b.plugins.p[i].desc->session_closed)
+			b.plugins.p[i].desc->session_closed(tenant, session);
 }
 
 static void log_host(int level, const char *fmt, ...)
@@ -192,6 +212,7 @@ int main(int argc, char **argv)
 					  .setting = host_setting };
 	if (ar__plugins_load(&b.plugins, b.cfg.plugins, &b.host, b.cfg.plugin_dir))
 		return 1;
+	ar__sessions_set_hook(session_closed);
 
 	b.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (b.sig_fd < 0 || (ret = io_uring_queue_init(256, &b.ring, 0))) {
@@ -275,6 +296,7 @@ int main(int argc, char **argv)
 	if (b.listen_owned)
 		close(b.listen_fd);
 	ar__broker_close_listeners(&b);
+	ar__sessions_set_hook(NULL);
 	ar__plugins_unload(&b.plugins);
 	ar__handshake_free(&b);
 	free(b.workers);

@@ -31,6 +31,20 @@ static uint32_t next_tenant = 1;
 /* Session ids are unique in the broker's lifetime, so a stale id can never
  * name a newer session. */
 static _Atomic uint32_t next_session = 1;
+/* Who hears of a session's end (the plugins, main.c); set before any
+ * tenant exists. */
+static void (*session_hook)(uint32_t tenant, uint32_t session);
+
+void ar__sessions_set_hook(void (*fn)(uint32_t tenant, uint32_t session))
+{
+	session_hook = fn;
+}
+
+static void session_ended(const struct ar_tenant *t, uint32_t id)
+{
+	if (session_hook)
+		session_hook(t->id, id);
+}
 
 struct ar_tenant *ar__tenant_get(const struct ar_config *cfg, const char *key)
 {
@@ -80,8 +94,10 @@ void ar__tenant_put(struct ar_tenant *t)
 	if (t->nr_sessions)
 		ar_info("tenant %u (%s) gone: released %u sessions", t->id,
 			t->key, t->nr_sessions);
-	for (uint32_t i = 0; i < t->nr_sessions; i++)
+	for (uint32_t i = 0; i < t->nr_sessions; i++) {
 		ar__res_session_gone(t, &t->sessions[i]);
+		session_ended(t, t->sessions[i].id);
+	}
 	pthread_mutex_destroy(&t->lock);
 	free(t->sessions);
 	free(t);
@@ -139,17 +155,27 @@ int ar__session_close(struct ar_tenant *t, uint32_t id)
 		break;
 	}
 	pthread_mutex_unlock(&t->lock);
+	/* Outside the lock: a plugin may take a while to let go (a model). */
+	if (!ret)
+		session_ended(t, id);
 	return ret;
 }
 
 void ar__sessions_drop(struct ar_tenant *t, uint32_t conn)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, *ids;
 
 	pthread_mutex_lock(&t->lock);
+	/* The ids, to tell the plugins after the lock; without memory for
+	 * them, they hear of each under it. */
+	ids = t->nr_sessions ? malloc(t->nr_sessions * sizeof(*ids)) : NULL;
 	for (uint32_t i = 0; i < t->nr_sessions;) {
 		if (t->sessions[i].conn == conn) {
 			ar__res_session_gone(t, &t->sessions[i]);
+			if (ids)
+				ids[n] = t->sessions[i].id;
+			else
+				session_ended(t, t->sessions[i].id);
 			t->sessions[i] = t->sessions[--t->nr_sessions];
 			n++;
 		} else {
@@ -159,6 +185,9 @@ void ar__sessions_drop(struct ar_tenant *t, uint32_t conn)
 	if (n)
 		atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
 	pthread_mutex_unlock(&t->lock);
+	for (uint32_t i = 0; ids && i < n; i++)
+		session_ended(t, ids[i]);
+	free(ids);
 	if (n)
 		ar_debug("tenant %u (%s): conn %u gone: closed its %u sessions",
 			 t->id, t->key, conn, n);

@@ -25,6 +25,11 @@ PACKAGES=(
 	liblttng-ust-dev	# tracepoints (include/accelring/tp.h)
 	liburing-dev		# broker: event loop
 	libssl-dev		# broker: SHA-256 of resources (libcrypto)
+	libtorch-dev		# torch plugin: TorchScript on CPU (plugins/torch)
+	libjpeg-dev		# torch plugin: JPEG decoding for the image ops
+	libpng-dev		# torch plugin: PNG decoding for the image ops
+	python3-torch		# the torch tests make their models (tests/models)
+	python3-torchvision	# resnet18 / mobilenet_v3_small architectures
 	lttng-tools		# lttng-sessiond, lttng: recording traces
 	pkg-config
 	python3-yaml		# the container test reads the Kubernetes manifests

@@ -17,7 +17,10 @@
  * GENERIC ops: how many read and write arguments the op may carry. flags:
  * AR_OPF_LIBRARY / AR_OPF_SYMBOL: the library / symbol string is required;
  * AR_OPF_RESOURCE: a resource registered with the session (its broker id),
- * which the plugin receives mapped (accelring/plugin.h, struct ar_resource).
+ * which the plugin receives mapped (accelring/plugin.h, struct ar_resource);
+ * AR_OPF_COALESCE: concurrent ops on the same model (resource content),
+ * with inputs alike but for their first dim, may run as one batch across
+ * clients (batch-delay-us; broker/coalesce.c).
  *
  * How each GENERIC op lays out its arguments (what a plugin receives, each
  * with the vaccel_arg_type_t and custom id the caller gave):
@@ -51,6 +54,7 @@
 #define AR_OPF_LIBRARY 0x1u
 #define AR_OPF_SYMBOL 0x2u
 #define AR_OPF_RESOURCE 0x4u
+#define AR_OPF_COALESCE 0x8u
 
 /* Argument types (vaccel_arg_type_t: VACCEL_ARG_RAW .. VACCEL_ARG_CUSTOM). */
 #define AR_ARG_TYPES 30
@@ -102,7 +106,7 @@ static inline int ar_arg_is_array(uint32_t type)
 	X(14, TORCH_MODEL_LOAD, "torch_model_load", GENERIC, 0, 0, 0, 0,           \
 	  AR_OPF_RESOURCE)                                                        \
 	X(15, TORCH_MODEL_RUN, "torch_model_run", GENERIC, 1, AR_OP_ARGS, 0,       \
-	  AR_OP_ARGS, AR_OPF_RESOURCE)                                            \
+	  AR_OP_ARGS, AR_OPF_RESOURCE | AR_OPF_COALESCE)                          \
 	X(16, TORCH_SGEMM, "torch_sgemm", GENERIC, 9, 9, 1, 1, 0)                  \
 	X(17, BLAS_SGEMM, "blas_sgemm", SGEMM, 0, 0, 0, 0, 0)                      \
 	X(18, FPGA_ARRAYCOPY, "fpga_arraycopy", GENERIC, 1, 1, 1, 1, 0)            \

@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of the structs below. */
-#define AR_PLUGIN_ABI_VERSION 3u
+#define AR_PLUGIN_ABI_VERSION 4u
 
 /* Plugin types, which are also the session hint flags (vAccel's values). */
 #define AR_PLUGIN_CPU		0x0001u
@@ -179,9 +179,24 @@ struct ar_plugin {
 	/*
 	 * Optional: run n ops of the same type at once, setting each op's
 	 * status. The broker hands a plugin that has it runs of consecutive
-	 * same-type ops from one channel.
+	 * same-type ops from one channel and, for ops flagged AR_OPF_COALESCE
+	 * (accelring/optable.h) when batch-delay-us is set, ops of many
+	 * channels, connections and tenants at once: those on the same
+	 * resource content (its sha256) whose inputs have the same types and
+	 * the same dims but the first. Each op keeps its own session and
+	 * tenant, and its outputs are its own: the plugin must never let one
+	 * op's data reach another's outputs. ops[] and what they point to are
+	 * valid until batch returns.
 	 */
 	void (*batch)(struct ar_op *const *ops, uint32_t n);
+	/*
+	 * Optional: a session ended (closed, or its connection went): drop
+	 * what the plugin keeps for it. Called once per session, on a broker
+	 * thread, concurrently with ops of other sessions; an op of that
+	 * session already running may still be running, so what it uses must
+	 * outlive this call (reference counts).
+	 */
+	void (*session_closed)(uint32_t tenant, uint32_t session);
 };
 
 /* Define the plugin's descriptor: AR_PLUGIN(.name = "x", .ops = ...). */
