@@ -669,17 +669,50 @@ struct tin {
 	uint32_t type;
 };
 
+/*
+ * An output's room: in the queue's data area when it has room (the plugin
+ * writes it in place: nothing is copied in, and only the bytes produced
+ * are copied out, by tout_take), else the app's memory (staged as any
+ * write argument).
+ */
 struct tout {
 	struct out_meta meta;
 	void *data;
 	size_t cap;
+	struct ar_queue *q;	/* data in q's data area, else malloc'd */
 };
+
+/* The output's first n bytes as a malloc'd buffer the caller owns. */
+static void *tout_take(struct tout *o, size_t n)
+{
+	void *p;
+
+	if (!o->q) {
+		p = o->data;
+		o->data = NULL;
+		return p;
+	}
+	p = malloc(n ? n : 1);
+	if (p)
+		memcpy(p, o->data, n);
+	return p;
+}
+
+static void tout_free(struct tout *o)
+{
+	if (o->q && o->data)
+		ar_buf_free(o->q, o->data);
+	else
+		free(o->data);
+	o->data = NULL;
+}
 
 static int tensor_args(const struct tin *in, size_t nr_in, struct tout *out,
 		       size_t nr_out, struct ar_arg *r, size_t *nr, struct ar_arg *w,
 		       size_t *nw)
 {
 	size_t cap = out_bytes(), n;
+	struct ar_queue *q = NULL;
 
 	for (size_t i = 0; i < nr_in; i++) {
 		if (*nr + 2 > AR_WIRE_MAX_ARGS ||
@@ -695,7 +728,16 @@ static int tensor_args(const struct tin *in, size_t nr_in, struct tout *out,
 			return -EINVAL;
 		memset(&out[i].meta, 0, sizeof(out[i].meta));
 		out[i].cap = cap;
-		out[i].data = calloc(1, cap);
+		out[i].q = NULL;
+		out[i].data = NULL;
+		if (!q && ar__vaccel_queue(&q))
+			q = NULL;
+		if (q)
+			out[i].data = ar_buf_alloc(q, cap);
+		if (out[i].data)
+			out[i].q = q;
+		else
+			out[i].data = calloc(1, cap);
 		if (!out[i].data)
 			return -ENOMEM;
 		w[(*nw)++] = targ(&out[i].meta, sizeof(out[i].meta), VACCEL_ARG_INT64_ARRAY, 0);
@@ -748,6 +790,7 @@ static int out_size(const struct tout *o, size_t elem, size_t *bytes, int *nd)
 static int torch_out(struct tout *o, struct vaccel_torch_tensor **t)
 {
 	int64_t type = o->meta.v[0];
+	void *data;
 	size_t n;
 	int nd, ret;
 
@@ -758,15 +801,16 @@ static int torch_out(struct tout *o, struct vaccel_torch_tensor **t)
 	ret = vaccel_torch_tensor_new(t, nd, &o->meta.v[2], (enum vaccel_torch_data_type)type);
 	if (ret)
 		return -ret;
-	ret = vaccel_torch_tensor_set_data(*t, o->data, n);
+	data = tout_take(o, n);
+	ret = data ? vaccel_torch_tensor_set_data(*t, data, n) : VACCEL_ENOMEM;
 	if (ret) {
+		free(data);
 		vaccel_torch_tensor_delete(*t);
 		*t = NULL;
 		return -ret;
 	}
 	/* The tensor owns its data now; it frees it. */
 	(*t)->owned = true;
-	o->data = NULL;
 	return 0;
 }
 
@@ -811,7 +855,7 @@ static int torch_run(struct vaccel_session *sess, struct vaccel_resource *model,
 			outputs[i] = NULL;
 	}
 	for (size_t i = 0; i < nalloc; i++)
-		free(out[i].data);
+		tout_free(&out[i]);
 	/* A failed run leaves the caller no tensor to free: those made
 	 * before a later output failed go too. */
 	for (int i = 0; ret && i < nr_outputs; i++)
@@ -859,7 +903,7 @@ static int torch_sgemm(struct vaccel_session *sess, struct vaccel_torch_tensor *
 	ret = tensor_args(in, 3, &o, 1, r, &nr, w, &nw);
 	if (ret) {
 		if (nw)
-			free(o.data);
+			tout_free(&o);
 		return ret;
 	}
 	r[nr++] = targ(&M, sizeof(M), VACCEL_ARG_INT32, 0);
@@ -878,7 +922,7 @@ static int torch_sgemm(struct vaccel_session *sess, struct vaccel_torch_tensor *
 		memcpy(&o.meta.v[2], dims, sizeof(dims));
 		ret = torch_out(&o, out);
 	}
-	free(o.data);
+	tout_free(&o);
 	return ret;
 }
 
@@ -1029,6 +1073,7 @@ static int tf_run(struct vaccel_session *sess, struct vaccel_resource *model,
 			      NULL, r, nr, w, nw);
 	for (int i = 0; i < nr_outputs; i++) {
 		size_t bytes;
+		void *data;
 		int nd;
 
 		out_tensors[i] = NULL;
@@ -1037,13 +1082,20 @@ static int tf_run(struct vaccel_session *sess, struct vaccel_resource *model,
 			continue;
 		ret = -vaccel_tf_tensor_new(&out_tensors[i], nd, &out[i].meta.v[2],
 					    (enum vaccel_tf_data_type)out[i].meta.v[0]);
-		if (!ret && (ret = -vaccel_tf_tensor_set_data(out_tensors[i], out[i].data, bytes)))
-			vaccel_tf_tensor_delete(out_tensors[i]), out_tensors[i] = NULL;
-		else if (!ret)
-			out_tensors[i]->owned = true, out[i].data = NULL;
+		if (ret)
+			continue;
+		data = tout_take(&out[i], bytes);
+		ret = data ? -vaccel_tf_tensor_set_data(out_tensors[i], data, bytes) : -ENOMEM;
+		if (ret) {
+			free(data);
+			vaccel_tf_tensor_delete(out_tensors[i]);
+			out_tensors[i] = NULL;
+		} else {
+			out_tensors[i]->owned = true;
+		}
 	}
 	for (size_t i = 0; i < nalloc; i++)
-		free(out[i].data);
+		tout_free(&out[i]);
 	if (!ret)
 		ret = tf_status_out(&sb, status);
 	/* A failed run leaves the caller no tensor to free. */
@@ -1151,6 +1203,7 @@ static int tflite_run(struct vaccel_session *sess, struct vaccel_resource *model
 	for (int i = 0; i < nr_outputs; i++) {
 		int32_t dims[OUT_DIMS];
 		size_t bytes;
+		void *data;
 		int nd;
 
 		outputs[i] = NULL;
@@ -1168,13 +1221,20 @@ static int tflite_run(struct vaccel_session *sess, struct vaccel_resource *model
 			continue;
 		ret = -vaccel_tflite_tensor_new(&outputs[i], nd, dims,
 						(enum vaccel_tflite_data_type)out[i].meta.v[0]);
-		if (!ret && (ret = -vaccel_tflite_tensor_set_data(outputs[i], out[i].data, bytes)))
-			vaccel_tflite_tensor_delete(outputs[i]), outputs[i] = NULL;
-		else if (!ret)
-			outputs[i]->owned = true, out[i].data = NULL;
+		if (ret)
+			continue;
+		data = tout_take(&out[i], bytes);
+		ret = data ? -vaccel_tflite_tensor_set_data(outputs[i], data, bytes) : -ENOMEM;
+		if (ret) {
+			free(data);
+			vaccel_tflite_tensor_delete(outputs[i]);
+			outputs[i] = NULL;
+		} else {
+			outputs[i]->owned = true;
+		}
 	}
 	for (size_t i = 0; i < nalloc; i++)
-		free(out[i].data);
+		tout_free(&out[i]);
 	/* A failed run leaves the caller no tensor to free. */
 	for (int i = 0; ret && i < nr_outputs; i++)
 		if (outputs[i]) {
