@@ -155,7 +155,10 @@ static int setup(void **state)
 {
 	const char *args[] = { "--plugins=" AR_TORCH_PLUGIN, "--batch-delay-us=200000",
 			       "--batch-max=16", "--tenant-long-ops=0", "--torch-threads=1",
-			       "--log-level=debug", NULL };
+			       "--log-level=debug",
+			       /* Over TCP the 16 clients are one tenant (one
+			        * address), each asking the default data area. */
+			       "--stream-tenant-shm=4G", "--listener-shm=4G", NULL };
 	pthread_barrierattr_t a;
 
 	(void)state;
