@@ -12,7 +12,10 @@
  * the group forming under their key, or starts one and leads it. The
  * leader waits until the group is full (batch-max) or batch-delay-us has
  * passed since it started it, closes it, and calls the plugin on every
- * member's ops; members wait until it is done. Each op stays in the memory
+ * member's ops; members wait until it is done. batch-max bounds the rows
+ * of a call (each op's first input's first dim), not only its ops: a
+ * tenant cannot make another's forward larger than that by joining it
+ * with a large input (an op with more rows runs alone). Each op stays in the memory
  * of the thread that took it from its ring, and each thread posts its own
  * completions to its own channel's CQ when it returns: the rings keep
  * their single producer and consumer, and nothing of an op outlives the
@@ -37,6 +40,9 @@
 #include "internal.h"
 #include "accelring/trace.h"
 
+/* The most dims a tensor's key covers (libclient's OUT_DIMS, torch's). */
+#define AR_COALESCE_MAX_DIMS 8
+
 struct group {
 	struct group *next;
 	struct ar_coalesce_key key;
@@ -45,6 +51,7 @@ struct group {
 	bool done;			/* the plugin returned */
 	unsigned refs;			/* threads that still read it */
 	uint32_t n;
+	uint64_t rows;			/* over its ops: at most batch-max */
 	uint64_t start_ns;
 	struct ar_op *ops[];		/* batch_max of them */
 };
@@ -68,13 +75,14 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 }
 
 bool ar__coalesce_key(const struct ar_route *rt, const struct ar_op *op,
-		      struct ar_coalesce_key *k)
+		      struct ar_coalesce_key *k, uint64_t *rows)
 {
 	const struct ar_op_generic *g = &op->u.generic;
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	if (!rt->plugin->desc->batch || !g->resource)
 		return false;
+	*rows = 1;
 	memset(k, 0, sizeof(*k));
 	k->route = rt;
 	k->op = op->op;
@@ -88,10 +96,22 @@ bool ar__coalesce_key(const struct ar_route *rt, const struct ar_op *op,
 		const struct ar_buf *d = &g->read[i], *x = &g->read[i + 1];
 		uint64_t nd = d->len / sizeof(int64_t);
 
+		/* More dims than a tensor may have: the plugin refuses it
+		 * alone, and a long list is not worth hashing first. */
+		if (nd > AR_COALESCE_MAX_DIMS)
+			return false;
+
 		h = fnv(h, &x->custom_id, sizeof(x->custom_id));
 		h = fnv(h, &nd, sizeof(nd));
 		if (nd > 1)
 			h = fnv(h, (const int64_t *)d->ptr + 1, (nd - 1) * sizeof(int64_t));
+		/* The rows: the first input's first dim (a plugin that
+		 * finds them inconsistent runs the op alone). */
+		if (i == 1 && nd) {
+			int64_t r = *(const int64_t *)d->ptr;
+
+			*rows = r > 0 ? (uint64_t)r : 1;
+		}
 	}
 	k->shape = h;
 	return true;
@@ -207,8 +227,14 @@ static void lead(struct ar_coalescer *c, struct group *g)
 	pthread_cond_broadcast(&g->cond);
 }
 
-uint32_t ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *k,
-			  struct ar_op **ops, uint32_t n, void (*handoff)(void *), void *arg)
+uint64_t ar__coalesce_rows(const struct ar_coalescer *c)
+{
+	return c->max;
+}
+
+void ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *k,
+		      struct ar_op **ops, uint32_t n, uint64_t rows,
+		      void (*handoff)(void *), void *arg)
 {
 	struct group *g;
 	bool leader = false;
@@ -216,12 +242,10 @@ uint32_t ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *
 	/* What waits here must not hold a worker's other channels. */
 	if (handoff)
 		handoff(arg);
-	if (n > c->max)
-		n = c->max;	/* the caller runs the rest in its next call */
 	pthread_mutex_lock(&c->lock);
 	for (g = c->forming; g && !key_eq(&g->key, k); g = g->next)
 		;
-	if (g && g->n + n > c->max) {
+	if (g && g->rows + rows > c->max) {
 		/* No room for all of ours: it goes now, we start the next. */
 		unlink_forming(c, g);
 		pthread_cond_broadcast(&g->cond);
@@ -234,7 +258,7 @@ uint32_t ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *
 			/* No memory for a group: run alone, as unbatched. */
 			for (uint32_t i = 0; i < n; i++)
 				ops[i]->status = ar__route_run(k->route, ops[i]);
-			return n;
+			return;
 		}
 		pthread_cond_init(&g->cond, &c->mono);
 		g->key = *k;
@@ -245,8 +269,9 @@ uint32_t ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *
 	}
 	memcpy(&g->ops[g->n], ops, n * sizeof(*ops));
 	g->n += n;
+	g->rows += rows;
 	g->refs++;
-	if (g->n == c->max && !g->closed) {
+	if (g->rows >= c->max && !g->closed) {
 		unlink_forming(c, g);
 		/* Full: its leader goes (the members wait on, for done). */
 		pthread_cond_broadcast(&g->cond);
@@ -258,6 +283,5 @@ uint32_t ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *
 			pthread_cond_wait(&g->cond, &c->lock);
 	put_locked(g);
 	pthread_mutex_unlock(&c->lock);
-	return n;
 }
 

@@ -132,8 +132,8 @@ struct ar_config {
 	unsigned tenant_resources;
 	/* Batching across channels, connections and tenants (coalesce.c):
 	 * ops of a coalescing kind (AR_OPF_COALESCE) on the same model wait
-	 * up to batch_delay_us for others, at most batch_max in one call.
-	 * 0 us: off. */
+	 * up to batch_delay_us for others, at most batch_max rows in one
+	 * call. 0 us: off. */
 	unsigned batch_max;
 	unsigned batch_delay_us;
 	/* What plugins read through ar_plugin_host.setting (AR_PLUGIN_KEYS),
@@ -612,18 +612,22 @@ struct ar_coalescer;
 /* *out: NULL when batch-delay-us is 0 or batch-max 1 (off). -ENOMEM. */
 int ar__coalesce_new(const struct ar_config *cfg, struct ar_coalescer **out);
 void ar__coalesce_free(struct ar_coalescer *c);
-/* An AR_OPF_COALESCE op's key; false if its route cannot batch. */
+/* An AR_OPF_COALESCE op's key and its rows (its first input's first
+ * dim); false if it cannot be coalesced (its route cannot batch). */
 bool ar__coalesce_key(const struct ar_route *rt, const struct ar_op *op,
-		      struct ar_coalesce_key *k);
+		      struct ar_coalesce_key *k, uint64_t *rows);
+/* The most rows one call takes (batch-max): an op with more runs alone. */
+uint64_t ar__coalesce_rows(const struct ar_coalescer *c);
 /*
- * Run ops[0..n) (all of key k) in one plugin call with other threads' ops
- * of the same key that arrive within batch-delay-us, at most batch-max in
- * all; each op's status is set. handoff(arg) is called first: the caller
- * blocks here. Returns how many of ops it ran (the first ones; fewer than
- * n only past batch-max).
+ * Run ops[0..n) (all of key k, rows in all, at most batch-max) in one
+ * plugin call with other threads' ops of the same key that arrive within
+ * batch-delay-us, at most batch-max rows in all: a tenant's large input
+ * cannot make another's call larger than that. Each op's status is set.
+ * handoff(arg) is called first: the caller blocks here.
  */
-uint32_t ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *k,
-			  struct ar_op **ops, uint32_t n, void (*handoff)(void *), void *arg);
+void ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *k,
+		      struct ar_op **ops, uint32_t n, uint64_t rows,
+		      void (*handoff)(void *), void *arg);
 
 /* worker.c */
 int ar__worker_start(struct ar_broker *b, unsigned idx, int node,

@@ -94,7 +94,8 @@ static void usage(FILE *f)
 "Batching across clients (ops on the same model from any tenant):\n"
 "  batch-delay-us  how long a torch_model_run waits for others to share its\n"
 "                  forward (default 0: off)\n"
-"  batch-max       the most ops in one forward (default 16, at most %u)\n",
+"  batch-max       the most rows (inputs' first dim, summed) in one forward;\n"
+"                  an op with more runs alone (default 16, at most %u)\n",
 		AR_MAX_CHANNELS, AR_BATCH_MAX);
 }
 

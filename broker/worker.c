@@ -675,7 +675,8 @@ static void hand_off(void *arg)
 }
 
 /* reqs[0..n): ops of one route and op that may be coalesced. Each joins
- * the group of its key with the consecutive ops sharing it. */
+ * the group of its key with the consecutive ops sharing it, as many rows
+ * as batch-max; an op with more rows runs alone. */
 static void run_coalesced(struct ar_broker *b, struct ar_worker *w, struct batch *bt,
 			  struct ar_channel *ch, struct ar_req *reqs, unsigned n)
 {
@@ -685,33 +686,40 @@ static void run_coalesced(struct ar_broker *b, struct ar_worker *w, struct batch
 	unsigned i = 0;
 
 	(void)tid;	/* only traces use it */
+	uint64_t max = ar__coalesce_rows(b->coal);
+
+	for (unsigned m = 0; m < n; m++)
+		AR_TRACE(plugin_start, tid, ch->idx, reqs[m].id, reqs[m].op.op,
+			 reqs[m].route->plugin->desc->name);
 	while (i < n) {
 		struct ar_coalesce_key k, k2;
-		unsigned j = i + 1, done;
+		uint64_t rows, r2;
+		unsigned j = i + 1;
 
-		if (!ar__coalesce_key(reqs[i].route, &reqs[i].op, &k)) {
-			reqs[i].status = ar__route_run(reqs[i].route, &reqs[i].op);
-			i++;
-			continue;
+		if (!ar__coalesce_key(reqs[i].route, &reqs[i].op, &k, &rows) || rows > max) {
+			/* Alone: no key, or more rows than a call takes. */
+			reqs[i].op.status = ar__route_run(reqs[i].route, &reqs[i].op);
+		} else {
+			/* With the next ops of the same key, as many rows
+			 * as one call takes. */
+			while (j < n && ar__coalesce_key(reqs[j].route, &reqs[j].op, &k2, &r2) &&
+			       !memcmp(&k, &k2, sizeof(k)) && rows + r2 <= max) {
+				rows += r2;
+				j++;
+			}
+			for (unsigned m = i; m < j; m++)
+				bt->ops[m - i] = &reqs[m].op;
+			ar__coalesce_run(b->coal, &k, bt->ops, j - i, rows,
+					 w ? hand_off : NULL, &h);
 		}
-		while (j < n && ar__coalesce_key(reqs[j].route, &reqs[j].op, &k2) &&
-		       !memcmp(&k, &k2, sizeof(k)))
-			j++;
 		for (unsigned m = i; m < j; m++) {
-			bt->ops[m - i] = &reqs[m].op;
-			AR_TRACE(plugin_start, tid, ch->idx, reqs[m].id, reqs[m].op.op,
-				 reqs[m].route->plugin->desc->name);
-		}
-		done = ar__coalesce_run(b->coal, &k, bt->ops, j - i,
-					w ? hand_off : NULL, &h);
-		for (unsigned m = i; m < i + done; m++) {
 			int ret = reqs[m].op.status;
 
 			reqs[m].status = ret > 0 ? -ret : ret;
 			AR_TRACE(plugin_end, tid, ch->idx, reqs[m].id, reqs[m].op.op,
 				 reqs[m].status);
 		}
-		i += done;
+		i = j;
 	}
 }
 

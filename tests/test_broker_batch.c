@@ -154,7 +154,7 @@ static int references(void)
 static int setup(void **state)
 {
 	const char *args[] = { "--plugins=" AR_TORCH_PLUGIN, "--batch-delay-us=200000",
-			       "--batch-max=16", "--tenant-long-ops=0", "--torch-threads=1",
+			       "--batch-max=32", "--tenant-long-ops=0", "--torch-threads=1",
 			       "--log-level=debug",
 			       /* Over TCP the 16 clients are one tenant (one
 			        * address), each asking the default data area. */

@@ -28,7 +28,7 @@
 /* ---- the plugin: out = in * 3 + model's first byte, per op ---- */
 
 static pthread_mutex_t calls_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned nr_calls, sizes[MAXT], singles;
+static unsigned nr_calls, sizes[MAXT], rows_of_call[MAXT], singles;
 static atomic_bool mixed;
 
 static int32_t expect_out(int32_t in, uint8_t model)
@@ -51,6 +51,7 @@ static int one(struct ar_op *op)
 static void batch(struct ar_op *const *ops, uint32_t n)
 {
 	const struct ar_op_generic *g0 = &ops[0]->u.generic;
+	unsigned rows = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ar_op_generic *g = &ops[i]->u.generic;
@@ -61,10 +62,13 @@ static void batch(struct ar_op *const *ops, uint32_t n)
 		*(int32_t *)g->write[0].ptr = expect_out(*(const int32_t *)g->read[2].ptr,
 							 g->resource->sha256[0]);
 		ops[i]->status = 0;
+		rows += (unsigned)((const int64_t *)g->read[1].ptr)[0];
 	}
 	pthread_mutex_lock(&calls_lock);
-	if (nr_calls < MAXT)
+	if (nr_calls < MAXT) {
 		sizes[nr_calls] = n;
+		rows_of_call[nr_calls] = rows;
+	}
 	nr_calls++;
 	pthread_mutex_unlock(&calls_lock);
 }
@@ -120,10 +124,12 @@ static void *join_main(void *arg)
 	struct joiner *j = arg;
 	struct ar_coalesce_key k;
 	struct ar_op *ops[1] = { &j->t.op };
+	uint64_t rows;
 
-	assert_true(ar__coalesce_key(&route, &j->t.op, &k));
+	assert_true(ar__coalesce_key(&route, &j->t.op, &k, &rows));
+	assert_int_equal(rows, j->t.dims[0]);
 	pthread_barrier_wait(j->go);
-	assert_int_equal(ar__coalesce_run(j->c, &k, ops, 1, count_handoff, j), 1);
+	ar__coalesce_run(j->c, &k, ops, 1, rows, count_handoff, j);
 	return NULL;
 }
 
@@ -131,6 +137,7 @@ static void reset(void)
 {
 	nr_calls = singles = 0;
 	memset(sizes, 0, sizeof(sizes));
+	memset(rows_of_call, 0, sizeof(rows_of_call));
 	atomic_store(&mixed, false);
 }
 
@@ -144,9 +151,10 @@ static struct ar_coalescer *coalescer(unsigned max, unsigned delay_us)
 	return c;
 }
 
-/* n threads; thread i's op on model models[i % nm], width widths[i % nw]. */
+/* n threads; thread i's op on model models[i % nm], width widths[i % nw],
+ * of one row, or with two_rows of 1 + i % 2. */
 static void join_all(struct ar_coalescer *c, unsigned n, const uint8_t *models, unsigned nm,
-		     const int64_t *widths, unsigned nw)
+		     const int64_t *widths, unsigned nw, bool two_rows)
 {
 	struct joiner *js = calloc(n, sizeof(*js));
 	pthread_barrier_t go;
@@ -156,7 +164,8 @@ static void join_all(struct ar_coalescer *c, unsigned n, const uint8_t *models, 
 	for (unsigned i = 0; i < n; i++) {
 		js[i].c = c;
 		js[i].go = &go;
-		top_init(&js[i].t, models[i % nm], 1 + i % 2, widths[i % nw], (int32_t)(100 + i));
+		top_init(&js[i].t, models[i % nm], two_rows ? 1 + i % 2 : 1, widths[i % nw],
+			 (int32_t)(100 + i));
 		assert_int_equal(pthread_create(&js[i].thr, NULL, join_main, &js[i]), 0);
 	}
 	for (unsigned i = 0; i < n; i++)
@@ -180,15 +189,16 @@ static void test_coalesce_one_call_for_all(void **state)
 
 	(void)state;
 	reset();
-	join_all(c, 16, m, 1, w, 1);
+	join_all(c, 16, m, 1, w, 1, false);
 	assert_int_equal(nr_calls, 1);
 	assert_int_equal(sizes[0], 16);
 	assert_false(atomic_load(&mixed));
 	ar__coalesce_free(c);
 }
 
-/* 40 ops, batch-max 8: every call at most 8, all 40 run, each its own. */
-static void test_coalesce_caps_at_batch_max(void **state)
+/* 40 ops of 1 or 2 rows, batch-max 8: every call at most 8 rows, all 40
+ * run, each its own. */
+static void test_coalesce_caps_rows_at_batch_max(void **state)
 {
 	static const uint8_t m[] = { 7 };
 	static const int64_t w[] = { 10 };
@@ -197,9 +207,10 @@ static void test_coalesce_caps_at_batch_max(void **state)
 
 	(void)state;
 	reset();
-	join_all(c, 40, m, 1, w, 1);
+	assert_int_equal(ar__coalesce_rows(c), 8);
+	join_all(c, 40, m, 1, w, 1, true);
 	for (unsigned i = 0; i < nr_calls; i++) {
-		assert_in_range(sizes[i], 1, 8);
+		assert_in_range(rows_of_call[i], 2, 8);
 		total += sizes[i];
 	}
 	/* A group of one runs through the op function, not batch. */
@@ -218,7 +229,7 @@ static void test_coalesce_keeps_keys_apart(void **state)
 	(void)state;
 	reset();
 	/* i % 2 picks the model, i % 4 the width: four keys of 8 ops. */
-	join_all(c, 32, m, 2, w, 4);
+	join_all(c, 32, m, 2, w, 4, true);
 	assert_false(atomic_load(&mixed));
 	assert_true(nr_calls + singles >= 4);
 	ar__coalesce_free(c);
@@ -229,30 +240,41 @@ static void test_coalesce_key(void **state)
 {
 	struct top a, b;
 	struct ar_coalesce_key ka, kb;
+	uint64_t rows;
 
 	(void)state;
 	top_init(&a, 1, 1, 10, 0);
 	top_init(&b, 1, 5, 10, 0);
-	assert_true(ar__coalesce_key(&route, &a.op, &ka));
-	assert_true(ar__coalesce_key(&route, &b.op, &kb));
+	assert_true(ar__coalesce_key(&route, &a.op, &ka, &rows));
+	assert_int_equal(rows, 1);
+	assert_true(ar__coalesce_key(&route, &b.op, &kb, &rows));
+	assert_int_equal(rows, 5);
 	assert_memory_equal(&ka, &kb, sizeof(ka));
 	top_init(&b, 1, 1, 11, 0);
-	assert_true(ar__coalesce_key(&route, &b.op, &kb));
+	assert_true(ar__coalesce_key(&route, &b.op, &kb, &rows));
 	assert_memory_not_equal(&ka, &kb, sizeof(ka));
 	top_init(&b, 2, 1, 10, 0);
-	assert_true(ar__coalesce_key(&route, &b.op, &kb));
+	assert_true(ar__coalesce_key(&route, &b.op, &kb, &rows));
 	assert_memory_not_equal(&ka, &kb, sizeof(ka));
 	top_init(&b, 1, 1, 10, 0);
 	b.read[2].custom_id = 4;
-	assert_true(ar__coalesce_key(&route, &b.op, &kb));
+	assert_true(ar__coalesce_key(&route, &b.op, &kb, &rows));
 	assert_memory_not_equal(&ka, &kb, sizeof(ka));
+	/* Nine dims: no tensor has them, no key (run alone, refused). */
+	{
+		int64_t nine[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+
+		top_init(&b, 1, 1, 10, 0);
+		b.read[1] = (struct ar_buf){ .ptr = nine, .len = sizeof(nine), .type = 4 };
+		assert_false(ar__coalesce_key(&route, &b.op, &kb, &rows));
+	}
 	/* A route whose plugin cannot batch has no key. */
 	{
 		static const struct ar_plugin nb = { .name = "nb", .version = "1" };
 		static const struct ar_loaded_plugin nlp = { .desc = &nb };
 		static const struct ar_route nr = { .plugin = &nlp, .fn = one };
 
-		assert_false(ar__coalesce_key(&nr, &a.op, &ka));
+		assert_false(ar__coalesce_key(&nr, &a.op, &ka, &rows));
 	}
 }
 
@@ -275,7 +297,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coalesce_one_call_for_all),
-		cmocka_unit_test(test_coalesce_caps_at_batch_max),
+		cmocka_unit_test(test_coalesce_caps_rows_at_batch_max),
 		cmocka_unit_test(test_coalesce_keeps_keys_apart),
 		cmocka_unit_test(test_coalesce_key),
 		cmocka_unit_test(test_coalesce_off),
