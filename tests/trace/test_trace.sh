@@ -3,7 +3,9 @@
 # records a broker and two client processes (1000 noops, 20 sgemms, over
 # shared memory and over a UNIX stream socket), and every op must show all
 # seven stages, in order, with matching tenant, channel and id (--check);
-# the number of ops traced must be the number run.
+# the number of ops traced must be the number run. With the torch plugin
+# built, test_broker_batch traced too: its coalesced calls must be in the
+# report with the sizes that formed.
 #
 # usage: test_trace.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -40,4 +42,23 @@ grep -q "^1020 ops traced (0 incomplete or out of order, 0 unfinished)" "$work/o
 for op in noop blas_sgemm; do
 	grep -q "^$op  *round trip " "$work/out" || { echo "test_trace: FAIL: no $op row"; exit 1; }
 done
+# Batching across clients (batch-delay-us): the coalesced calls are in the
+# trace (batch_formed) and in the report, with the sizes that formed:
+# test_broker_batch's 16 clients, released together for each of 4 rounds
+# (over TCP here: its children then keep the uid they were traced with;
+# not --check: 16 connections of one TCP tenant reuse the same (tenant,
+# channel, id) keys, which follow one op only within a connection).
+if [ -x "$build/tests/test_broker_batch" ]; then
+	if ! ACCELRING_TEST_TRANSPORT=tcp "$src/scripts/accelring-trace" \
+		--output "$work/trace-batch" -- "$build/tests/test_broker_batch" \
+		> "$work/out-batch" 2>&1; then
+		cat "$work/out-batch"
+		echo "test_trace: FAIL: the batching run (above)"
+		exit 1
+	fi
+	grep -E "coalesced|^torch_model_run" "$work/out-batch"
+	grep -q "^4 coalesced plugin calls (batch_formed)" "$work/out-batch" &&
+		grep -q "^torch_model_run  *sizes 16x4;" "$work/out-batch" ||
+		{ echo "test_trace: FAIL: expected 4 coalesced calls of 16 ops"; exit 1; }
+fi
 echo "test_trace: passed"
