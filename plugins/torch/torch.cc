@@ -109,6 +109,22 @@ struct op_error {
 	throw op_error{ err, buf };
 }
 
+// The TorchScript interpreter's errors start with its own traceback and
+// end with the operator's message ("RuntimeError: Given groups=1 ..."):
+// the why gets that last line, the log the whole text.
+std::string last_line(const char *msg)
+{
+	std::string m(msg);
+	size_t e = m.find_last_not_of("\n ");
+
+	if (e == std::string::npos)
+		return m;
+	size_t b = m.rfind('\n', e);
+	if (b != std::string::npos)
+		TLOG(AR_LOG_DEBUG, "%s", msg);
+	return m.substr(b == std::string::npos ? 0 : b + 1, e + 1 - (b == std::string::npos ? 0 : b + 1));
+}
+
 // Run f, turning whatever it throws into -errno and why: c10::Error is
 // torch refusing the input or the model (EINVAL, its message without the
 // C++ backtrace), bad_alloc ENOMEM, anything else EINVAL.
@@ -120,13 +136,15 @@ template <typename F> int guarded(ar_op *op, const char *what, F &&f)
 		say(op, "torch: %s", e.why.c_str());
 		return -e.err;
 	} catch (const c10::Error &e) {
-		say(op, "torch: %s: %s", what, e.what_without_backtrace());
+		say(op, "torch: %s: %s", what, last_line(e.what_without_backtrace()).c_str());
 		return -EINVAL;
 	} catch (const std::bad_alloc &) {
 		say(op, "torch: %s: out of memory", what);
 		return -ENOMEM;
 	} catch (const std::exception &e) {
-		say(op, "torch: %s: %s", what, e.what());
+		// The interpreter rethrows what an operator threw as a
+		// std::runtime_error, with the same traceback.
+		say(op, "torch: %s: %s", what, last_line(e.what()).c_str());
 		return -EINVAL;
 	} catch (...) {
 		say(op, "torch: %s: unknown exception", what);
@@ -655,7 +673,8 @@ bool decode_jpeg(const uint8_t *p, size_t len, image &img, char *msg, size_t cap
 struct png_src {
 	const uint8_t *p;
 	size_t len, pos;
-	char msg[128];
+	char msg[256];
+	char warn[128];	// the last warning: libpng says why in one
 };
 
 void png_read_mem(png_structp png, png_bytep out, png_size_t n)
@@ -672,15 +691,22 @@ void png_err(png_structp png, png_const_charp m)
 {
 	auto *s = static_cast<png_src *>(png_get_error_ptr(png));
 
-	snprintf(s->msg, sizeof(s->msg), "%s", m);
+	snprintf(s->msg, sizeof(s->msg), "%s%s%s", m, s->warn[0] ? ": " : "", s->warn);
 	png_longjmp(png, 1);
 }
 
-void png_warn(png_structp, png_const_charp) {}
+// libpng warns of what it then fails on ("Image width exceeds user limit"
+// before "Invalid IHDR data"): kept for the error's message.
+void png_warn(png_structp png, png_const_charp m)
+{
+	auto *s = static_cast<png_src *>(png_get_error_ptr(png));
+
+	snprintf(s->warn, sizeof(s->warn), "%s", m);
+}
 
 bool decode_png(const uint8_t *p, size_t len, image &img, char *msg, size_t cap)
 {
-	png_src src = { p, len, 0, "" };
+	png_src src = { p, len, 0, "", "" };
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_err, png_warn);
 	png_infop info = png ? png_create_info_struct(png) : nullptr;
 
@@ -694,6 +720,8 @@ bool decode_png(const uint8_t *p, size_t len, image &img, char *msg, size_t cap)
 		return false;
 	}
 	png_set_read_fn(png, &src, png_read_mem);
+	// Sides checked by libpng as it parses IHDR, before it reads on.
+	png_set_user_limits(png, IMG_MAX_SIDE, IMG_MAX_SIDE);
 	png_read_info(png, info);
 	img.w = png_get_image_width(png, info);
 	img.h = png_get_image_height(png, info);
