@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -548,6 +549,163 @@ static void test_plugin_torch_batch(void **state)
 	ar_tref_free(ref);
 }
 
+// A tuple of outputs fills the pairs in order; a model whose outputs mix
+// the rows of a batch (a mean over dim 0) cannot share a forward, so a
+// batch of its runs falls back to one forward each, and every op gets the
+// mean of its own rows only.
+static void test_plugin_torch_batch_fallback(void **state)
+{
+	const int N = 3, rows[N] = { 1, 2, 3 };
+	const size_t px = 3 * 4;
+	struct res_fix r;
+	struct op_fix b[N];
+	struct ar_op *ops[N];
+
+	(void)state;
+	assert_int_equal(start(NULL, NULL, NULL), 0);
+	res_file(&r, M("multi.pt"));
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(load(&r, 1 + i, 1, NULL), 0);
+		run_prep(&b[i], &r, 1 + i, 1, { rows[i], 3, 4 }, randv(rows[i] * px, 7 + i), 2,
+			 4096);
+		ops[i] = &b[i].op;
+	}
+	plug->batch(ops, N);
+	for (int i = 0; i < N; i++) {
+		const float *x = b[i].in.data(), *twice = (const float *)b[i].out[0].data(),
+			    *mean = (const float *)b[i].out[1].data();
+
+		assert_int_equal(b[i].op.status, 0);
+		assert_int_equal(b[i].meta[0][1], 3);
+		assert_int_equal(b[i].meta[0][2], rows[i]);
+		assert_int_equal(b[i].wr[1].len, rows[i] * px * 4);
+		assert_int_equal(b[i].meta[1][0], VACCEL_TORCH_FLOAT);
+		assert_int_equal(b[i].meta[1][2], 1);
+		assert_int_equal(b[i].wr[3].len, px * 4);
+		for (size_t k = 0; k < rows[i] * px; k++)
+			assert_true(twice[k] == 2 * x[k]);
+		for (size_t k = 0; k < px; k++) {
+			float m = 0;
+
+			for (int j = 0; j < rows[i]; j++)
+				m += x[j * px + k];
+			assert_true(fabsf(mean[k] - m / rows[i]) < 1e-6f);
+		}
+		plug->session_closed(1 + i, 1);
+	}
+	res_free(&r);
+}
+
+// An output of a type vaccel cannot carry (float64) is EINVAL, said why.
+static void test_plugin_torch_output_type(void **state)
+{
+	struct res_fix r;
+	struct op_fix o;
+
+	(void)state;
+	assert_int_equal(start(NULL, NULL, NULL), 0);
+	res_file(&r, M("double.pt"));
+	assert_int_equal(load(&r, 1, 1, NULL), 0);
+	run_prep(&o, &r, 1, 1, { 2, 2 }, randv(4, 3), 1, 4096);
+	assert_int_equal(op_call(&o), -EINVAL);
+	assert_non_null(strstr(o.why, "Double"));
+	assert_non_null(strstr(o.why, "no vaccel_torch_data_type"));
+	plug->session_closed(1, 1);
+	res_free(&r);
+}
+
+// The same content loaded by two sessions is one cache entry that the
+// other session keeps when one closes; a different resource (the same
+// model with labels) is its own.
+static void test_plugin_torch_shared_cache(void **state)
+{
+	struct res_fix r, rl;
+	struct op_fix a, b;
+	std::vector<float> in = randv(3 * 32 * 32, 5);
+
+	(void)state;
+	assert_int_equal(start(NULL, NULL, NULL), 0);
+	res_file(&r, M("tiny.pt"));
+	res_make(&rl, VACCEL_RESOURCE_MODEL, { { "tiny.pt", slurp(M("tiny.pt")) },
+					       { "l.txt", slurp(M("tiny_labels.txt")) } });
+	assert_int_equal(load(&r, 1, 1, NULL), 0);
+	assert_int_equal(load(&r, 2, 2, NULL), 0);
+	assert_int_equal(load(&rl, 2, 2, NULL), 0);
+	run_prep(&a, &r, 1, 1, { 1, 3, 32, 32 }, in, 1, 4096);
+	assert_int_equal(op_call(&a), 0);
+	plug->session_closed(1, 1);
+	run_prep(&b, &r, 2, 2, { 1, 3, 32, 32 }, in, 1, 4096);
+	assert_int_equal(op_call(&b), 0);
+	assert_memory_equal(a.out[0].data(), b.out[0].data(), 40);
+	run_prep(&b, &rl, 2, 2, { 1, 3, 32, 32 }, in, 1, 4096);
+	assert_int_equal(op_call(&b), 0);
+	assert_memory_equal(a.out[0].data(), b.out[0].data(), 40);
+	plug->session_closed(2, 2);
+	run_prep(&b, &r, 2, 2, { 1, 3, 32, 32 }, in, 1, 4096);
+	assert_int_equal(op_call(&b), -EINVAL);
+	res_free(&r);
+	res_free(&rl);
+}
+
+struct worker_arg {
+	const struct res_fix *r;
+	uint32_t tenant;
+	const std::vector<float> *in;
+	const std::vector<char> *want;
+	int bad;
+};
+
+static void *worker(void *p)
+{
+	auto *w = static_cast<struct worker_arg *>(p);
+
+	for (int i = 0; i < 20; i++) {
+		struct op_fix o;
+
+		if (i % 5 == 0)
+			w->bad += load(w->r, w->tenant, 1, NULL) != 0;
+		run_prep(&o, w->r, w->tenant, 1, { 1, 3, 32, 32 }, *w->in, 1, 4096);
+		w->bad += op_call(&o) != 0 || memcmp(o.out[0].data(), w->want->data(), 40);
+		if (i % 5 == 4)
+			plug->session_closed(w->tenant, 1);
+	}
+	return NULL;
+}
+
+// Loads, runs and session closes on four threads at once: every run
+// answers its own input, as one thread alone does.
+static void test_plugin_torch_threads(void **state)
+{
+	const int T = 4;
+	struct res_fix r;
+	pthread_t th[T];
+	struct worker_arg wa[T];
+	std::vector<std::vector<float>> in(T);
+	std::vector<std::vector<char>> want(T);
+
+	(void)state;
+	assert_int_equal(start(NULL, NULL, NULL), 0);
+	res_file(&r, M("tiny.pt"));
+	assert_int_equal(load(&r, 99, 1, NULL), 0);
+	for (int t = 0; t < T; t++) {
+		struct op_fix o;
+
+		in[t] = randv(3 * 32 * 32, 50 + t);
+		run_prep(&o, &r, 99, 1, { 1, 3, 32, 32 }, in[t], 1, 4096);
+		assert_int_equal(op_call(&o), 0);
+		want[t].assign(o.out[0].begin(), o.out[0].begin() + 40);
+		wa[t] = { &r, (uint32_t)(t + 1), &in[t], &want[t], 0 };
+	}
+	for (int t = 0; t < T; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, worker, &wa[t]), 0);
+	for (int t = 0; t < T; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(wa[t].bad, 0);
+	}
+	plug->session_closed(99, 1);
+	res_free(&r);
+}
+
 // ---- images ----
 
 static std::vector<std::string> labels_of(const char *path)
@@ -730,7 +888,9 @@ int main(void)
 		T(test_plugin_torch_descriptor),  T(test_plugin_torch_run_tiny),
 		T(test_plugin_torch_run_resnet18), T(test_plugin_torch_sessions),
 		T(test_plugin_torch_bad_models),  T(test_plugin_torch_bad_inputs),
-		T(test_plugin_torch_batch),       T(test_plugin_torch_classify),
+		T(test_plugin_torch_batch),       T(test_plugin_torch_batch_fallback),
+		T(test_plugin_torch_output_type), T(test_plugin_torch_shared_cache),
+		T(test_plugin_torch_threads),     T(test_plugin_torch_classify),
 		T(test_plugin_torch_oversized),   T(test_plugin_torch_settings),
 		T(test_plugin_torch_detect),
 	};

@@ -883,46 +883,70 @@ int image_other(ar_op *op)
 
 // ---- the plugin ----
 
+int any(ar_op *op)
+{
+	switch (op->op) {
+	case AR_OP_TORCH_MODEL_LOAD: return model_load(op);
+	case AR_OP_TORCH_MODEL_RUN: return model_run(op);
+	case AR_OP_IMAGE_CLASSIFY: return image_classify(op);
+	default: return image_other(op);
+	}
+}
+
+
 void batch(ar_op *const *ops, uint32_t n)
 {
-	std::vector<run> runs(n);
-	std::vector<bool> ready(n, false);
+	// ran: the op has its final status. Anything escaping below (memory
+	// for the groups) fails the ops that have none yet, rather than
+	// leaving a prepared op's 0 standing for outputs never written.
+	std::vector<bool> ran(n, false);
 
-	for (uint32_t i = 0; i < n; i++) {
-		ar_op *op = ops[i];
+	try {
+		std::vector<run> runs(n);
+		std::vector<bool> grouped(n, false);
 
-		if (op->op != AR_OP_TORCH_MODEL_RUN) {
-			op->status = op->op == AR_OP_IMAGE_CLASSIFY ? image_classify(op) :
-				     op->op == AR_OP_TORCH_MODEL_LOAD ? model_load(op) :
-									image_other(op);
-			continue;
-		}
-		// An op that cannot run (not loaded in its session, bad
-		// arguments) gets its error alone and joins no group.
-		op->status = guarded(op, "model_run", [&] {
-			prepare(op, runs[i]);
-			return 0;
-		});
-		ready[i] = op->status == 0;
-	}
-	std::vector<bool> done(n, false);
-	for (uint32_t i = 0; i < n; i++) {
-		if (!ready[i] || done[i])
-			continue;
-		std::vector<run *> grp = { &runs[i] };
-		done[i] = true;
-		for (uint32_t j = i + 1; j < n; j++)
-			if (ready[j] && !done[j] && same_group(runs[i], runs[j])) {
-				grp.push_back(&runs[j]);
-				done[j] = true;
+		for (uint32_t i = 0; i < n; i++) {
+			ar_op *op = ops[i];
+
+			if (op->op != AR_OP_TORCH_MODEL_RUN) {
+				op->status = any(op);
+				ran[i] = true;
+				continue;
 			}
-		if (grp.size() >= 2 && run_group(grp))
-			continue;
-		for (run *r : grp)
-			r->op->status = guarded(r->op, "model_run", [&] {
-				write_outputs(r->op, r->nout, forward(*r->m, r->in), 0, -1);
+			// An op that cannot run (not loaded in its session, bad
+			// arguments) gets its error alone and joins no group.
+			op->status = guarded(op, "model_run", [&] {
+				prepare(op, runs[i]);
 				return 0;
 			});
+			ran[i] = op->status != 0;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			if (ran[i] || grouped[i])
+				continue;
+			std::vector<run *> grp = { &runs[i] };
+			std::vector<uint32_t> idx = { i };
+			for (uint32_t j = i + 1; j < n; j++)
+				if (!ran[j] && !grouped[j] && same_group(runs[i], runs[j])) {
+					grp.push_back(&runs[j]);
+					idx.push_back(j);
+					grouped[j] = true;
+				}
+			if (grp.size() < 2 || !run_group(grp))
+				for (run *r : grp)
+					r->op->status = guarded(r->op, "model_run", [&] {
+						write_outputs(r->op, r->nout, forward(*r->m, r->in), 0, -1);
+						return 0;
+					});
+			for (uint32_t k : idx)
+				ran[k] = true;
+		}
+	} catch (...) {
+		for (uint32_t i = 0; i < n; i++)
+			if (!ran[i]) {
+				ops[i]->status = -ENOMEM;
+				say(ops[i], "torch: model_run: out of memory for the batch");
+			}
 	}
 }
 
@@ -931,22 +955,25 @@ void session_closed(uint32_t tenant, uint32_t session)
 	session_models gone;
 
 	try {
-		std::lock_guard<std::mutex> g(lock);
-		auto s = sessions.find(std::make_pair(tenant, session));
-		if (s != sessions.end()) {
-			gone = std::move(s->second);
-			sessions.erase(s);
+		{
+			std::lock_guard<std::mutex> g(lock);
+			auto s = sessions.find(std::make_pair(tenant, session));
+			if (s != sessions.end()) {
+				gone = std::move(s->second);
+				sessions.erase(s);
+			}
 		}
-		// Drop the references first (below, without the lock, as a
-		// module's destruction frees its weights), then the cache
-		// entries nobody holds any more.
-	} catch (...) {
-		return;	// std::mutex::lock: nothing held, nothing to drop
+		// The references go without the lock (a module's destruction
+		// frees its weights), then the cache entries nobody holds.
+		gone = session_models();
+		std::lock_guard<std::mutex> g(lock);
+		for (auto it = cache.begin(); it != cache.end();)
+			it = it->second.expired() ? cache.erase(it) : std::next(it);
+	} catch (const std::exception &e) {
+		// std::mutex::lock throws only on a broken mutex: log it, as
+		// nothing may cross into the broker.
+		TLOG(AR_LOG_ERROR, "session_closed: %s", e.what());
 	}
-	gone = session_models();
-	std::lock_guard<std::mutex> g(lock);
-	for (auto it = cache.begin(); it != cache.end();)
-		it = it->second.expired() ? cache.erase(it) : std::next(it);
 }
 
 // A setting as an integer in [lo, hi]; def when unset or empty; -EINVAL
@@ -1063,16 +1090,6 @@ void fini()
 		s.swap(sessions);
 		d.swap(image_default);
 		cache.clear();
-	}
-}
-
-int any(ar_op *op)
-{
-	switch (op->op) {
-	case AR_OP_TORCH_MODEL_LOAD: return model_load(op);
-	case AR_OP_TORCH_MODEL_RUN: return model_run(op);
-	case AR_OP_IMAGE_CLASSIFY: return image_classify(op);
-	default: return image_other(op);
 	}
 }
 
