@@ -414,11 +414,13 @@ static void test_plugin_torch_bad_models(void **state)
 	res_make(&r, VACCEL_RESOURCE_MODEL,
 		 { { "junk.pt", std::string((const char *)junk.data(), junk.size() * 4) } });
 	assert_int_equal(load(&r, 1, 1, why), -EINVAL);
+	assert_non_null(strstr(why, "PytorchStreamReader"));
 	assert_non_null(strstr(why, "torch: model_load: "));
 	assert_true(strlen(why) > strlen("torch: model_load: "));
 	res_free(&r);
 	res_make(&r, VACCEL_RESOURCE_MODEL, { { "cut.pt", tiny.substr(0, tiny.size() / 2) } });
 	assert_int_equal(load(&r, 1, 1, why), -EINVAL);
+	assert_non_null(strstr(why, "PytorchStreamReader"));
 	assert_non_null(strstr(why, "torch: model_load: "));
 	res_free(&r);
 	for (const char *p : { M("from_file.pt"), M("from_file_nested.pt") }) {

@@ -114,15 +114,16 @@ struct op_error {
 // the why gets that last line, the log the whole text.
 std::string last_line(const char *msg)
 {
-	std::string m(msg);
-	size_t e = m.find_last_not_of("\n ");
+	const std::string m(msg);
+	const size_t e = m.find_last_not_of("\n ");
 
 	if (e == std::string::npos)
 		return m;
-	size_t b = m.rfind('\n', e);
-	if (b != std::string::npos)
+	const size_t nl = m.rfind('\n', e);
+	const size_t b = nl == std::string::npos ? 0 : nl + 1;
+	if (b)
 		TLOG(AR_LOG_DEBUG, "%s", msg);
-	return m.substr(b == std::string::npos ? 0 : b + 1, e + 1 - (b == std::string::npos ? 0 : b + 1));
+	return m.substr(b, e + 1 - b);
 }
 
 // Run f, turning whatever it throws into -errno and why: c10::Error is
