@@ -567,6 +567,7 @@ struct ar_broker {
 	_Atomic bool wd_stop, wd_parked;
 	_Atomic uint32_t wd_gen;	/* futex: bumped to wake it */
 	_Atomic uint64_t rescues;
+	struct ar_coalescer *coal;	/* NULL: batch-delay-us is 0 */
 };
 
 uint64_t ar__now_ns(void);
@@ -594,6 +595,35 @@ void ar__conn_poison(struct ar_conn *c, const char *why, int err);
 void ar__reclaim_conn(struct ar_conn *c);
 void ar__reclaim_region(struct ar_region *r);
 void ar__reclaim_stop(void);
+
+/* ---- coalesce.c: one plugin call for ops of many clients ---- */
+
+/* What ops must share to be coalesced: the route, the op, the model's
+ * content and the shape of their inputs but the first dim. */
+struct ar_coalesce_key {	/* no padding: keys compare with memcmp */
+	const struct ar_route *route;
+	uint64_t shape;
+	uint8_t model[32];
+	uint32_t op;
+	uint32_t zero;
+};
+struct ar_coalescer;
+
+/* *out: NULL when batch-delay-us is 0 or batch-max 1 (off). -ENOMEM. */
+int ar__coalesce_new(const struct ar_config *cfg, struct ar_coalescer **out);
+void ar__coalesce_free(struct ar_coalescer *c);
+/* An AR_OPF_COALESCE op's key; false if its route cannot batch. */
+bool ar__coalesce_key(const struct ar_route *rt, const struct ar_op *op,
+		      struct ar_coalesce_key *k);
+/*
+ * Run ops[0..n) (all of key k) in one plugin call with other threads' ops
+ * of the same key that arrive within batch-delay-us, at most batch-max in
+ * all; each op's status is set. handoff(arg) is called first: the caller
+ * blocks here. Returns how many of ops it ran (the first ones; fewer than
+ * n only past batch-max).
+ */
+uint32_t ar__coalesce_run(struct ar_coalescer *c, const struct ar_coalesce_key *k,
+			  struct ar_op **ops, uint32_t n, void (*handoff)(void *), void *arg);
 
 /* worker.c */
 int ar__worker_start(struct ar_broker *b, unsigned idx, int node,

@@ -242,8 +242,11 @@ int main(int argc, char **argv)
 			b.nr_workers = 8;
 	}
 	b.workers = calloc(b.nr_workers, sizeof(*b.workers));
-	if (!b.workers)
+	if (!b.workers || ar__coalesce_new(&b.cfg, &b.coal))
 		return 1;
+	if (b.coal)
+		ar_info("batching torch_model_run across clients: up to %u ops, %u us",
+			b.cfg.batch_max, b.cfg.batch_delay_us);
 	for (unsigned i = 0; i < b.nr_workers; i++) {
 		ret = ar__worker_start(&b, i, (int)(i % (unsigned)b.nodes), &b.workers[i]);
 		if (ret) {
@@ -296,6 +299,7 @@ int main(int argc, char **argv)
 	if (b.listen_owned)
 		close(b.listen_fd);
 	ar__broker_close_listeners(&b);
+	ar__coalesce_free(b.coal);
 	ar__sessions_set_hook(NULL);
 	ar__plugins_unload(&b.plugins);
 	ar__handshake_free(&b);

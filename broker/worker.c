@@ -653,9 +653,72 @@ static bool past_grace(struct ar_broker *b)
 							   memory_order_relaxed);
 }
 
-/* Run reqs[0..n) and post their completions, group by group. */
-static void run(struct ar_broker *b, struct batch *bt, struct ar_channel *ch,
-		struct ar_req *reqs, unsigned n, bool cancel)
+/* A thread about to wait in the coalescer hands its worker over first
+ * (as the watchdog would after a tick): the worker's other channels are
+ * served, and may join, meanwhile. */
+struct handoff {
+	struct ar_worker *w;
+	uint64_t seq;
+};
+
+static void rescue(struct ar_broker *b, struct ar_worker *w, uint64_t seq);
+
+static void hand_off(void *arg)
+{
+	struct handoff *h = arg;
+
+	/* Once: a second join of the same pass finds the worker gone
+	 * (rescue()'s CAS fails on RUN_RESCUED, and nothing is undone). */
+	if (h->w && !(atomic_load_explicit(&h->w->run_seq, memory_order_relaxed) &
+		      RUN_RESCUED))
+		rescue(h->w->b, h->w, h->seq);
+}
+
+/* reqs[0..n): ops of one route and op that may be coalesced. Each joins
+ * the group of its key with the consecutive ops sharing it. */
+static void run_coalesced(struct ar_broker *b, struct ar_worker *w, struct batch *bt,
+			  struct ar_channel *ch, struct ar_req *reqs, unsigned n)
+{
+	struct handoff h = { w, w ? atomic_load_explicit(&w->run_seq,
+							 memory_order_relaxed) : 0 };
+	uint32_t tid = ch->conn->tenant->id;
+	unsigned i = 0;
+
+	(void)tid;	/* only traces use it */
+	while (i < n) {
+		struct ar_coalesce_key k, k2;
+		unsigned j = i + 1, done;
+
+		if (!ar__coalesce_key(reqs[i].route, &reqs[i].op, &k)) {
+			reqs[i].status = ar__route_run(reqs[i].route, &reqs[i].op);
+			i++;
+			continue;
+		}
+		while (j < n && ar__coalesce_key(reqs[j].route, &reqs[j].op, &k2) &&
+		       !memcmp(&k, &k2, sizeof(k)))
+			j++;
+		for (unsigned m = i; m < j; m++) {
+			bt->ops[m - i] = &reqs[m].op;
+			AR_TRACE(plugin_start, tid, ch->idx, reqs[m].id, reqs[m].op.op,
+				 reqs[m].route->plugin->desc->name);
+		}
+		done = ar__coalesce_run(b->coal, &k, bt->ops, j - i,
+					w ? hand_off : NULL, &h);
+		for (unsigned m = i; m < i + done; m++) {
+			int ret = reqs[m].op.status;
+
+			reqs[m].status = ret > 0 ? -ret : ret;
+			AR_TRACE(plugin_end, tid, ch->idx, reqs[m].id, reqs[m].op.op,
+				 reqs[m].status);
+		}
+		i += done;
+	}
+}
+
+/* Run reqs[0..n) and post their completions, group by group. w: the
+ * worker whose thread runs them, NULL for a rescued thread's loan. */
+static void run(struct ar_broker *b, struct ar_worker *w, struct batch *bt,
+		struct ar_channel *ch, struct ar_req *reqs, unsigned n, bool cancel)
 {
 	uint32_t tid = ch->conn->tenant->id;
 	unsigned i = 0, j;
@@ -674,7 +737,10 @@ static void run(struct ar_broker *b, struct batch *bt, struct ar_channel *ch,
 			       !reqs[j].status && reqs[j].route == rt &&
 			       reqs[j].op.op == r->op.op)
 				j++;
-			if (j - i > 1 && rt->plugin->desc->batch) {
+			if (b->coal && (ar_op_lookup(r->op.op)->flags & AR_OPF_COALESCE) &&
+			    rt->plugin->desc->batch && !past_grace(b)) {
+				run_coalesced(b, w, bt, ch, reqs + i, j - i);
+			} else if (j - i > 1 && rt->plugin->desc->batch) {
 				for (unsigned k = i; k < j; k++) {
 					reqs[k].op.status = 0;
 					bt->ops[k - i] = &reqs[k].op;
@@ -731,7 +797,7 @@ static void run_watched(struct ar_worker *w, struct batch *bt,
 
 	atomic_store_explicit(&w->run_ch, ch, memory_order_relaxed);
 	atomic_store_explicit(&w->run_seq, in, memory_order_release);
-	run(w->b, bt, ch, bt->reqs, n, cancel);
+	run(w->b, w, bt, ch, bt->reqs, n, cancel);
 	if (atomic_compare_exchange_strong_explicit(&w->run_seq, &in, bt->seq + 2,
 						    memory_order_acq_rel,
 						    memory_order_acquire))
@@ -903,7 +969,7 @@ static unsigned service(struct ar_worker *w, struct ar_worker *owner,
 		if (w)
 			run_watched(w, bt, ch, n, cancel);
 		else
-			run(owner->b, bt, ch, bt->reqs, n, cancel);
+			run(owner->b, NULL, bt, ch, bt->reqs, n, cancel);
 		if (limited)
 			atomic_fetch_sub_explicit(&t->inflight, n, memory_order_relaxed);
 	}

@@ -13,6 +13,13 @@
  *   completion_posted  broker: the completion is in the CQ
  *   client_reaped      libclient: the completion reached the caller
  *
+ * and one event per plugin call that coalesced ops of several clients
+ * (broker/coalesce.c, batch-delay-us):
+ *
+ *   batch_formed       broker: size ops of tenants tenants go to the plugin
+ *                      in one call, after its leader (tenant) waited
+ *                      wait_us for them
+ *
  * (tenant, channel, id) names one op at a time: ids are reused only after
  * their completion was reaped. Code uses these through AR_TRACE
  * (accelring/trace.h), which compiles to nothing without lttng-ust.
@@ -64,6 +71,17 @@ LTTNG_UST_TRACEPOINT_EVENT_INSTANCE(accelring, op_status, accelring, completion_
 	LTTNG_UST_TP_ARGS(AR_TP_OP_ARGS, int32_t, status))
 LTTNG_UST_TRACEPOINT_EVENT_INSTANCE(accelring, op_status, accelring, client_reaped,
 	LTTNG_UST_TP_ARGS(AR_TP_OP_ARGS, int32_t, status))
+
+LTTNG_UST_TRACEPOINT_EVENT(accelring, batch_formed,
+	LTTNG_UST_TP_ARGS(uint32_t, tenant, uint32_t, size, uint32_t, tenants,
+			  uint32_t, op, uint32_t, wait_us, const char *, plugin),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, tenant, tenant)
+		lttng_ust_field_integer(uint32_t, size, size)
+		lttng_ust_field_integer(uint32_t, tenants, tenants)
+		lttng_ust_field_integer(uint32_t, op, op)
+		lttng_ust_field_integer(uint32_t, wait_us, wait_us)
+		lttng_ust_field_string(plugin, plugin)))
 
 #endif /* ACCELRING_TP_H */
 
