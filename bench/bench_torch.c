@@ -83,20 +83,6 @@ static struct {
 	.seconds = 5.0,
 };
 
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "bench_torch: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	/* The harness's atexit handler stops the broker; runners see their
-	 * command pipes close and exit. */
-	exit(1);
-}
-
 static void skipped(const char *name, const char *why)
 {
 	struct result *r = &results[nresults++];
@@ -150,6 +136,20 @@ static void skip_all(const char *why)
 }
 
 #ifdef AR_BENCH_TORCH
+
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bench_torch: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	/* The harness's atexit handler stops the broker; runners see their
+	 * command pipes close and exit. */
+	exit(1);
+}
 
 /* ---- runners: the processes that forward ---- */
 
