@@ -18,12 +18,18 @@
 #define AR_PLUGIN_DIR "/usr/local/lib/accelring"
 #endif
 
+/* The plugins a broker loads unless told: CMake adds torch first when it
+ * builds it, so image and torch ops reach it before noop's dummy answers. */
+#ifndef AR_DEFAULT_PLUGINS
+#define AR_DEFAULT_PLUGINS "noop:exec"
+#endif
+
 void ar__config_defaults(struct ar_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->socket_path, sizeof(c->socket_path), "%s", AR_DEFAULT_SOCKET);
 	snprintf(c->plugin_dir, sizeof(c->plugin_dir), "%s", AR_PLUGIN_DIR);
-	snprintf(c->plugins, sizeof(c->plugins), "noop:exec");
+	snprintf(c->plugins, sizeof(c->plugins), "%s", AR_DEFAULT_PLUGINS);
 	c->workers = 0;
 	c->batch = 64;
 	c->spin_ns = AR_WAIT_SPIN_NS_DEFAULT;

@@ -109,6 +109,23 @@ struct op_error {
 	throw op_error{ err, buf };
 }
 
+// The TorchScript interpreter's errors start with its own traceback and
+// end with the operator's message ("RuntimeError: Given groups=1 ..."):
+// the why gets that last line, the log the whole text.
+std::string last_line(const char *msg)
+{
+	const std::string m(msg);
+	const size_t e = m.find_last_not_of("\n ");
+
+	if (e == std::string::npos)
+		return m;
+	const size_t nl = m.rfind('\n', e);
+	const size_t b = nl == std::string::npos ? 0 : nl + 1;
+	if (b)
+		TLOG(AR_LOG_DEBUG, "%s", msg);
+	return m.substr(b, e + 1 - b);
+}
+
 // Run f, turning whatever it throws into -errno and why: c10::Error is
 // torch refusing the input or the model (EINVAL, its message without the
 // C++ backtrace), bad_alloc ENOMEM, anything else EINVAL.
@@ -120,13 +137,15 @@ template <typename F> int guarded(ar_op *op, const char *what, F &&f)
 		say(op, "torch: %s", e.why.c_str());
 		return -e.err;
 	} catch (const c10::Error &e) {
-		say(op, "torch: %s: %s", what, e.what_without_backtrace());
+		say(op, "torch: %s: %s", what, last_line(e.what_without_backtrace()).c_str());
 		return -EINVAL;
 	} catch (const std::bad_alloc &) {
 		say(op, "torch: %s: out of memory", what);
 		return -ENOMEM;
 	} catch (const std::exception &e) {
-		say(op, "torch: %s: %s", what, e.what());
+		// The interpreter rethrows what an operator threw as a
+		// std::runtime_error, with the same traceback.
+		say(op, "torch: %s: %s", what, last_line(e.what()).c_str());
 		return -EINVAL;
 	} catch (...) {
 		say(op, "torch: %s: unknown exception", what);
@@ -655,7 +674,8 @@ bool decode_jpeg(const uint8_t *p, size_t len, image &img, char *msg, size_t cap
 struct png_src {
 	const uint8_t *p;
 	size_t len, pos;
-	char msg[128];
+	char msg[256];
+	char warn[128];	// the last warning: libpng says why in one
 };
 
 void png_read_mem(png_structp png, png_bytep out, png_size_t n)
@@ -672,15 +692,22 @@ void png_err(png_structp png, png_const_charp m)
 {
 	auto *s = static_cast<png_src *>(png_get_error_ptr(png));
 
-	snprintf(s->msg, sizeof(s->msg), "%s", m);
+	snprintf(s->msg, sizeof(s->msg), "%s%s%s", m, s->warn[0] ? ": " : "", s->warn);
 	png_longjmp(png, 1);
 }
 
-void png_warn(png_structp, png_const_charp) {}
+// libpng warns of what it then fails on ("Image width exceeds user limit"
+// before "Invalid IHDR data"): kept for the error's message.
+void png_warn(png_structp png, png_const_charp m)
+{
+	auto *s = static_cast<png_src *>(png_get_error_ptr(png));
+
+	snprintf(s->warn, sizeof(s->warn), "%s", m);
+}
 
 bool decode_png(const uint8_t *p, size_t len, image &img, char *msg, size_t cap)
 {
-	png_src src = { p, len, 0, "" };
+	png_src src = { p, len, 0, "", "" };
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_err, png_warn);
 	png_infop info = png ? png_create_info_struct(png) : nullptr;
 
@@ -694,6 +721,8 @@ bool decode_png(const uint8_t *p, size_t len, image &img, char *msg, size_t cap)
 		return false;
 	}
 	png_set_read_fn(png, &src, png_read_mem);
+	// Sides checked by libpng as it parses IHDR, before it reads on.
+	png_set_user_limits(png, IMG_MAX_SIDE, IMG_MAX_SIDE);
 	png_read_info(png, info);
 	img.w = png_get_image_width(png, info);
 	img.h = png_get_image_height(png, info);
@@ -855,46 +884,70 @@ int image_other(ar_op *op)
 
 // ---- the plugin ----
 
+int any(ar_op *op)
+{
+	switch (op->op) {
+	case AR_OP_TORCH_MODEL_LOAD: return model_load(op);
+	case AR_OP_TORCH_MODEL_RUN: return model_run(op);
+	case AR_OP_IMAGE_CLASSIFY: return image_classify(op);
+	default: return image_other(op);
+	}
+}
+
+
 void batch(ar_op *const *ops, uint32_t n)
 {
-	std::vector<run> runs(n);
-	std::vector<bool> ready(n, false);
+	// ran: the op has its final status. Anything escaping below (memory
+	// for the groups) fails the ops that have none yet, rather than
+	// leaving a prepared op's 0 standing for outputs never written.
+	std::vector<bool> ran(n, false);
 
-	for (uint32_t i = 0; i < n; i++) {
-		ar_op *op = ops[i];
+	try {
+		std::vector<run> runs(n);
+		std::vector<bool> grouped(n, false);
 
-		if (op->op != AR_OP_TORCH_MODEL_RUN) {
-			op->status = op->op == AR_OP_IMAGE_CLASSIFY ? image_classify(op) :
-				     op->op == AR_OP_TORCH_MODEL_LOAD ? model_load(op) :
-									image_other(op);
-			continue;
-		}
-		// An op that cannot run (not loaded in its session, bad
-		// arguments) gets its error alone and joins no group.
-		op->status = guarded(op, "model_run", [&] {
-			prepare(op, runs[i]);
-			return 0;
-		});
-		ready[i] = op->status == 0;
-	}
-	std::vector<bool> done(n, false);
-	for (uint32_t i = 0; i < n; i++) {
-		if (!ready[i] || done[i])
-			continue;
-		std::vector<run *> grp = { &runs[i] };
-		done[i] = true;
-		for (uint32_t j = i + 1; j < n; j++)
-			if (ready[j] && !done[j] && same_group(runs[i], runs[j])) {
-				grp.push_back(&runs[j]);
-				done[j] = true;
+		for (uint32_t i = 0; i < n; i++) {
+			ar_op *op = ops[i];
+
+			if (op->op != AR_OP_TORCH_MODEL_RUN) {
+				op->status = any(op);
+				ran[i] = true;
+				continue;
 			}
-		if (grp.size() >= 2 && run_group(grp))
-			continue;
-		for (run *r : grp)
-			r->op->status = guarded(r->op, "model_run", [&] {
-				write_outputs(r->op, r->nout, forward(*r->m, r->in), 0, -1);
+			// An op that cannot run (not loaded in its session, bad
+			// arguments) gets its error alone and joins no group.
+			op->status = guarded(op, "model_run", [&] {
+				prepare(op, runs[i]);
 				return 0;
 			});
+			ran[i] = op->status != 0;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			if (ran[i] || grouped[i])
+				continue;
+			std::vector<run *> grp = { &runs[i] };
+			std::vector<uint32_t> idx = { i };
+			for (uint32_t j = i + 1; j < n; j++)
+				if (!ran[j] && !grouped[j] && same_group(runs[i], runs[j])) {
+					grp.push_back(&runs[j]);
+					idx.push_back(j);
+					grouped[j] = true;
+				}
+			if (grp.size() < 2 || !run_group(grp))
+				for (run *r : grp)
+					r->op->status = guarded(r->op, "model_run", [&] {
+						write_outputs(r->op, r->nout, forward(*r->m, r->in), 0, -1);
+						return 0;
+					});
+			for (uint32_t k : idx)
+				ran[k] = true;
+		}
+	} catch (...) {
+		for (uint32_t i = 0; i < n; i++)
+			if (!ran[i]) {
+				ops[i]->status = -ENOMEM;
+				say(ops[i], "torch: model_run: out of memory for the batch");
+			}
 	}
 }
 
@@ -903,22 +956,25 @@ void session_closed(uint32_t tenant, uint32_t session)
 	session_models gone;
 
 	try {
-		std::lock_guard<std::mutex> g(lock);
-		auto s = sessions.find(std::make_pair(tenant, session));
-		if (s != sessions.end()) {
-			gone = std::move(s->second);
-			sessions.erase(s);
+		{
+			std::lock_guard<std::mutex> g(lock);
+			auto s = sessions.find(std::make_pair(tenant, session));
+			if (s != sessions.end()) {
+				gone = std::move(s->second);
+				sessions.erase(s);
+			}
 		}
-		// Drop the references first (below, without the lock, as a
-		// module's destruction frees its weights), then the cache
-		// entries nobody holds any more.
-	} catch (...) {
-		return;	// std::mutex::lock: nothing held, nothing to drop
+		// The references go without the lock (a module's destruction
+		// frees its weights), then the cache entries nobody holds.
+		gone = session_models();
+		std::lock_guard<std::mutex> g(lock);
+		for (auto it = cache.begin(); it != cache.end();)
+			it = it->second.expired() ? cache.erase(it) : std::next(it);
+	} catch (const std::exception &e) {
+		// std::mutex::lock throws only on a broken mutex: log it, as
+		// nothing may cross into the broker.
+		TLOG(AR_LOG_ERROR, "session_closed: %s", e.what());
 	}
-	gone = session_models();
-	std::lock_guard<std::mutex> g(lock);
-	for (auto it = cache.begin(); it != cache.end();)
-		it = it->second.expired() ? cache.erase(it) : std::next(it);
 }
 
 // A setting as an integer in [lo, hi]; def when unset or empty; -EINVAL
@@ -1035,16 +1091,6 @@ void fini()
 		s.swap(sessions);
 		d.swap(image_default);
 		cache.clear();
-	}
-}
-
-int any(ar_op *op)
-{
-	switch (op->op) {
-	case AR_OP_TORCH_MODEL_LOAD: return model_load(op);
-	case AR_OP_TORCH_MODEL_RUN: return model_run(op);
-	case AR_OP_IMAGE_CLASSIFY: return image_classify(op);
-	default: return image_other(op);
 	}
 }
 

@@ -44,6 +44,11 @@ want = [
     # many clients (quick: 1 and 4)
     "clients_1_unix_socket", "clients_1_shm", "clients_4_shm", "clients_4_shm_nospin",
     "clients_4_tcp_socket", "clients_4_tcp",
+    # torch (quick: mobilenet_v3_small, 16 clients of tiny); skipped
+    # where the torch plugin is not built
+    "torch_mobilenet_v3_small_inprocess", "torch_mobilenet_v3_small_shm",
+    "torch_mobilenet_v3_small_unix_stream", "torch_mobilenet_v3_small_tcp",
+    "torch_clients16_inprocess", "torch_clients16_nobatch", "torch_clients16_batch",
     # whole processes
     "process_noop_1_inprocess", "process_noop_1_shm", "process_sgemm_5_128_inprocess",
     "process_sgemm_5_128_shm", "process_sgemm_5_128_tcp", "process_sgemm_5_128_unix_stream",
@@ -51,12 +56,13 @@ want = [
 missing = [n for n in want if n not in names]
 assert not missing, f"rows missing: {missing}"
 for r in doc["rows"]:
-    # Skipped only for want of the exec plugin, and saying so.
+    # Skipped only for want of the exec or torch plugin, and saying so.
     if r.get("skipped"):
-        assert r["name"].startswith("exec_") and "exec plugin not built" in r["note"], r
+        assert (r["name"].startswith("exec_") and "exec plugin not built" in r["note"]) or \
+            (r["name"].startswith("torch_") and "torch plugin not built" in r["note"]), r
         assert f"| {r['name']} |" in md, f"{r['name']} not in the Markdown"
         continue
-    if r["name"].startswith(("clients_", "broker_noop_async")) and not r["name"].endswith("_nospin") or \
+    if r["name"].startswith(("clients_", "broker_noop_async", "torch_clients")) and not r["name"].endswith("_nospin") or \
        r["name"].endswith("_socket_batch64"):
         assert r["ops_per_s"] and r["ops_per_s"] > 0, r
     assert f"| {r['name']} |" in md, f"{r['name']} not in the Markdown"

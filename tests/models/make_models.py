@@ -58,6 +58,22 @@ class FromFileNested(torch.nn.Module):
         return self.inner(x) * 2
 
 
+class Multi(torch.nn.Module):
+    """A tuple of two outputs, the second mixing the rows of its input (their
+    mean): a batch of runs cannot be split back into rows, so the plugin
+    must run each alone."""
+
+    def forward(self, x):
+        return x * 2, x.mean(0, keepdim=True)
+
+
+class Double(torch.nn.Module):
+    """An output in float64, which no vaccel_torch_data_type carries."""
+
+    def forward(self, x):
+        return x.double()
+
+
 def script_save(mod, path):
     torch.jit.script(mod.eval()).save(path)
 
@@ -91,6 +107,8 @@ def main():
                 os.path.join(out, "mobilenet_v3_small.pt"))
     torch.manual_seed(0)
     script_save(Tiny(), os.path.join(out, "tiny.pt"))
+    script_save(Multi(), os.path.join(out, "multi.pt"))
+    script_save(Double(), os.path.join(out, "double.pt"))
     torch.manual_seed(0)
     script_save(FromFile(), os.path.join(out, "from_file.pt"))
     torch.manual_seed(0)
