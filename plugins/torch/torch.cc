@@ -227,15 +227,19 @@ void check_block(const torch::jit::Block *b)
 }
 
 // Every method of every submodule and every function they call live in
-// the module's compilation unit: checking all of its functions is the
-// recursion, including code no method reaches today (a tenant could
-// reach it by name through a method it does not call yet).
+// a compilation unit the modules share (one, for a loaded file): checking
+// all of its functions, once per unit, is the recursion, and covers code
+// no method reaches today too (a tenant may call any method by name).
 void check_graphs(const torch::jit::Module &mod)
 {
+	std::vector<const torch::jit::CompilationUnit *> seen;
+
 	for (const torch::jit::Module &m : mod.modules()) {
-		for (const torch::jit::Method &meth : m.get_methods())
-			check_block(toGraphFunction(meth.function()).graph()->block());
 		auto cu = m._ivalue()->compilation_unit();
+
+		if (std::find(seen.begin(), seen.end(), cu.get()) != seen.end())
+			continue;
+		seen.push_back(cu.get());
 		for (torch::jit::Function *f : cu->get_functions())
 			if (f->isGraphFunction())
 				check_block(toGraphFunction(*f).graph()->block());
