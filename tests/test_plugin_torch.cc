@@ -438,7 +438,8 @@ static void test_plugin_torch_bad_models(void **state)
 }
 
 // Inputs are checked to the byte; torch's own refusals come back as
-// EINVAL with its message; a short room is ENOBUFS naming the bytes.
+// EINVAL with its message; a short room is ENOBUFS naming the bytes; an
+// input of no rows gives an output of none.
 static void test_plugin_torch_bad_inputs(void **state)
 {
 	struct res_fix r;
@@ -465,6 +466,13 @@ static void test_plugin_torch_bad_inputs(void **state)
 	run_prep(&o, &r, 1, 1, { 1, 3, 32, 32 }, randv(3 * 32 * 32, 2), 1, 39);
 	assert_int_equal(op_call(&o), -ENOBUFS);
 	assert_non_null(strstr(o.why, "needs 40 bytes"));
+	// No rows: a valid batch of nothing, an empty output.
+	run_prep(&o, &r, 1, 1, { 0, 3, 32, 32 }, {}, 1, 4096);
+	assert_int_equal(op_call(&o), 0);
+	assert_int_equal(o.meta[0][1], 2);
+	assert_int_equal(o.meta[0][2], 0);
+	assert_int_equal(o.meta[0][3], 10);
+	assert_int_equal(o.wr[1].len, 0);
 	plug->session_closed(1, 1);
 	res_free(&r);
 }

@@ -523,7 +523,8 @@ void write_outputs(ar_op *op, uint32_t nout, const std::vector<torch::Tensor> &o
 		meta[1] = t.dim();
 		for (int64_t k = 0; k < t.dim(); k++)
 			meta[2 + k] = t.size(k);
-		memcpy(data.ptr, t.data_ptr(), bytes);
+		if (bytes)	// an empty tensor may have no storage at all
+			memcpy(data.ptr, t.data_ptr(), bytes);
 		data.len = bytes;
 		memcpy(w[2 * i].ptr, meta, META_BYTES);
 	}
