@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <caffe2/serialize/inline_container.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/nn/functional/upsampling.h>
@@ -271,10 +272,41 @@ bool ends_txt(const char *name)
 	return n >= 4 && !strcmp(name + n - 4, ".txt");
 }
 
+/*
+ * Loading runs model code: a class's __setstate__ is called as its object
+ * is unpickled, before check_graphs can see any graph. So the archive's
+ * TorchScript source (the .py records under code/) is searched first for the denied ops'
+ * names, which it spells "torch.from_file" or "ops.aten.from_file": a
+ * name anywhere in the code refuses the model unloaded. Operators of other
+ * namespaces cannot run at load unless this process registered them, and
+ * libtorch registers none that reaches the host; check_graphs refuses
+ * them anyway.
+ */
+void check_code(const void *data, size_t size)
+{
+	caffe2::serialize::PyTorchStreamReader rd(std::make_shared<map_reader>(data, size));
+
+	for (const std::string &name : rd.getAllRecords()) {
+		if (name.rfind("code/", 0) != 0 || name.size() < 3 ||
+		    name.compare(name.size() - 3, 3, ".py") != 0)
+			continue;
+		auto rec = rd.getRecord(name);
+		const void *p = std::get<0>(rec).get();
+		const size_t n = std::get<1>(rec);
+		for (const char *d : denied_ops) {
+			const char *op = strstr(d, "::") + 2;
+			if (memmem(p, n, op, strlen(op)))
+				fail(EPERM, "model_load: the model's code (%s) calls %s, which this "
+					    "plugin refuses; refused before loading it", name.c_str(), d);
+		}
+	}
+}
+
 std::shared_ptr<model> parse_model(const void *data, size_t size)
 {
 	auto m = std::make_shared<model>();
 
+	check_code(data, size);
 	m->mod = torch::jit::load(std::make_shared<map_reader>(data, size));
 	// Eval mode: BatchNorm uses its running statistics and Dropout is
 	// off, which is what makes the rows of a batch independent.
