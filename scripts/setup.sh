@@ -29,6 +29,7 @@ PACKAGES=(
 	libjpeg-dev		# torch plugin: JPEG decoding for the image ops
 	libpng-dev		# torch plugin: PNG decoding for the image ops
 	python3-torch		# the torch tests make their models (tests/models)
+	libstb-dev		# the torch tests' reference decodes PNG apart from libpng (tests/torch_ref.cc)
 	python3-torchvision	# resnet18 / mobilenet_v3_small architectures
 	lttng-tools		# lttng-sessiond, lttng: recording traces
 	pkg-config

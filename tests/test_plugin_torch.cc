@@ -340,6 +340,9 @@ static void check_bitexact(const char *path, const std::vector<int64_t> &dims,
 	assert_int_equal(n, (long)(want.size() * 4));
 	res_file(&r, path);
 	assert_int_equal(load(&r, 1, 1, NULL), 0);
+	// The loaded module keeps nothing of the resource's mapping: a run
+	// names the resource by its hash only, and works after the unmap.
+	res_free(&r);
 	run_prep(&o, &r, 1, 1, dims, in, 2, 1 << 20);
 	assert_int_equal(op_call(&o), 0);
 	assert_int_equal(o.meta[0][0], VACCEL_TORCH_FLOAT);
@@ -353,7 +356,6 @@ static void check_bitexact(const char *path, const std::vector<int64_t> &dims,
 		assert_int_equal(o.meta[1][i], 0);
 	assert_int_equal(o.wr[3].len, 0);
 	plug->session_closed(1, 1);
-	res_free(&r);
 	ar_tref_free(ref);
 }
 
@@ -423,10 +425,14 @@ static void test_plugin_torch_bad_models(void **state)
 	assert_non_null(strstr(why, "PytorchStreamReader"));
 	assert_non_null(strstr(why, "torch: model_load: "));
 	res_free(&r);
-	for (const char *p : { M("from_file.pt"), M("from_file_nested.pt") }) {
+	// Refused before loading: the last one's __setstate__ would read
+	// its file during the load itself.
+	for (const char *p : { M("from_file.pt"), M("from_file_nested.pt"),
+			       M("from_file_setstate.pt") }) {
 		res_file(&r, p);
 		assert_int_equal(load(&r, 1, 1, why), -EPERM);
 		assert_non_null(strstr(why, "aten::from_file"));
+		assert_non_null(strstr(why, "refused before loading it"));
 		res_free(&r);
 	}
 	res_make(&r, VACCEL_RESOURCE_DATA, { { "tiny.pt", tiny } });
@@ -436,7 +442,8 @@ static void test_plugin_torch_bad_models(void **state)
 }
 
 // Inputs are checked to the byte; torch's own refusals come back as
-// EINVAL with its message; a short room is ENOBUFS naming the bytes.
+// EINVAL with its message; a short room is ENOBUFS naming the bytes; an
+// input of no rows gives an output of none.
 static void test_plugin_torch_bad_inputs(void **state)
 {
 	struct res_fix r;
@@ -463,6 +470,13 @@ static void test_plugin_torch_bad_inputs(void **state)
 	run_prep(&o, &r, 1, 1, { 1, 3, 32, 32 }, randv(3 * 32 * 32, 2), 1, 39);
 	assert_int_equal(op_call(&o), -ENOBUFS);
 	assert_non_null(strstr(o.why, "needs 40 bytes"));
+	// No rows: a valid batch of nothing, an empty output.
+	run_prep(&o, &r, 1, 1, { 0, 3, 32, 32 }, {}, 1, 4096);
+	assert_int_equal(op_call(&o), 0);
+	assert_int_equal(o.meta[0][1], 2);
+	assert_int_equal(o.meta[0][2], 0);
+	assert_int_equal(o.meta[0][3], 10);
+	assert_int_equal(o.wr[1].len, 0);
 	plug->session_closed(1, 1);
 	res_free(&r);
 }

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <caffe2/serialize/inline_container.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/nn/functional/upsampling.h>
@@ -227,15 +228,19 @@ void check_block(const torch::jit::Block *b)
 }
 
 // Every method of every submodule and every function they call live in
-// the module's compilation unit: checking all of its functions is the
-// recursion, including code no method reaches today (a tenant could
-// reach it by name through a method it does not call yet).
+// a compilation unit the modules share (one, for a loaded file): checking
+// all of its functions, once per unit, is the recursion, and covers code
+// no method reaches today too (a tenant may call any method by name).
 void check_graphs(const torch::jit::Module &mod)
 {
+	std::vector<const torch::jit::CompilationUnit *> seen;
+
 	for (const torch::jit::Module &m : mod.modules()) {
-		for (const torch::jit::Method &meth : m.get_methods())
-			check_block(toGraphFunction(meth.function()).graph()->block());
 		auto cu = m._ivalue()->compilation_unit();
+
+		if (std::find(seen.begin(), seen.end(), cu.get()) != seen.end())
+			continue;
+		seen.push_back(cu.get());
 		for (torch::jit::Function *f : cu->get_functions())
 			if (f->isGraphFunction())
 				check_block(toGraphFunction(*f).graph()->block());
@@ -267,10 +272,41 @@ bool ends_txt(const char *name)
 	return n >= 4 && !strcmp(name + n - 4, ".txt");
 }
 
+/*
+ * Loading runs model code: a class's __setstate__ is called as its object
+ * is unpickled, before check_graphs can see any graph. So the archive's
+ * TorchScript source (the .py records under code/) is searched first for the denied ops'
+ * names, which it spells "torch.from_file" or "ops.aten.from_file": a
+ * name anywhere in the code refuses the model unloaded. Operators of other
+ * namespaces cannot run at load unless this process registered them, and
+ * libtorch registers none that reaches the host; check_graphs refuses
+ * them anyway.
+ */
+void check_code(const void *data, size_t size)
+{
+	caffe2::serialize::PyTorchStreamReader rd(std::make_shared<map_reader>(data, size));
+
+	for (const std::string &name : rd.getAllRecords()) {
+		if (name.rfind("code/", 0) != 0 || name.size() < 3 ||
+		    name.compare(name.size() - 3, 3, ".py") != 0)
+			continue;
+		auto rec = rd.getRecord(name);
+		const void *p = std::get<0>(rec).get();
+		const size_t n = std::get<1>(rec);
+		for (const char *d : denied_ops) {
+			const char *op = strstr(d, "::") + 2;
+			if (memmem(p, n, op, strlen(op)))
+				fail(EPERM, "model_load: the model's code (%s) calls %s, which this "
+					    "plugin refuses; refused before loading it", name.c_str(), d);
+		}
+	}
+}
+
 std::shared_ptr<model> parse_model(const void *data, size_t size)
 {
 	auto m = std::make_shared<model>();
 
+	check_code(data, size);
 	m->mod = torch::jit::load(std::make_shared<map_reader>(data, size));
 	// Eval mode: BatchNorm uses its running statistics and Dropout is
 	// off, which is what makes the rows of a batch independent.
@@ -519,7 +555,8 @@ void write_outputs(ar_op *op, uint32_t nout, const std::vector<torch::Tensor> &o
 		meta[1] = t.dim();
 		for (int64_t k = 0; k < t.dim(); k++)
 			meta[2 + k] = t.size(k);
-		memcpy(data.ptr, t.data_ptr(), bytes);
+		if (bytes)	// an empty tensor may have no storage at all
+			memcpy(data.ptr, t.data_ptr(), bytes);
 		data.len = bytes;
 		memcpy(w[2 * i].ptr, meta, META_BYTES);
 	}

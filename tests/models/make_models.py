@@ -11,6 +11,7 @@ answers, but deterministic inputs keep failures reproducible).
 """
 import os
 import sys
+from typing import Tuple
 
 # TorchScript writes a module's constants in the order of a Python set, which
 # string hashing randomises per process: fix the seed, re-executing before
@@ -45,6 +46,30 @@ class FromFile(torch.nn.Module):
 
     def forward(self, x):
         return torch.from_file("/etc/passwd", size=16, dtype=torch.uint8).float() + x
+
+
+class FromFileSetState(torch.nn.Module):
+    """Reads a host file as it is loaded: TorchScript calls __setstate__
+    while unpickling, before anything else of the model runs. The file
+    does not exist, so a plugin that let the call run fails the load with
+    "unable to open file" instead of refusing it."""
+
+    def __init__(self):
+        super().__init__()
+        self.t = torch.zeros(16)
+
+    def forward(self, x):
+        return x + self.t
+
+    @torch.jit.export
+    def __getstate__(self):
+        return (self.t, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: Tuple[torch.Tensor, bool]):
+        self.t = torch.from_file("/nonexistent/accelring-torch-test", size=16,
+                                 dtype=torch.uint8).float()
+        self.training = state[1]
 
 
 class FromFileNested(torch.nn.Module):
@@ -113,6 +138,8 @@ def main():
     script_save(FromFile(), os.path.join(out, "from_file.pt"))
     torch.manual_seed(0)
     script_save(FromFileNested(), os.path.join(out, "from_file_nested.pt"))
+    torch.manual_seed(0)
+    script_save(FromFileSetState(), os.path.join(out, "from_file_setstate.pt"))
 
     with open(os.path.join(out, "labels.txt"), "w") as f:
         f.writelines("class_%04d\n" % i for i in range(1000))
