@@ -181,6 +181,15 @@ static void test_torch_run_matches_in_process(void **state)
 	(void)state;
 	open_model(&s, &r, M("tiny.pt"), true);
 	run_matches(&s, &r, ref_tiny, tiny, 4);
+	/* The same records deflated, and with ZIP64 headers: still a model. */
+	close_model(&s, &r);
+	open_model(&s, &r, M("deflated.pt"), true);
+	run_matches(&s, &r, ref_tiny, tiny, 4);
+	close_model(&s, &r);
+	open_model(&s, &r, M("zip64.pt"), true);
+	run_matches(&s, &r, ref_tiny, tiny, 4);
+	close_model(&s, &r);
+	open_model(&s, &r, M("tiny.pt"), true);
 	/* Loading again is no harm; a second model in the same session. */
 	assert_int_equal(vaccel_torch_model_load(&s, &r), VACCEL_OK);
 	assert_int_equal(vaccel_resource_init(&rr, M("resnet18.pt"), VACCEL_RESOURCE_MODEL),
@@ -292,6 +301,24 @@ static void test_torch_refusals_say_why(void **state)
 			 VACCEL_OK);
 	assert_int_equal(vaccel_resource_register(&bad, &s), VACCEL_OK);
 	assert_int_equal(vaccel_torch_model_load(&s, &bad), VACCEL_EINVAL);
+	/* An archive that would inflate to 64 MiB of broker memory, and two
+	 * entries over the same bytes: refused before torch reads them. */
+	{
+		const char *const hostile[] = { M("bomb.pt"), M("overlap.pt") };
+
+		for (int i = 0; i < 2; i++) {
+			struct vaccel_resource h;
+
+			assert_int_equal(vaccel_resource_init(&h, hostile[i],
+							      VACCEL_RESOURCE_MODEL), VACCEL_OK);
+			assert_int_equal(vaccel_resource_register(&h, &s), VACCEL_OK);
+			assert_int_equal(vaccel_torch_model_load(&s, &h), VACCEL_EINVAL);
+			assert_int_equal(vaccel_resource_unregister(&h, &s), VACCEL_OK);
+			assert_int_equal(vaccel_resource_release(&h), VACCEL_OK);
+		}
+		assert_true(test_broker_logged(&broker, "a zip bomb"));
+		assert_true(test_broker_logged(&broker, "share bytes"));
+	}
 	/* A model that reads host files is refused. */
 	{
 		struct vaccel_resource ff;

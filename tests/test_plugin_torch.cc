@@ -415,14 +415,15 @@ static void test_plugin_torch_bad_models(void **state)
 	assert_int_equal(start(NULL, NULL, NULL), 0);
 	res_make(&r, VACCEL_RESOURCE_MODEL,
 		 { { "junk.pt", std::string((const char *)junk.data(), junk.size() * 4) } });
+	// The zip check (archive.h) refuses these before torch's reader.
 	assert_int_equal(load(&r, 1, 1, why), -EINVAL);
-	assert_non_null(strstr(why, "PytorchStreamReader"));
+	assert_non_null(strstr(why, "not a zip archive"));
 	assert_non_null(strstr(why, "torch: model_load: "));
 	assert_true(strlen(why) > strlen("torch: model_load: "));
 	res_free(&r);
 	res_make(&r, VACCEL_RESOURCE_MODEL, { { "cut.pt", tiny.substr(0, tiny.size() / 2) } });
 	assert_int_equal(load(&r, 1, 1, why), -EINVAL);
-	assert_non_null(strstr(why, "PytorchStreamReader"));
+	assert_non_null(strstr(why, "no end of central directory"));
 	assert_non_null(strstr(why, "torch: model_load: "));
 	res_free(&r);
 	// Refused before loading: the last one's __setstate__ would read

@@ -43,6 +43,8 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "archive.h"
+
 #include <accelring/optable.h>
 #include <accelring/plugin.h>
 #include <vaccel/arg.h>
@@ -305,7 +307,13 @@ void check_code(const void *data, size_t size)
 std::shared_ptr<model> parse_model(const void *data, size_t size)
 {
 	auto m = std::make_shared<model>();
+	char why[256];
+	int err;
 
+	// The zip structure first: every reader below inflates what the
+	// archive declares (archive.h: zip bombs, entries sharing bytes).
+	if ((err = ar_torch_check_archive(data, size, why, sizeof(why))))
+		fail(-err, "model_load: %s", why);
 	check_code(data, size);
 	m->mod = torch::jit::load(std::make_shared<map_reader>(data, size));
 	// Eval mode: BatchNorm uses its running statistics and Dropout is
