@@ -18,12 +18,6 @@
 #define AR_PLUGIN_DIR "/usr/local/lib/accelring"
 #endif
 
-/* The plugins a broker loads unless told: CMake adds torch first when it
- * builds it, so image and torch ops reach it before noop's dummy answers. */
-#ifndef AR_DEFAULT_PLUGINS
-#define AR_DEFAULT_PLUGINS "noop:exec"
-#endif
-
 void ar__config_defaults(struct ar_config *c)
 {
 	memset(c, 0, sizeof(*c));

@@ -64,6 +64,11 @@ int ar__log_parse_level(const char *s);
 /* ---- config.c ---- */
 
 #define AR_DEFAULT_SOCKET "/run/accelring/accelring.sock"
+/* The plugins a broker loads unless told: CMake puts torch first when it
+ * builds it, so image and torch ops reach it before noop's dummy answers. */
+#ifndef AR_DEFAULT_PLUGINS
+#define AR_DEFAULT_PLUGINS "noop:exec"
+#endif
 #define AR_BATCH_MAX 256u	/* batch-max's ceiling: ops in one coalesced call */
 #define AR_MAX_CHANNELS 64u	/* per connection: 1 + 2 * 64 fds fit in one SCM_RIGHTS */
 

@@ -29,7 +29,7 @@ static void usage(FILE *f)
 "\n"
 "Settings (also 'NAME = VALUE' lines in the config file):\n"
 "  socket          listening socket (default " AR_DEFAULT_SOCKET ")\n"
-"  plugins         ':'-separated plugin names or paths (default noop:exec)\n"
+"  plugins         ':'-separated plugin names or paths (default " AR_DEFAULT_PLUGINS ")\n"
 "  plugin-dir      where bare plugin names are found\n"
 "  workers         worker threads (default: half the CPUs, 1..8)\n"
 "  batch           requests taken from a channel per pass (default 64)\n"

@@ -196,6 +196,11 @@ static int parse_image(struct ar_req_ctx *ctx, struct ar_req *r,
 	int ret;
 
 	memset(o, 0, sizeof(*o));
+	/* An image op's plugin may say why it refused (a corrupt picture,
+	 * no model), as a Generic op's may. */
+	r->op.why = r->why;
+	r->op.why_cap = sizeof(r->why);
+	r->cq_bound += AR_WIRE_MAX_MESSAGE;
 	if ((ret = resolve_in(ctx, &s->img, 0, 1, &o->img)))
 		return ret;
 	if (s->out_text.kind != AR_BUF_NONE &&

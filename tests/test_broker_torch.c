@@ -337,6 +337,9 @@ static void test_torch_refusals_say_why(void **state)
 						     sizeof(name)), VACCEL_EINVAL);
 	assert_int_equal(vaccel_image_detection(&s, img, name, len, sizeof(name)),
 			 VACCEL_ENOTSUP);
+	/* Image ops carry their refusal's reason too. */
+	assert_true(test_broker_logged(&broker, "image_classify refused"));
+	assert_true(test_broker_logged(&broker, "serves image classification only"));
 	free(img);
 	assert_int_equal(vaccel_resource_unregister(&bad, &s), VACCEL_OK);
 	assert_int_equal(vaccel_resource_release(&bad), VACCEL_OK);

@@ -127,7 +127,7 @@ struct ar_op {
 	uint32_t why_cap;		/* bytes at why */
 	/* A plugin that refuses an op may say why here (NUL-terminated, at
 	 * most why_cap bytes): the client gets it with the error, and the
-	 * broker logs it. */
+	 * broker logs it. Generic and image ops have it; others: NULL. */
 	char *why;
 	union {
 		struct ar_op_sgemm sgemm;

@@ -143,6 +143,13 @@ static int op_begin(const struct vaccel_session *sess, struct ar_queue **q,
 	return ar__vaccel_queue(q);
 }
 
+/* A refused op's reason, from the broker or its plugin, in vAccel's log. */
+static void log_refusal(struct ar_queue *q, uint32_t op, int ret)
+{
+	if (ret && ar_queue_error(q)[0])
+		ar__vaccel_log(VACCEL_LOG_ERROR, "%s: %s", ar_op_name(op), ar_queue_error(q));
+}
+
 /*
  * One argument on its way: the caller's buffer, and where it travels from
  * (the buffer itself, or a data-area copy for a large one).
@@ -230,9 +237,7 @@ static int generic(const struct vaccel_session *sess, uint32_t op, const char *l
 							  (uint32_t)nr_write, 0))
 			  : SYNC(q, ar_submit_generic(q, sid, op, lib, sym, r, (uint32_t)nr_read,
 						      w, (uint32_t)nr_write, 0));
-		if (ret && ar_queue_error(q)[0])
-			ar__vaccel_log(VACCEL_LOG_ERROR, "%s: %s", ar_op_name(op),
-				       ar_queue_error(q));
+		log_refusal(q, op, ret);
 		prof_stop(&stage_regions[ST_RT]);
 	}
 	prof_start(&stage_regions[ST_OUT]);
@@ -428,6 +433,7 @@ static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 		prof_start(&stage_regions[ST_RT]);
 		ret = SYNC(q, ar_submit_image(q, sid, op, where(&xi), len_img, where(&xt),
 					      len_text, where(&xn), len_name, 0));
+		log_refusal(q, op, ret);
 		prof_stop(&stage_regions[ST_RT]);
 	}
 	prof_start(&stage_regions[ST_OUT]);
