@@ -104,12 +104,15 @@ bool ar__coalesce_key(const struct ar_route *rt, const struct ar_op *op,
 		h = fnv(h, &x->custom_id, sizeof(x->custom_id));
 		h = fnv(h, &nd, sizeof(nd));
 		if (nd > 1)
-			h = fnv(h, (const int64_t *)d->ptr + 1, (nd - 1) * sizeof(int64_t));
+			h = fnv(h, (const uint8_t *)d->ptr + sizeof(int64_t),
+				(nd - 1) * sizeof(int64_t));
 		/* The rows: the first input's first dim (a plugin that
 		 * finds them inconsistent runs the op alone). */
 		if (i == 1 && nd) {
-			int64_t r = *(const int64_t *)d->ptr;
+			int64_t r;
 
+			/* An inline argument is only byte-aligned. */
+			memcpy(&r, d->ptr, sizeof(r));
 			*rows = r > 0 ? (uint64_t)r : 1;
 		}
 	}
