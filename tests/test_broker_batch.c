@@ -16,6 +16,8 @@
  * to the wrong client, or shared, fails the test. The broker's log says
  * which batches formed (its debug line per coalesced call): the test
  * prints their sizes and checks that batches of several tenants formed.
+ * And with batch-max 2, a 3-row run goes alone while two 1-row runs
+ * released with it share a call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -340,10 +342,128 @@ static void test_batch_each_tenant_gets_its_own_rows(void **state)
 	assert_true(test_broker_alive(&broker));
 }
 
+/*
+ * batch-max bounds a call's rows: with batch-max 2, a client's 3-row input
+ * runs alone (no coalesced call holds it) and is still exact, while two
+ * 1-row clients released with it share a call of 2.
+ */
+struct big_client {
+	const float *x;
+	int64_t rows;
+	const float *want;	/* rows x OUT_W */
+};
+
+static int big_run(const struct big_client *bc, int uid, pthread_barrier_t *go,
+		   struct report *rep)
+{
+	struct vaccel_session s;
+	struct vaccel_resource res;
+	struct vaccel_torch_tensor *t = NULL, *out = NULL;
+	int64_t dims[4] = { bc->rows, 3, 32, 32 };
+	int ret;
+
+	if (strcmp(test_transport(), "tcp") &&
+	    (setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
+		ret = -errno;
+	else
+		ret = open_model(&s, &res);
+	pthread_barrier_wait(go);
+	if (!ret)
+		ret = vaccel_torch_tensor_new(&t, 4, dims, VACCEL_TORCH_FLOAT);
+	if (!ret)
+		ret = vaccel_torch_tensor_set_data(t, (void *)bc->x,
+						   (size_t)bc->rows * IN_ELEMS * sizeof(float));
+	if (!ret)
+		ret = vaccel_torch_model_run(&s, &res, NULL, &t, 1, &out, 1);
+	rep->status = ret;
+	if (ret)
+		return 1;
+	rep->runs = 1;
+	if (out->nr_dims != 2 || out->dims[0] != bc->rows || out->dims[1] != OUT_W)
+		rep->bad_dims = 1;
+	else
+		rep->max_diff = max_abs_diff(out->data, bc->want, (size_t)bc->rows * OUT_W);
+	return 0;
+}
+
+static void test_batch_rows_bound_a_call(void **state)
+{
+	static float x3[3 * IN_ELEMS], w3[3 * OUT_W];
+	const char *args[] = { "--plugins=" AR_TORCH_PLUGIN, "--batch-delay-us=300000",
+			       "--batch-max=2", "--tenant-long-ops=0", "--torch-threads=1",
+			       "--log-level=debug", NULL };
+	/* in[0] (1 row) then in[1] (2 rows): 3 rows, whose outputs are
+	 * want[0]'s and want[1]'s. */
+	const struct big_client cl[3] = { { x3, 3, w3 }, { in[0], 1, want[0] },
+					  { in[2], 1, want[2] } };
+	struct test_broker small = { 0 };
+	struct report *rep = reports;
+	pthread_barrier_t *go = round_start;
+	unsigned sizes[16], nb, total = 0, tenants_max;
+	pid_t pids[3];
+	char addr[256];
+
+	(void)state;
+	if (strcmp(test_transport(), "tcp") && geteuid() != 0)
+		skip();
+	memcpy(x3, in[0], IN_ELEMS * sizeof(float));
+	memcpy(x3 + IN_ELEMS, in[1], 2 * IN_ELEMS * sizeof(float));
+	memcpy(w3, want[0], OUT_W * sizeof(float));
+	memcpy(w3 + OUT_W, want[1], 2 * OUT_W * sizeof(float));
+	/* The shared report slots and a barrier for three. */
+	memset(reports, 0, sizeof(*reports) * CLIENTS);
+	pthread_barrier_destroy(round_start);
+	{
+		pthread_barrierattr_t a;
+
+		pthread_barrierattr_init(&a);
+		pthread_barrierattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+		pthread_barrier_init(go, &a, 3);
+		pthread_barrierattr_destroy(&a);
+	}
+	/* The harness points ACCELRING_ADDRESS at the broker it starts:
+	 * the first broker's is put back after. */
+	snprintf(addr, sizeof(addr), "%s", getenv("ACCELRING_ADDRESS"));
+	assert_int_equal(test_broker_start(&small, args), 0);
+	for (int i = 0; i < 3; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0)
+			_exit(big_run(&cl[i], FIRST_UID + 100 + i, go, &rep[i]));
+	}
+	for (int i = 0; i < 3; i++) {
+		int st;
+
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		assert_int_equal(rep[i].status, 0);
+		assert_int_equal(rep[i].bad_dims, 0);
+		assert_true(rep[i].max_diff <= tol);
+	}
+	{
+		/* The log is the small broker's. */
+		struct test_broker keep = broker;
+
+		broker = small;
+		nb = logged_batches(sizes, 16, &tenants_max);
+		broker = keep;
+	}
+	for (unsigned k = 0; k < nb; k++) {
+		assert_true(sizes[k] <= 2);
+		total += sizes[k];
+	}
+	printf("batch-max 2: coalesced calls of %u ops in all; the 3-row run alone\n", total);
+	/* Only the two 1-row runs went through the coalescer. */
+	assert_int_equal(total, 2);
+	assert_int_equal(test_broker_stop(&small), 0);
+	setenv("ACCELRING_ADDRESS", addr, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_each_tenant_gets_its_own_rows),
+		cmocka_unit_test(test_batch_rows_bound_a_call),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -57,8 +57,12 @@ if [ -x "$build/tests/test_broker_batch" ]; then
 		exit 1
 	fi
 	grep -E "coalesced|^torch_model_run" "$work/out-batch"
-	grep -q "^4 coalesced plugin calls (batch_formed)" "$work/out-batch" &&
-		grep -q "^torch_model_run  *sizes 16x4;" "$work/out-batch" ||
-		{ echo "test_trace: FAIL: expected 4 coalesced calls of 16 ops"; exit 1; }
+	# Here 4 calls of 16 from its first case and one of 2 from its
+	# batch-max case ("sizes 2x1 16x4"); what forms depends on timing, so
+	# only the report's presence is checked (test_broker_batch checks
+	# the batches themselves).
+	grep -qE "^[0-9]+ coalesced plugin calls \(batch_formed\)" "$work/out-batch" &&
+		grep -qE "^torch_model_run +sizes [0-9]+x[0-9]+" "$work/out-batch" ||
+		{ echo "test_trace: FAIL: no coalesced calls in the report"; exit 1; }
 fi
 echo "test_trace: passed"
