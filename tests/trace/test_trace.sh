@@ -49,7 +49,12 @@ done
 # not --check: 16 connections of one TCP tenant reuse the same (tenant,
 # channel, id) keys, which follow one op only within a connection).
 if [ -x "$build/tests/test_broker_batch" ]; then
-	if ! ACCELRING_TEST_TRANSPORT=tcp "$src/scripts/accelring-trace" \
+	# LeakSanitizer's exit-time check (ASan builds) stops the world with
+	# ptrace and was seen to crash in it ("Tracer caught signal 11") in a
+	# broker with lttng-ust's threads and many ended ones; the suite's own
+	# untraced test_broker_batch run keeps the leak check.
+	if ! ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		ACCELRING_TEST_TRANSPORT=tcp "$src/scripts/accelring-trace" \
 		--output "$work/trace-batch" -- "$build/tests/test_broker_batch" \
 		> "$work/out-batch" 2>&1; then
 		cat "$work/out-batch"
