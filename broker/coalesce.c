@@ -80,12 +80,14 @@ bool ar__coalesce_key(const struct ar_route *rt, const struct ar_op *op,
 	const struct ar_op_generic *g = &op->u.generic;
 	uint64_t h = 0xcbf29ce484222325ull;
 
-	if (!rt->plugin->desc->batch || !g->resource)
+	if (!ar__route_can_batch(rt) || !g->resource)
 		return false;
 	*rows = 1;
 	memset(k, 0, sizeof(*k));
 	k->route = rt;
 	k->op = op->op;
+	/* A host of one tenant runs that tenant's ops only. */
+	k->tenant = ar__iso_per_tenant(rt->plugin->iso) ? op->tenant : 0;
 	memcpy(k->model, g->resource->sha256, sizeof(k->model));
 	h = fnv(h, &g->nr_read, sizeof(g->nr_read));
 	h = fnv(h, &g->nr_write, sizeof(g->nr_write));
@@ -219,7 +221,7 @@ static void lead(struct ar_coalescer *c, struct group *g)
 	if (g->n == 1)
 		g->ops[0]->status = ar__route_run(g->key.route, g->ops[0]);
 	else
-		g->key.route->plugin->desc->batch(g->ops, g->n);
+		ar__route_batch(g->key.route, g->ops, g->n);
 	atomic_fetch_add_explicit(&c->batches, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->ops, g->n, memory_order_relaxed);
 	for (uint64_t l = atomic_load(&c->largest); g->n > l &&

@@ -63,6 +63,10 @@ void ar__config_defaults(struct ar_config *c)
 	c->tenant_resources = 256;
 	c->batch_max = 16;
 	c->batch_delay_us = 0;
+	/* Plugin hosts (isolate.c): the per-plugin defaults are there. */
+	c->host_uid = UINT32_MAX;
+	c->host_gid = UINT32_MAX;
+	c->host_threads = 8;
 }
 
 #define AR_PLUGIN_KEY_NAME_(k) k,
@@ -137,6 +141,15 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		ret = set_str(c->plugin_set[plugin_key(key)], sizeof(c->plugin_set[0]), val);
 	else if (!strcmp(key, "tcp"))
 		ret = set_str(c->tcp, sizeof(c->tcp), val);
+	else if (!strcmp(key, "isolation") || !strcmp(key, "op-timeout-ms") ||
+		 !strcmp(key, "plugin-memory-max")) {
+		char *dst = key[0] == 'i' ? c->isolation : key[0] == 'o' ? c->op_timeout_ms :
+			    c->plugin_memory_max;
+
+		ret = ar__iso_check(key, val);
+		if (!ret)
+			ret = set_str(dst, sizeof(c->isolation), val);
+	}
 	else if (!strcmp(key, "allow-peers")) {
 		ret = ar__peer_list_check(val);
 		if (!ret)
@@ -189,6 +202,9 @@ int ar__config_set(struct ar_config *c, const char *key, const char *val)
 		U("batch-max", batch_max, 1, AR_BATCH_MAX)
 		U("batch-delay-us", batch_delay_us, 0, 1000000)
 		U("tenant-handshakes", tenant_handshakes, 1, 65536)
+		U("host-uid", host_uid, 0, UINT32_MAX - 1)
+		U("host-gid", host_gid, 0, UINT32_MAX - 1)
+		U("host-threads", host_threads, 1, 256)
 		U("max-handshakes", max_handshakes, 1, 65536)
 		ar_err("config: unknown setting '%s'", key);
 		return -EINVAL;

@@ -125,6 +125,8 @@ static void conn_free(struct ar_conn *c)
 			close(c->ch[i].wake_rd);
 	}
 	free(c->ch);
+	/* Plugin hosts unmap its data area: no op of it runs any more. */
+	ar__iso_conn_gone(c);
 	ar__stream_free(c);
 	/* Whatever a worker wrote since the teardown punched the region. A
 	 * connection the broker's shutdown closes keeps its pages: the

@@ -144,6 +144,14 @@ struct ar_config {
 	/* What plugins read through ar_plugin_host.setting (AR_PLUGIN_KEYS),
 	 * as written: each plugin checks its own. */
 	char plugin_set[AR_NR_PLUGIN_KEYS][4096];
+	/* Plugin hosts (isolate.c): "MODE" or "NAME:MODE,..." lists as
+	 * written, their uid and gid (UINT32_MAX: the broker's), the ops
+	 * one host runs at once. */
+	char isolation[1024];
+	char op_timeout_ms[1024];
+	char plugin_memory_max[1024];
+	uint32_t host_uid, host_gid;
+	unsigned host_threads;
 };
 /* A setting's value by name, for plugins (ar_plugin_host.setting): the
  * keys plugins read, or NULL. */
@@ -163,10 +171,15 @@ struct ar_vop;
 /* A loaded plugin. desc is its own descriptor, or for a vAccel plugin
  * (vp set) one vplugin.c made from its struct vaccel_plugin_info, which
  * has no op table: its routes come from vp. */
+struct ar_iso;
+
 struct ar_loaded_plugin {
 	void *dl;
 	const struct ar_plugin *desc;
 	struct ar_vplugin *vp;
+	/* Isolated (isolate.c): not loaded here; desc is what its host
+	 * reported, and its ops run there. */
+	struct ar_iso *iso;
 	char path[PATH_MAX];
 };
 
@@ -223,10 +236,62 @@ void ar__vplugin_close(struct ar_loaded_plugin *lp);
 /* Run op in a vAccel plugin: 0 or -errno, as an accelring plugin's. */
 int ar__vplugin_run(const struct ar_vop *vop, struct ar_op *op);
 
+/* ---- isolate.c: plugins in host processes of their own ---- */
+
+enum { AR_ISO_NONE = 0, AR_ISO_PLUGIN = 1, AR_ISO_TENANT = 2 };
+
+/* The configuration plugin.c loads with (main.c sets it); NULL: every
+ * plugin in process (unit tests, fuzz targets). */
+extern const struct ar_config *ar__iso_cfg;
+/* A plugins-list entry's name for the per-plugin settings. */
+void ar__iso_plugin_name(const char *entry, char *out, size_t cap);
+/* The isolation the configuration gives a plugins-list entry (AR_ISO_*). */
+int ar__iso_mode(const struct ar_config *cfg, const char *entry);
+/* 0 if an isolation / op-timeout-ms / plugin-memory-max list parses. */
+int ar__iso_check(const char *key, const char *list);
+/* Start lp's first host, which loads the plugin and reports its
+ * descriptor: lp->desc and lp->iso are set. 0 or -errno (logged). */
+int ar__iso_open(struct ar_loaded_plugin *lp, const char *entry, int mode);
+/* Stop lp's hosts (shutdown); ar__iso_stop then reaps them. */
+void ar__iso_close(struct ar_loaded_plugin *lp);
+void ar__iso_stop(void);
+/* Run ops[0..n) (one op, or a batch: the plugin's batch entry) in iso's
+ * host, setting each op's status (and why). */
+void ar__iso_run(struct ar_iso *iso, struct ar_op **ops, uint32_t n);
+bool ar__iso_per_tenant(const struct ar_iso *iso);
+bool ar__iso_has_batch(const struct ar_iso *iso);
+void ar__iso_session_closed(struct ar_iso *iso, uint32_t tenant, uint32_t session);
+/* A connection or a resource is freed: hosts unmap it. */
+struct ar_conn;
+void ar__iso_conn_gone(const struct ar_conn *c);
+void ar__iso_res_gone(uint32_t tenant, uint64_t res_id);
+/* accelringd --plugin-host (hostd.c): never returns. */
+int ar__host_main(void);
+
 /* Run op on its route. */
 static inline int ar__route_run(const struct ar_route *rt, struct ar_op *op)
 {
+	if (rt->plugin->iso) {
+		ar__iso_run(rt->plugin->iso, &op, 1);
+		return op->status;
+	}
 	return rt->vop ? ar__vplugin_run(rt->vop, op) : rt->fn(op);
+}
+
+/* Whether rt's plugin has a batch entry, and calling it. */
+static inline bool ar__route_can_batch(const struct ar_route *rt)
+{
+	return rt->plugin->iso ? ar__iso_has_batch(rt->plugin->iso) :
+				 rt->plugin->desc->batch != NULL;
+}
+
+static inline void ar__route_batch(const struct ar_route *rt, struct ar_op *const *ops,
+				   uint32_t n)
+{
+	if (rt->plugin->iso)
+		ar__iso_run(rt->plugin->iso, (struct ar_op **)ops, n);
+	else
+		rt->plugin->desc->batch(ops, n);
 }
 
 /* ---- request.c ---- */
@@ -249,6 +314,7 @@ struct ar_req {
 	uint32_t sess_flags;		/* SESSION_OPEN: its hints */
 	uint32_t cq_bound;		/* the completion's largest size */
 	const struct ar_route *route;
+	const struct ar_conn *conn;	/* whose data area the buffers are in */
 	uint32_t nr_inline;		/* outputs returned in the completion */
 	struct ar_buf *inline_out[AR_WIRE_MAX_ARGS];
 	uint64_t inline_cap[AR_WIRE_MAX_ARGS];	/* a plugin may only lower len */
@@ -610,7 +676,7 @@ struct ar_coalesce_key {	/* no padding: keys compare with memcmp */
 	uint64_t shape;
 	uint8_t model[32];
 	uint32_t op;
-	uint32_t zero;
+	uint32_t tenant;	/* a plugin isolated per tenant: its tenant, else 0 */
 };
 struct ar_coalescer;
 

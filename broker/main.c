@@ -110,7 +110,9 @@ static const char *host_setting(const char *key)
 static void session_closed(uint32_t tenant, uint32_t session)
 {
 	for (unsigned i = 0; i < b.plugins.nr; i++)
-		if (b.plugins.p[i].desc->session_closed)
+		if (b.plugins.p[i].iso)
+			ar__iso_session_closed(b.plugins.p[i].iso, tenant, session);
+		else if (b.plugins.p[i].desc->session_closed)
 			b.plugins.p[i].desc->session_closed(tenant, session);
 }
 
@@ -197,6 +199,10 @@ int main(int argc, char **argv)
 	long ncpu;
 	int ret;
 
+	/* A plugin host the broker started (isolate.c): another program. */
+	if (argc == 2 && !strcmp(argv[1], "--plugin-host"))
+		return ar__host_main();
+
 	/* Signals are read from a signalfd by the loop, so no thread may
 	 * take them the classic way: block them before any thread starts,
 	 * plugins' threads included (OpenBLAS starts its pool when loaded). */
@@ -211,6 +217,7 @@ int main(int argc, char **argv)
 					  .log_level = (uint32_t)ar__log_level,
 					  .log = log_host, .op_name = ar_op_name,
 					  .setting = host_setting };
+	ar__iso_cfg = &b.cfg;
 	if (ar__plugins_load(&b.plugins, b.cfg.plugins, &b.host, b.cfg.plugin_dir))
 		return 1;
 	ar__sessions_set_hook(session_closed);
@@ -303,6 +310,7 @@ int main(int argc, char **argv)
 	ar__coalesce_free(b.coal);
 	ar__sessions_set_hook(NULL);
 	ar__plugins_unload(&b.plugins);
+	ar__iso_stop();
 	ar__handshake_free(&b);
 	free(b.workers);
 	close(b.sig_fd);

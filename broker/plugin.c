@@ -84,6 +84,10 @@ static void add_route(struct ar_plugins *ps, const struct ar_loaded_plugin *lp,
 
 static void close_one(struct ar_loaded_plugin *lp)
 {
+	if (lp->iso) {
+		ar__iso_close(lp);
+		return;
+	}
 	if (lp->vp)
 		ar__vplugin_close(lp);
 	dlclose(lp->dl);
@@ -99,7 +103,7 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 	const char *first = NULL;	/* who takes a shadowed op */
 	uint32_t shadowed = 0, nr_ops = 0;
 	const void *vsym;
-	int ret;
+	int ret, mode;
 
 	if (ps->nr == AR_MAX_PLUGINS) {
 		ar_err("plugin %s: more than %u plugins", name, AR_MAX_PLUGINS);
@@ -111,6 +115,16 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 	}
 	lp->vp = NULL;
 	lp->desc = NULL;
+	lp->iso = NULL;
+	lp->dl = NULL;
+	mode = ar__iso_cfg ? ar__iso_mode(ar__iso_cfg, name) : AR_ISO_NONE;
+	if (mode != AR_ISO_NONE) {
+		/* Never loaded here: its host loads it and says what it is. */
+		if ((ret = ar__iso_open(lp, name, mode)))
+			return ret;
+		d = lp->desc;
+		goto loaded;
+	}
 	/* RTLD_LOCAL: plugins do not see each other's symbols. RTLD_NOW: a
 	 * vAccel plugin's vaccel_plugin_register_ops binds to the broker's
 	 * here, or the load fails (vplugin.c). */
@@ -133,6 +147,7 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 	if (ret)
 		goto err_close;
 	d = lp->desc;
+loaded:
 	for (unsigned i = 0; i < ps->nr; i++) {
 		if (!strcmp(ps->p[i].desc->name, d->name)) {
 			ar_err("plugin %s (%s): a plugin named '%s' is already loaded",
@@ -141,7 +156,7 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 			goto err_close;
 		}
 	}
-	ret = lp->vp ? ar__vplugin_init(lp) : init_native(lp, name, host);
+	ret = lp->iso ? 0 : lp->vp ? ar__vplugin_init(lp) : init_native(lp, name, host);
 	if (ret)
 		goto err_close;
 	ps->nr++;
@@ -167,8 +182,10 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 	if (nr_ops && shadowed == nr_ops)
 		ar_warn("plugin %s serves none of its %u ops: %s, listed before it, takes them; "
 			"list %s first", d->name, nr_ops, first, d->name);
-	ar_info("loaded %splugin %s %s from %s (%u ops)", lp->vp ? "vAccel " : "",
-		d->name, d->version, lp->path, nr_ops);
+	ar_info("loaded %splugin %s %s from %s (%u ops)%s", lp->vp ? "vAccel " : "",
+		d->name, d->version, lp->path, nr_ops,
+		lp->iso ? ar__iso_per_tenant(lp->iso) ? ", in a host process per tenant" :
+		", in a host process of its own" : "");
 	return 0;
 err_close:
 	close_one(lp);
@@ -204,7 +221,7 @@ void ar__plugins_unload(struct ar_plugins *ps)
 	while (ps->nr) {
 		struct ar_loaded_plugin *lp = &ps->p[--ps->nr];
 
-		if (!lp->vp && lp->desc->fini)
+		if (!lp->iso && !lp->vp && lp->desc->fini)
 			lp->desc->fini();
 		close_one(lp);
 	}

@@ -56,6 +56,7 @@
 struct ar_res {
 	struct ar_res *next;		/* the tenant's store (t->lock) */
 	struct ar_tenant *tenant;
+	uint32_t tenant_id;		/* for the plugin hosts, which may outlive it */
 	struct ar_resource pub;		/* what plugins see */
 	_Atomic uint32_t refs;		/* 1 while in the store, + 1 per op */
 	uint32_t links;			/* sessions it is registered with (t->lock) */
@@ -358,6 +359,9 @@ int ar__res_data(struct ar_conn *c, const struct ar_wire_res_data *d, char *why,
 
 static void res_free(struct ar_res *r)
 {
+	/* Hosts that mapped it let it go (isolate.c): no op holds it now. */
+	if (r->pub.id)
+		ar__iso_res_gone(r->tenant_id, r->pub.id);
 	if (r->map)
 		munmap(r->map, r->bytes);
 	close(r->fd);
@@ -647,6 +651,7 @@ int ar__res_register(struct ar_conn *c, const struct ar_wire_res_register *m,
 	/* The fd, the upload's charge and its listener-shm are r's now. */
 	r->pool = up.pool;
 	r->tenant = t;
+	r->tenant_id = t->id;
 	pthread_mutex_lock(&t->lock);
 	s = session_locked(t, m->session);
 	if (!s) {

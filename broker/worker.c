@@ -629,6 +629,7 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 	}
 	r->op.session_flags = ch->sess_flags;
 	r->op.tenant = t->id;
+	r->conn = ch->conn;
 	r->route = ar__plugins_route(&b->plugins, r->op.op, ch->sess_flags);
 	if (!r->route) {
 		r->status = -ENOTSUP;
@@ -746,16 +747,16 @@ static void run(struct ar_broker *b, struct ar_worker *w, struct batch *bt,
 			       reqs[j].op.op == r->op.op)
 				j++;
 			if (b->coal && (ar_op_lookup(r->op.op)->flags & AR_OPF_COALESCE) &&
-			    rt->plugin->desc->batch && !past_grace(b)) {
+			    ar__route_can_batch(rt) && !past_grace(b)) {
 				run_coalesced(b, w, bt, ch, reqs + i, j - i);
-			} else if (j - i > 1 && rt->plugin->desc->batch) {
+			} else if (j - i > 1 && ar__route_can_batch(rt)) {
 				for (unsigned k = i; k < j; k++) {
 					reqs[k].op.status = 0;
 					bt->ops[k - i] = &reqs[k].op;
 					AR_TRACE(plugin_start, tid, ch->idx, reqs[k].id,
 						 reqs[k].op.op, rt->plugin->desc->name);
 				}
-				rt->plugin->desc->batch(bt->ops, j - i);
+				ar__route_batch(rt, bt->ops, j - i);
 				for (unsigned k = i; k < j; k++) {
 					reqs[k].status = reqs[k].op.status > 0 ?
 						-reqs[k].op.status : reqs[k].op.status;

@@ -25,6 +25,7 @@ PACKAGES=(
 	liblttng-ust-dev	# tracepoints (include/accelring/tp.h)
 	liburing-dev		# broker: event loop
 	libssl-dev		# broker: SHA-256 of resources (libcrypto)
+	libseccomp-dev		# broker: the exec plugin host's seccomp filter
 	libtorch-dev		# torch plugin: TorchScript on CPU (plugins/torch)
 	libjpeg-dev		# torch plugin: JPEG decoding for the image ops
 	libpng-dev		# torch plugin: PNG decoding for the image ops

@@ -83,6 +83,19 @@ LTTNG_UST_TRACEPOINT_EVENT(accelring, batch_formed,
 		lttng_ust_field_integer(uint32_t, wait_us, wait_us)
 		lttng_ust_field_string(plugin, plugin)))
 
+/* An op (n: a batch of them) ran in a plugin host process (isolation):
+ * which plugin, which host process, how it ended. */
+LTTNG_UST_TRACEPOINT_EVENT(accelring, host_run,
+	LTTNG_UST_TP_ARGS(uint32_t, tenant, uint32_t, op, uint32_t, n,
+			  const char *, plugin, uint32_t, pid, int32_t, status),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, tenant, tenant)
+		lttng_ust_field_integer(uint32_t, op, op)
+		lttng_ust_field_integer(uint32_t, n, n)
+		lttng_ust_field_string(plugin, plugin)
+		lttng_ust_field_integer(uint32_t, pid, pid)
+		lttng_ust_field_integer(int32_t, status, status)))
+
 #endif /* ACCELRING_TP_H */
 
 #include <lttng/tracepoint-event.h>
