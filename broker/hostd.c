@@ -151,7 +151,7 @@ static int install_seccomp(void)
 		SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(socket),
 		SCMP_SYS(socketpair), SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv),
 		SCMP_SYS(process_vm_writev), SCMP_SYS(fork), SCMP_SYS(vfork),
-		SCMP_SYS(setrlimit), SCMP_SYS(prlimit64), SCMP_SYS(setuid),
+		SCMP_SYS(setuid),
 		SCMP_SYS(setgid), SCMP_SYS(setreuid), SCMP_SYS(setregid),
 		SCMP_SYS(setresuid), SCMP_SYS(setresgid), SCMP_SYS(mount),
 		SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(pidfd_open),
@@ -585,6 +585,10 @@ int ar__host_main(void)
 	sigset_t none;
 
 	snprintf(H.name, sizeof(H.name), "plugin host");
+	/* Nothing of the broker's but the control socket: an fd it forgot
+	 * to mark close-on-exec (a tenant's socket) must not reach plugin
+	 * code. */
+	close_range(CTL_FD + 1, ~0u, 0);
 	/* The broker blocked its signals for its signalfd: a host takes
 	 * them the usual way (SIGTERM ends it). */
 	sigemptyset(&none);
