@@ -11,10 +11,10 @@
  * mapped), installs exec's seccomp filter, and answers AR_HC_READY.
  *
  * Threads: the main thread serves the control socket (maps, unmaps,
- * sessions closed); `threads` op threads take requests from the link's SQ
- * one at a time (leader/followers: whoever holds the consumer's lock polls
- * the ring, and lets it go before running what it took), run them in the
- * plugin and complete them in their slots. The socket closing, or any
+ * sessions closed); of `threads` op threads one leads: it takes requests
+ * from the link's SQ and runs them in the plugin, completing them in their
+ * slots, and a watchdog hands the lead to another when a request keeps it
+ * for more than a tick (op_thread). The socket closing, or any
  * impossible value from the broker, ends the process: the broker restarts
  * it.
  */
@@ -63,7 +63,6 @@ static struct {
 	struct ar_region link;
 	struct ar_ring_cons sq;
 	struct ar_ring_wait wait;
-	pthread_mutex_t sq_lock;
 	uint8_t *slots;
 	uint64_t slot_bytes, scratch_bytes;
 	struct hregion reg[AR_HOST_REGIONS];
@@ -72,7 +71,7 @@ static struct {
 	unsigned nr_keys;
 	uint64_t memory_max, as_base, mapped;
 	char name[160];
-} H = { .sq_lock = PTHREAD_MUTEX_INITIALIZER };
+} H;
 
 static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -374,6 +373,26 @@ static void run_request(const struct ar_host_req *rq, uint32_t len)
 		syscall(SYS_futex, &head->state, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
+/*
+ * Who polls the ring. The leader takes a request and runs it itself,
+ * staying the leader: no hand-off on the fast path. A leader inside one
+ * request for a whole tick (HANDOFF_NS) is relieved by the host's
+ * watchdog, which makes an idle thread the leader (the broker's worker
+ * rescue, in small): the long op finishes on its thread, which then waits
+ * to lead again. H.lead packs (generation << 1) | inside-a-request; the
+ * leader leaves a request with a CAS that fails once it was relieved.
+ */
+#define HANDOFF_NS 1000000ull
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool led;			/* a thread leads (under lock) */
+	unsigned idle;			/* threads waiting to lead (under lock) */
+	_Atomic uint64_t lead;
+	_Atomic uint64_t since;		/* when the leader entered its request */
+} L = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
 static void *op_thread(void *arg)
 {
 	uint8_t buf[sizeof(struct ar_host_req) + 2 * AR_BATCH_MAX + 64]
@@ -381,25 +400,65 @@ static void *op_thread(void *arg)
 
 	(void)arg;
 	for (;;) {
-		int64_t n;
+		uint64_t gen;
 
-		pthread_mutex_lock(&H.sq_lock);
+		pthread_mutex_lock(&L.lock);
+		L.idle++;
+		while (L.led)
+			pthread_cond_wait(&L.cond, &L.lock);
+		L.idle--;
+		L.led = true;
+		gen = atomic_load(&L.lead) >> 1;
+		pthread_mutex_unlock(&L.lock);
 		for (;;) {
-			int ret;
+			uint64_t in;
+			int64_t n;
 
 			n = ar_ring_sc_dequeue(&H.sq, buf, sizeof(buf));
-			if (n >= 0)
-				break;
-			if (n != -EAGAIN)
+			if (n == -EAGAIN) {
+				int ret;
+
+				ar_ring_sc_release(&H.sq);
+				ret = ar_ring_sc_wait(&H.sq, &H.wait, -1);
+				if (ret < 0 && ret != -EINTR)
+					die("waiting for requests: %s", strerror(-ret));
+				continue;
+			}
+			if (n < 0)
 				die("the request ring: %s", strerror((int)-n));
 			ar_ring_sc_release(&H.sq);
-			ret = ar_ring_sc_wait(&H.sq, &H.wait, -1);
-			if (ret < 0 && ret != -EINTR)
-				die("waiting for requests: %s", strerror(-ret));
+			in = (gen << 1) | 1;
+			atomic_store(&L.since, ar__now_ns());
+			/* seq_cst, paired with the watchdog's CAS: it sees this
+			 * thread inside a request, or not at all. */
+			atomic_store(&L.lead, in);
+			run_request((const struct ar_host_req *)buf, (uint32_t)n);
+			if (!atomic_compare_exchange_strong(&L.lead, &in, gen << 1))
+				break;	/* relieved: another thread leads */
 		}
-		ar_ring_sc_release(&H.sq);
-		pthread_mutex_unlock(&H.sq_lock);
-		run_request((const struct ar_host_req *)buf, (uint32_t)n);
+	}
+	return NULL;
+}
+
+static void *watchdog_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec ts = { 0, (long)HANDOFF_NS };
+		uint64_t v = atomic_load(&L.lead);
+
+		nanosleep(&ts, NULL);
+		if (!(v & 1) || atomic_load(&L.lead) != v ||
+		    ar__now_ns() - atomic_load(&L.since) < HANDOFF_NS)
+			continue;
+		pthread_mutex_lock(&L.lock);
+		/* Only with a thread to take over; the next generation, not
+		 * inside a request. */
+		if (L.idle && atomic_compare_exchange_strong(&L.lead, &v, ((v >> 1) + 1) << 1)) {
+			L.led = false;
+			pthread_cond_signal(&L.cond);
+		}
+		pthread_mutex_unlock(&L.lock);
 	}
 	return NULL;
 }
@@ -707,6 +766,16 @@ int ar__host_main(void)
 		pthread_t t;
 
 		if (pthread_create(&t, NULL, op_thread, NULL)) {
+			snprintf(rd.error, sizeof(rd.error), "cannot start its threads");
+			rd.status = -EAGAIN;
+			goto out;
+		}
+		pthread_detach(t);
+	}
+	{
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, watchdog_thread, NULL)) {
 			snprintf(rd.error, sizeof(rd.error), "cannot start its threads");
 			rd.status = -EAGAIN;
 			goto out;
