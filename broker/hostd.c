@@ -391,6 +391,7 @@ static struct {
 	unsigned idle;			/* threads waiting to lead (under lock) */
 	_Atomic uint64_t lead;
 	_Atomic uint64_t since;		/* when the leader entered its request */
+	_Atomic unsigned started;	/* threads that made their malloc arena */
 } L = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static void *op_thread(void *arg)
@@ -399,6 +400,11 @@ static void *op_thread(void *arg)
 		__attribute__((aligned(8)));
 
 	(void)arg;
+	/* Its malloc arena now (glibc reserves 64 MiB of address space for
+	 * it at a thread's first malloc): part of the host's start, not of
+	 * what plugin-memory-max gives the plugin (ar__host_main). */
+	free(malloc(64));
+	atomic_fetch_add(&L.started, 1);
 	for (;;) {
 		uint64_t gen;
 
@@ -783,7 +789,14 @@ int ar__host_main(void)
 		pthread_detach(t);
 	}
 	H.memory_max = hi->memory_max;
+	while (atomic_load(&L.started) < (hi->threads ? hi->threads : 1)) {
+		struct timespec ts = { 0, 100000 };
+
+		nanosleep(&ts, NULL);
+	}
 	if (H.memory_max) {
+		/* The baseline: the plugin loaded, its threads and theirs
+		 * started, with their stacks and arenas. */
 		H.as_base = vm_size();
 		set_cap();
 	}

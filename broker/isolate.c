@@ -58,7 +58,9 @@
 extern char **environ;
 
 #define ISO_START_MS 60000		/* a host's start, its plugin's init included */
-#define ISO_RPC_MS 10000		/* a control request's answer */
+#define ISO_RPC_MS 2000		/* a control request's answer */
+/* Scratch an op may leave resident in its slot; beyond, it is punched. */
+#define ISO_SCRATCH_KEEP (256u << 10)
 #define ISO_WAIT_SLICE_NS 100000000ull	/* a sleeping waiter looks again */
 #define ISO_QUICK_CRASH_NS 1000000000ull	/* died this soon after start */
 #define ISO_BACKOFF_FREE 2u		/* quick crashes before any back-off */
@@ -1009,8 +1011,8 @@ static const struct ar_conn *op_conn(const struct ar_op *op)
 	return r->conn;
 }
 
-static int encode(struct ar_hinst *in, unsigned slot, struct ar_op *op, char *why,
-		  size_t cap)
+static int encode(struct ar_hinst *in, unsigned slot, struct ar_op *op, uint64_t *used,
+		  char *why, size_t cap)
 {
 	struct ar_host_op *d = slot_op(in, slot);
 	struct scratch s = { slot_scratch(in, slot), 0, in->scratch_bytes };
@@ -1122,12 +1124,14 @@ static int encode(struct ar_hinst *in, unsigned slot, struct ar_op *op, char *wh
 	}
 	if (ret == -EMSGSIZE)
 		snprintf(why, cap, "the op's inline arguments do not fit an isolated plugin's slot");
+	*used = s.used;
 	return ret;
 }
 
 /* What encode() chose for an op's outputs, kept in private memory: the
  * host's copy of the descriptor is never trusted for where to read. */
 struct enc_info {
+	uint64_t used;			/* scratch bytes the op took */
 	uint64_t why_off;
 	uint32_t why_cap;
 	uint32_t nr_out;
@@ -1362,8 +1366,11 @@ static void note_load(struct ar_iso *iso, const struct ar_op *op, unsigned gen)
 	pthread_mutex_unlock(&iso->lock);
 }
 
-static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, uint32_t n,
-		   bool replaying)
+/* Returns true if ops never reached the host and may go to a new one: the
+ * instance died before they were submitted (the first map of a region
+ * found it gone). */
+static bool run_once(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, uint32_t n,
+		     bool replaying, bool last)
 {
 	uint64_t start = ar__now_ns();
 	uint64_t deadline = iso->timeout_ns ? start + iso->timeout_ns : 0;
@@ -1378,12 +1385,12 @@ static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, ui
 
 	if (n > AR_BATCH_MAX || n > AR_HOST_SLOTS) {
 		set_all(ops, n, -E2BIG, NULL);
-		return;
+		return false;
 	}
 	in = host_get(h, deadline, &err, why, sizeof(why));
 	if (!in) {
 		set_all(ops, n, err, why);
-		return;
+		return false;
 	}
 	if (!replaying) {
 		unsigned gen = in->gen;
@@ -1414,7 +1421,7 @@ static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, ui
 		pthread_mutex_unlock(&h->lock);
 		set_all(ops, n, ret, why);
 		inst_put(in);
-		return;
+		return false;
 	}
 	in->seq++;
 	for (uint32_t i = 0; i < n; i++)
@@ -1423,7 +1430,8 @@ static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, ui
 	if (n > 1 && !(info = malloc(n * sizeof(*info))))
 		ret = -ENOMEM;
 	for (uint32_t i = 0; i < n && !ret; i++) {
-		ret = encode(in, slots[i], ops[i], why, sizeof(why));
+		info[i].used = 0;
+		ret = encode(in, slots[i], ops[i], &info[i].used, why, sizeof(why));
 		remember(slot_op(in, slots[i]), ar_op_args_kind(ops[i]->op), &info[i]);
 	}
 	if (!ret && !atomic_load(&in->dead)) {
@@ -1449,16 +1457,19 @@ static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, ui
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (ret) {
+		bool retry = !last && atomic_load(&in->dead);
+
 		pthread_mutex_lock(&h->lock);
 		for (uint32_t i = 0; i < n; i++)
 			in->free[in->nr_free++] = (uint16_t)slots[i];
 		pthread_cond_broadcast(&h->cond);
 		pthread_mutex_unlock(&h->lock);
-		set_all(ops, n, ret, why);
+		if (!retry)
+			set_all(ops, n, ret, why);
 		if (info != &one)
 			free(info);
 		inst_put(in);
-		return;
+		return retry;
 	}
 
 	ret = wait_done(in, slots[0], deadline);
@@ -1482,16 +1493,24 @@ static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, ui
 		if (info != &one)
 			free(info);
 		inst_put(in);
-		return;
+		return false;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		ops[i]->status = decode(in, slots[i], &info[i], ops[i]);
 		if (!ops[i]->status && (is_load(ops[i]->op) || is_unload(ops[i]->op)))
 			note_load(iso, ops[i], in->gen);
-		if (ops[i]->status == -ENOMEM && iso->memory_max)
-			h->recycle = true;
+		/* A large inline op's pages go back: a slot keeps at most
+		 * ISO_SCRATCH_KEEP of them resident. */
+		if (info[i].used > ISO_SCRATCH_KEEP)
+			fallocate(in->link.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)(slot_scratch(in, slots[i]) - (uint8_t *)in->link.base) +
+				  ISO_SCRATCH_KEEP, (off_t)(info[i].used - ISO_SCRATCH_KEEP + 4095) &
+				  ~(off_t)4095);
 	}
 	pthread_mutex_lock(&h->lock);
+	for (uint32_t i = 0; i < n; i++)
+		if (ops[i]->status == -ENOMEM && iso->memory_max)
+			h->recycle = true;
 	h->quick_crashes = 0;
 	atomic_store_explicit(&slot_op(in, slots[0])->state, AR_HS_FREE, memory_order_relaxed);
 	for (uint32_t i = 0; i < n; i++)
@@ -1506,7 +1525,18 @@ static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, ui
 	AR_TRACE(host_run, ops[0]->tenant, ops[0]->op, n, iso->name, (uint32_t)in->pid,
 		 ops[0]->status);
 	inst_put(in);
+	return false;
 }
+
+static void run_in(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, uint32_t n,
+		   bool replaying)
+{
+	/* Once more in a new host if the one it went to was found dead
+	 * before the ops reached it (they never ran). */
+	if (run_once(iso, h, ops, n, replaying, false))
+		run_once(iso, h, ops, n, replaying, true);
+}
+
 
 void ar__iso_run(struct ar_iso *iso, struct ar_op **ops, uint32_t n)
 {

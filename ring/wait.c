@@ -92,6 +92,13 @@ static int sleep_fd(int efd, int64_t timeout_ns)
 
 	if (n < 0)
 		return -errno;
+	/* An fd that is gone (closed under us: POLLNVAL), or a pipe whose
+	 * producer is gone with nothing left to read (POLLHUP alone), would
+	 * be "readable" forever: the wait would spin. Say so instead. */
+	if (n > 0 && (pfd.revents & POLLNVAL))
+		return -EBADF;
+	if (n > 0 && (pfd.revents & (POLLHUP | POLLERR)) && !(pfd.revents & POLLIN))
+		return -EPIPE;
 	/* Drain it: an eventfd gives its 8-byte count, a pipe up to 64
 	 * bytes (8 wake-ups; any left wake us once more, harmlessly). Only
 	 * after poll said readable, so that an fd whose O_NONBLOCK someone

@@ -208,6 +208,29 @@ static void test_ring_wait_poisoned(void **state)
 	assert_int_equal(ar_ring_sc_wait(&f->c, &w, -1), -EPROTO);
 }
 
+/* A wake-up fd that is gone makes the wait fail rather than spin: a
+ * closed fd is -EBADF, a pipe whose producer closed its end -EPIPE (once
+ * what it wrote is drained). */
+static void test_ring_wait_dead_fd(void **state)
+{
+	struct fx *f = *state;
+	struct ar_ring_wait w = { .mode = AR_WAIT_FD, .spin_ns = 0 };
+	uint64_t v = 1;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	w.efd = p[0];
+	assert_int_equal(write(p[1], &v, sizeof(v)), sizeof(v));
+	close(p[1]);
+	/* The wake-up written before the close still counts: drained, the
+	 * ring is still empty, then the hang-up. */
+	assert_int_equal(ar_ring_sc_wait(&f->c, &w, 2000000000), -EPIPE);
+	close(p[0]);
+	w.efd = p[0];
+	assert_int_equal(ar_ring_sc_wait(&f->c, &w, 2000000000), -EBADF);
+	assert_false(f->c.g.ctl->flags & AR_RING_F_NEED_WAKEUP);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -220,6 +243,7 @@ int main(void)
 		T(test_ring_wait_timeout),
 		T(test_ring_wait_spinning_needs_no_wake),
 		T(test_ring_wait_poisoned),
+		T(test_ring_wait_dead_fd),
 	};
 
 	return cmocka_run_group_tests_name("ring_wait", tests, NULL, NULL);

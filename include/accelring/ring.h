@@ -534,8 +534,9 @@ void ar_ring_sc_finish_sleep(struct ar_ring_cons *c);
  * timeout_ns (negative: forever). Spins for w->spin_ns first.
  *
  * Returns 1 if a record can be peeked, 0 on timeout, -EPROTO if the ring
- * is poisoned, -EINTR if a signal interrupted the sleep, or the -errno of
- * the sleep.
+ * is poisoned, -EINTR if a signal interrupted the sleep, -EBADF (AR_WAIT_FD)
+ * if efd is not open, -EPIPE if it is a pipe whose write end is closed and
+ * empty (the producer is gone), or the -errno of the sleep.
  */
 int ar_ring_sc_wait(struct ar_ring_cons *c, const struct ar_ring_wait *w,
 		    int64_t timeout_ns);
