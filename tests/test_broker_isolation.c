@@ -796,8 +796,9 @@ static int native_ok(struct vreport *rep, const void *arg)
 /*
  * A faulty behaviour in its host, a bystander tenant served all along: the
  * op gets f->expect, the broker lives, the next "ok" succeeds, in a new
- * host after a crash; and through vAccel the crash's reason reaches the
- * client's log naming the plugin and the signal.
+ * host after a crash; that host sleeps when idle, and a tenant new to it
+ * is served; and through vAccel the crash's reason reaches the client's
+ * log naming the plugin and the signal.
  */
 static void fault_case(const struct fault *f)
 {
@@ -835,11 +836,12 @@ static void fault_case(const struct fault *f)
 		assert_int_equal(ret, f->expect);
 	if (f->expect == -ETIMEDOUT)	/* op-timeout-ms=faulty:500 */
 		assert_true(took >= 450 && took < 10000);
-	/* 64 MiB a call, 256 MiB allowed: three calls fit (192 MiB); at
-	 * least two must (half the cap, slack for the host's own malloc
-	 * arenas and the like), and the fifth cannot. */
+	/* 64 MiB a call, 256 MiB allowed: three calls fit (192 MiB), and at
+	 * least two must (half the cap: slack for the host's own needs); the
+	 * fourth passes the cap (256 MiB and malloc's pages), the fifth
+	 * surely. */
 	if (f->max_calls)
-		assert_true(calls >= 3 && calls <= 6);
+		assert_true(calls >= 3 && calls <= 5);
 	assert_true(test_broker_alive(&broker));
 
 	/* The host is back: the next op succeeds (after a host that broke
