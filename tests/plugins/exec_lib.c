@@ -6,7 +6,9 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vaccel/arg.h>
 
@@ -27,6 +29,18 @@ EXPORT int ar_test_fail(struct vaccel_arg *read, size_t nr_read,
 			struct vaccel_arg *write, size_t nr_write);
 EXPORT int ar_test_hidden(struct vaccel_arg *read, size_t nr_read,
 			  struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_segv(struct vaccel_arg *read, size_t nr_read,
+			struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_abort(struct vaccel_arg *read, size_t nr_read,
+			 struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_loop(struct vaccel_arg *read, size_t nr_read,
+			struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_leak(struct vaccel_arg *read, size_t nr_read,
+			struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_closefds(struct vaccel_arg *read, size_t nr_read,
+			    struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_pid(struct vaccel_arg *read, size_t nr_read,
+		       struct vaccel_arg *write, size_t nr_write);
 
 int ar_test_checksum(struct vaccel_arg *read, size_t nr_read,
 		     struct vaccel_arg *write, size_t nr_write)
@@ -105,5 +119,75 @@ int ar_test_hidden(struct vaccel_arg *read, size_t nr_read,
 		   struct vaccel_arg *write, size_t nr_write)
 {
 	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	return 0;
+}
+
+/* ---- misbehaving functions, for the isolation tests ---- */
+
+int ar_test_segv(struct vaccel_arg *read, size_t nr_read,
+		 struct vaccel_arg *write, size_t nr_write)
+{
+	volatile int *volatile p = NULL;
+
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	*p = 42;
+	return 0;	/* not reached */
+}
+
+int ar_test_abort(struct vaccel_arg *read, size_t nr_read,
+		  struct vaccel_arg *write, size_t nr_write)
+{
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	abort();
+}
+
+int ar_test_loop(struct vaccel_arg *read, size_t nr_read,
+		 struct vaccel_arg *write, size_t nr_write)
+{
+	volatile uint64_t spins = 0;
+
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	for (;;)
+		spins++;
+	return 0;	/* not reached */
+}
+
+/* The blocks ar_test_leak hands out, chained through their first word:
+ * reachable from a global, so that no compiler drops them or their
+ * writes. */
+static void *volatile leaked;
+
+int ar_test_leak(struct vaccel_arg *read, size_t nr_read,
+		 struct vaccel_arg *write, size_t nr_write)
+{
+	char *p = malloc(AR_TEST_EXEC_LEAK_BYTES);
+
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	if (!p)
+		return AR_TEST_EXEC_ENOMEM;
+	memset(p, 0xa5, AR_TEST_EXEC_LEAK_BYTES);
+	*(void **)p = leaked;
+	leaked = p;
+	return 0;
+}
+
+int ar_test_closefds(struct vaccel_arg *read, size_t nr_read,
+		     struct vaccel_arg *write, size_t nr_write)
+{
+	(void)read, (void)nr_read, (void)write, (void)nr_write;
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	return 0;
+}
+
+int ar_test_pid(struct vaccel_arg *read, size_t nr_read,
+		struct vaccel_arg *write, size_t nr_write)
+{
+	uint32_t pid = (uint32_t)getpid();
+
+	(void)read, (void)nr_read;
+	if (nr_write < 1 || !write[0].buf || write[0].size != sizeof(pid))
+		return AR_TEST_EXEC_ESIZE;
+	memcpy(write[0].buf, &pid, sizeof(pid));
 	return 0;
 }

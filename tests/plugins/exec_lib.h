@@ -33,6 +33,17 @@
  * ar_test_fail: returns AR_TEST_EXEC_FAIL.
  * ar_test_hidden: returns 0; the tests leave it off every allowlist.
  * ar_test_data: a const uint32_t, not a function.
+ *
+ * Misbehaving functions, for the isolation tests (test_broker_isolation):
+ * whatever process runs them (the broker, or a plugin host) suffers it.
+ * ar_test_segv: a store through a null pointer (SIGSEGV).
+ * ar_test_abort: abort() (SIGABRT).
+ * ar_test_loop: spins forever.
+ * ar_test_leak: allocates AR_TEST_EXEC_LEAK_BYTES and touches every page,
+ *   never freed, per call; returns AR_TEST_EXEC_ENOMEM once malloc fails.
+ * ar_test_closefds: closes every fd from 3 to 1023, then returns 0.
+ * ar_test_pid: write[0] (4 bytes, else AR_TEST_EXEC_ESIZE) gets the pid of
+ *   the process that runs it, as a uint32.
  */
 #ifndef ACCELRING_TESTS_EXEC_LIB_H
 #define ACCELRING_TESTS_EXEC_LIB_H
@@ -46,6 +57,9 @@
 #define AR_TEST_EXEC_ESIZE 2
 #define AR_TEST_EXEC_ETYPE 3
 #define AR_TEST_EXEC_FAIL 7
+#define AR_TEST_EXEC_ENOMEM 8
+
+#define AR_TEST_EXEC_LEAK_BYTES (64u << 20)
 
 struct ar_test_exec_in {
 	uint32_t seed;
