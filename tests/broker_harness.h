@@ -61,6 +61,10 @@ long test_broker_rss_kib(const struct test_broker *b);
  * closed client is released asynchronously), or -1. */
 int test_broker_settled_fds(const struct test_broker *b);
 
+/* The broker's plugin host processes (isolation: its children running
+ * --plugin-host), at most max of them into out. Returns how many. */
+int test_broker_hosts(const struct test_broker *b, pid_t *out, int max);
+
 /* Whether the broker's log contains s. */
 bool test_broker_logged(const struct test_broker *b, const char *s);
 

@@ -410,9 +410,55 @@ static void test_torch_client_killed_mid_run(void **state)
 	close_model(&s, &r);
 }
 
+/* The torch plugin runs in a host process of its own (isolation's
+ * default): killed, its in-flight ops fail, and the next op of a session
+ * that had loaded a model gets a new host with that model loaded again
+ * (still exact); a session that had only registered one is not given it. */
+static void test_torch_host_restart_reloads_models(void **state)
+{
+	const int64_t tiny[] = { 3, 3, 32, 32 };
+	struct vaccel_session s, s2;
+	struct vaccel_resource r, r2;
+	struct vaccel_torch_tensor *in, *out = NULL;
+	float *x = pattern(3 * 32 * 32, 4);
+	const int64_t one[] = { 1, 3, 32, 32 };
+	pid_t h[4], h2[4];
+	int n, st;
+
+	(void)state;
+	open_model(&s, &r, M("tiny.pt"), true);
+	open_model(&s2, &r2, M("tiny.pt"), false);
+	run_matches(&s, &r, ref_tiny, tiny, 4);
+	n = test_broker_hosts(&broker, h, 4);
+	assert_int_equal(n, 1);
+	assert_int_not_equal(h[0], broker.pid);
+	assert_int_equal(kill(h[0], SIGKILL), 0);
+	/* Gone (reaped by the broker), and the broker still serves. */
+	for (int i = 0; i < 500 && kill(h[0], 0) == 0; i++)
+		usleep(10000);
+	assert_int_not_equal(kill(h[0], 0), 0);
+	assert_true(test_broker_alive(&broker));
+	run_matches(&s, &r, ref_tiny, tiny, 4);
+	n = test_broker_hosts(&broker, h2, 4);
+	assert_int_equal(n, 1);
+	assert_int_not_equal(h2[0], h[0]);
+	assert_true(test_broker_logged(&broker, "loaded again into a new host"));
+	/* The other session never loaded it: still refused, in the new host. */
+	assert_int_equal(vaccel_torch_tensor_new(&in, 4, one, VACCEL_TORCH_FLOAT), VACCEL_OK);
+	assert_int_equal(vaccel_torch_tensor_set_data(in, x, 3 * 32 * 32 * sizeof(float)),
+			 VACCEL_OK);
+	st = vaccel_torch_model_run(&s2, &r2, NULL, &in, 1, &out, 1);
+	assert_int_equal(st, VACCEL_EINVAL);
+	vaccel_torch_tensor_delete(in);
+	free(x);
+	close_model(&s2, &r2);
+	close_model(&s, &r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_torch_host_restart_reloads_models),
 		cmocka_unit_test(test_torch_run_matches_in_process),
 		cmocka_unit_test(test_torch_classify_default_model),
 		cmocka_unit_test(test_torch_classify_session_model),
