@@ -241,70 +241,6 @@ static uint32_t faulty_pid(struct conn *k)
 	return faulty(k, "pid", NULL, 0, &pid, sizeof(pid), OP_WAIT_NS) ? 0 : pid;
 }
 
-/*
- * The broker's children, at most max in out: from /proc/PID/task/TID/
- * children, or, on a kernel without CONFIG_PROC_CHILDREN (no such files),
- * from every process's parent in /proc/N/stat. Returns how many.
- */
-static int children(pid_t parent, pid_t *out, int max)
-{
-	char path[320], buf[1024];
-	struct dirent *e;
-	bool have_files = false;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)parent);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		FILE *f;
-		int pid;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)parent,
-			 e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		have_files = true;
-		while (fscanf(f, "%d", &pid) == 1 && n < max)
-			out[n++] = pid;
-		fclose(f);
-	}
-	closedir(d);
-	if (have_files)
-		return n;
-	d = opendir("/proc");
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) && n < max) {
-		const char *rp;
-		ssize_t len;
-		int fd, ppid;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* "pid (comm) state ppid ...": comm may hold anything. */
-		rp = strrchr(buf, ')');
-		if (rp && sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == (int)parent)
-			out[n++] = atoi(e->d_name);
-	}
-	closedir(d);
-	return n;
-}
-
 /* Whether pid, whose argv[0] is argv0, runs the broker's binary: argv[0]
  * its path or its name, and its executable the same file (when we may read
  * the link: a host that is not dumpable hides it from other users). */
@@ -330,35 +266,27 @@ static bool runs_broker(pid_t pid, const char *argv0)
  * one runs the broker's binary (runs_broker). */
 static int hosts(pid_t broker_pid, pid_t *out, int max, bool *argv0_ok)
 {
+	struct test_broker who = { .pid = broker_pid };
 	pid_t kid[256];
 	char path[64], buf[8192];
-	int nk = children(broker_pid, kid, 256), n = 0;
+	int n = test_broker_hosts(&who, kid, 256);
 
 	if (argv0_ok)
 		*argv0_ok = true;
-	for (int k = 0; k < nk; k++) {
-		ssize_t len;
-		bool host = false;
+	for (int k = 0; k < n; k++) {
+		ssize_t len = -1;
 		int fd;
 
 		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)kid[k]);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		for (ssize_t i = 0; i < len; i += (ssize_t)strlen(buf + i) + 1)
-			host = host || !strncmp(buf + i, "--plugin-host", 13);
-		if (!host)
-			continue;
-		if (argv0_ok && !runs_broker(kid[k], buf))
+		if (fd >= 0) {
+			len = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+		}
+		if (argv0_ok && (len <= 0 || (buf[len] = '\0', !runs_broker(kid[k], buf))))
 			*argv0_ok = false;
-		if (n < max)
-			out[n] = kid[k];
-		n++;
+		if (k < max)
+			out[k] = kid[k];
 	}
 	return n;
 }
