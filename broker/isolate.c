@@ -493,23 +493,49 @@ static void reaped(struct ar_hinst *in, const siginfo_t *si)
 
 static void *supervisor_main(void *arg)
 {
+	struct pollfd *pfd = NULL;
+	struct ar_hinst **who_ = NULL;
+	unsigned cap = 0;
+
 	(void)arg;
 	for (;;) {
-		struct pollfd pfd[257];
-		struct ar_hinst *who_[257];
-		unsigned n = 1;
+		unsigned n = 1, live = 0;
 
-		pfd[0] = (struct pollfd){ .fd = sup.wake, .events = POLLIN };
 		pthread_mutex_lock(&sup.lock);
 		if (sup.stop && !sup.list) {
 			pthread_mutex_unlock(&sup.lock);
+			free(pfd);
+			free(who_);
 			return NULL;
 		}
-		for (struct ar_hinst *in = sup.list; in && n < 257; in = in->next) {
+		for (struct ar_hinst *in = sup.list; in; in = in->next)
+			live++;
+		if (live + 1 > cap) {
+			unsigned nc = (live + 1) * 2;
+			struct pollfd *p = realloc(pfd, nc * sizeof(*pfd));
+			struct ar_hinst **w = p ? realloc(who_, nc * sizeof(*who_)) : NULL;
+
+			if (p)
+				pfd = p;
+			if (w) {
+				who_ = w;
+				cap = nc;
+			}
+		}
+		if (pfd)
+			pfd[0] = (struct pollfd){ .fd = sup.wake, .events = POLLIN };
+		for (struct ar_hinst *in = sup.list; in && n < cap; in = in->next) {
 			pfd[n] = (struct pollfd){ .fd = in->pidfd, .events = POLLIN };
 			who_[n++] = in;
 		}
 		pthread_mutex_unlock(&sup.lock);
+		if (!cap) {
+			/* Out of memory: look again in a while. */
+			struct timespec ts = { 0, 10000000 };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		if (poll(pfd, n, 1000) < 0 && errno != EINTR)
 			continue;
 		if (pfd[0].revents) {
@@ -1456,13 +1482,18 @@ static bool run_once(struct ar_iso *iso, struct ar_host *h, struct ar_op **ops, 
 			break;
 	}
 	if (atomic_load(&in->dead) || in->nr_free < n) {
+		/* Dead before the ops reached it (retired, killed): they may
+		 * go to a new one. */
+		bool retry = !last && atomic_load(&in->dead);
+
 		ret = atomic_load(&in->dead) ? -EIO : -ETIMEDOUT;
 		snprintf(why, sizeof(why), "%s", atomic_load(&in->dead) && in->reason[0] ?
 			 in->reason : "no free slot in the plugin's host before op-timeout-ms");
 		pthread_mutex_unlock(&h->lock);
-		set_all(ops, n, ret, why);
+		if (!retry)
+			set_all(ops, n, ret, why);
 		inst_put(in);
-		return false;
+		return retry;
 	}
 	in->seq++;
 	for (uint32_t i = 0; i < n; i++)
