@@ -71,6 +71,10 @@ static struct {
 	unsigned nr_keys;
 	uint64_t memory_max, as_base, mapped;
 	char name[160];
+	/* Bumped (release) before each completion and read (acquire) before
+	 * each request: a slot's memory passes from one host thread to the
+	 * next through the broker, which a thread sanitizer cannot see. */
+	_Atomic uint64_t epoch;
 } H;
 
 static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -366,6 +370,7 @@ static void run_request(const struct ar_host_req *rq, uint32_t len)
 				d->write[k].len = ones[i].wr[k].len;
 		}
 	}
+	atomic_fetch_add_explicit(&H.epoch, 1, memory_order_release);
 	/* release: the results above are written before the broker's
 	 * acquire load sees AR_HS_DONE (isolate.c, wait_done). */
 	if (atomic_exchange_explicit(&head->state, AR_HS_DONE, memory_order_acq_rel) &
@@ -433,6 +438,7 @@ static void *op_thread(void *arg)
 			if (n < 0)
 				die("the request ring: %s", strerror((int)-n));
 			ar_ring_sc_release(&H.sq);
+			(void)atomic_load_explicit(&H.epoch, memory_order_acquire);
 			in = (gen << 1) | 1;
 			atomic_store(&L.since, ar__now_ns());
 			/* seq_cst, paired with the watchdog's CAS: it sees this

@@ -1094,7 +1094,10 @@ static int encode(struct ar_hinst *in, unsigned slot, struct ar_op *op, uint64_t
 		if (data_idx < 0)
 			return data_idx;
 	}
-	memset((uint8_t *)d + sizeof(d->state), 0, sizeof(*d) - sizeof(d->state));
+	/* The fixed part only: each argument is written whole below, and
+	 * the host reads no more of them than nr_read and nr_write say. */
+	memset((uint8_t *)d + sizeof(d->state), 0,
+	       offsetof(struct ar_host_op, read) - sizeof(d->state));
 	d->seq = in->seq;
 	d->op = op->op;
 	d->session = op->session;
@@ -1220,14 +1223,14 @@ static void remember(const struct ar_host_op *d, uint32_t kind, struct enc_info 
 static int decode(struct ar_hinst *in, unsigned slot, const struct enc_info *e,
 		  struct ar_op *op)
 {
-	struct ar_host_op d;
+	const struct ar_host_op *d = slot_op(in, slot);
 	const uint8_t *sc = slot_scratch(in, slot);
 	uint32_t kind = ar_op_args_kind(op->op);
 	struct ar_buf *w[AR_WIRE_MAX_ARGS];
 	int st;
 
-	memcpy(&d, slot_op(in, slot), sizeof(d));
-	st = d.status;
+	/* Each value the host wrote is read once (volatile), then checked. */
+	st = *(const volatile int32_t *)&d->status;
 	if (st > 0)
 		st = -st;
 	if (st < -4095)
@@ -1244,7 +1247,7 @@ static int decode(struct ar_hinst *in, unsigned slot, const struct enc_info *e,
 			w[i] = &op->u.generic.write[i];
 	}
 	for (uint32_t i = 0; i < e->nr_out; i++) {
-		uint64_t len = d.write[i].len;
+		uint64_t len = *(const volatile uint64_t *)&d->write[i].len;
 
 		if (!w[i])
 			continue;
@@ -1311,6 +1314,9 @@ static struct ar_host *host_of(struct ar_iso *iso, uint32_t tenant)
 {
 	struct ar_host *h;
 
+	/* A plugin's one host is made at load and never changes. */
+	if (iso->mode != AR_ISO_TENANT && iso->hosts)
+		return iso->hosts;
 	if (iso->mode != AR_ISO_TENANT)
 		tenant = 0;
 	pthread_mutex_lock(&iso->lock);

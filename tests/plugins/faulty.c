@@ -77,8 +77,8 @@ static int do_leak(struct ar_op *op)
 		return -ENOMEM;
 	}
 	memset(p, 0xa5, LEAK_BYTES);
-	*(void **)p = leaked;
-	leaked = p;
+	/* Ops run on several threads: push atomically. */
+	*(void **)p = __atomic_exchange_n(&leaked, p, __ATOMIC_ACQ_REL);
 	return 0;
 }
 
