@@ -120,7 +120,8 @@ static void clients_name(char *out, size_t cap, const char *how)
 	snprintf(out, cap, "torch_clients%u_%s", opt.clients, how);
 }
 
-static const char *const latency_rows[] = { "inprocess", "shm", "unix_stream", "tcp" };
+static const char *const latency_rows[] = { "inprocess", "shm", "unix_stream", "tcp",
+					     "shm_inbroker" };
 static const char *const clients_rows[] = { "inprocess", "nobatch", "batch" };
 
 static void skip_all(const char *why)
@@ -371,10 +372,10 @@ static void runner_stop(struct runner *r)
 
 /* ---- brokers ---- */
 
-static void broker_start(struct test_broker *b, uint32_t delay_us)
+static void broker_start(struct test_broker *b, uint32_t delay_us, const char *isolation)
 {
 	char threads[48], delay[48], max[48];
-	const char *args[] = { "--plugins=" TORCH_PLUGIN, threads, "--tcp=127.0.0.1:0",
+	const char *args[] = { isolation, "--plugins=" TORCH_PLUGIN, threads, "--tcp=127.0.0.1:0",
 			       "--allow-peers=127.0.0.1", delay, max,
 			       /* All the clients here are one tenant (one uid),
 				* where in use they would be as many (VMs,
@@ -450,14 +451,16 @@ static void check_outputs(const struct runner *rs, int n)
 
 static void bench_latency(void)
 {
-	enum { NR = 4 };
-	struct test_broker b;
+	enum { NR = 5 };
+	struct test_broker b, b2;
 	struct runner rs[NR];
 	char addr[NR][256], name[64];
 	uint64_t *all[NR], n = 0;
 	struct result *r[NR];
 
-	broker_start(&b, 0);
+	broker_start(&b, 0, "--isolation=torch:plugin");
+	broker_start(&b2, 0, "--isolation=torch:none");
+	snprintf(addr[4], sizeof(addr[4]), "unix://%s", b2.sock);
 	snprintf(addr[1], sizeof(addr[1]), "unix://%s", b.sock);
 	snprintf(addr[2], sizeof(addr[2]), "unix-stream://%s", b.sock);
 	snprintf(addr[3], sizeof(addr[3]), "tcp://%s", b.tcp);
@@ -486,9 +489,10 @@ static void bench_latency(void)
 	}
 	for (int i = 0; i < NR; i++)
 		runner_stop(&rs[i]);
-	if (!test_broker_alive(&b))
+	if (!test_broker_alive(&b) || !test_broker_alive(&b2))
 		die("accelringd died");
 	test_broker_stop(&b);
+	test_broker_stop(&b2);
 	for (int i = 0; i < NR; i++) {
 		latency_name(name, sizeof(name), latency_rows[i]);
 		r[i] = add(name, all[i], n, 1.0);
@@ -496,7 +500,10 @@ static void bench_latency(void)
 		free(all[i]);
 	}
 	for (int i = 0; i < NR; i++) {
-		const struct result *base = r[i > 1 ? 1 : 0];
+		/* The stream rows against shm; the in-broker row against the
+		 * isolated one's baseline, in process (and shm against it in
+		 * its note). */
+		const struct result *base = r[i > 1 && i < 4 ? 1 : 0];
 
 		r[i]->ratio = r[i]->p50 / base->p50;
 		snprintf(r[i]->baseline, sizeof(r[i]->baseline), "%s", base->name);
@@ -506,9 +513,13 @@ static void bench_latency(void)
 		 "turns of %u with the others", opt.threads, opt.threads == 1 ? "" : "s",
 		 (unsigned long long)n, opt.block);
 	snprintf(r[1]->note, sizeof(r[1]->note),
-		 "vaccel_torch_model_run over shared memory, torch-threads=%u; p50 %+.2f ms "
-		 "over in process", opt.threads, (r[1]->p50 - r[0]->p50) / 1e6);
-	for (int i = 2; i < NR; i++)
+		 "vaccel_torch_model_run over shm, the plugin in a host process (default); "
+		 "p50 %+.2f ms over in process, %.3fx in the broker",
+		 (r[1]->p50 - r[0]->p50) / 1e6, r[1]->p50 / r[4]->p50);
+	snprintf(r[4]->note, sizeof(r[4]->note),
+		 "the same with the plugin loaded in the broker (isolation=torch:none); p50 %+.2f "
+		 "ms over in process", (r[4]->p50 - r[0]->p50) / 1e6);
+	for (int i = 2; i < 4; i++)
 		snprintf(r[i]->note, sizeof(r[i]->note),
 			 "the same over %s; p50 %+.2f ms over shm, %.3fx in process",
 			 i == 2 ? "a UNIX stream socket" : "TCP loopback",
@@ -589,7 +600,7 @@ static void bench_clients(void)
 		 "%u processes forwarding %s by ar_tref_forward at once, %u thread%s each; %.1f s",
 		 opt.clients, m, opt.threads, opt.threads == 1 ? "" : "s", opt.seconds);
 
-	broker_start(&b, 0);
+	broker_start(&b, 0, "--isolation=torch:plugin");
 	nob = clients_run(K_VACCEL, &b, "nobatch", &bt);
 	if (!test_broker_alive(&b))
 		die("accelringd died");
@@ -600,7 +611,7 @@ static void bench_clients(void)
 		 "%u vAccel clients, one session and resource each, over shm; batch-delay-us=0; "
 		 "%.2fx in-process ops/s", opt.clients, nob->ops / in->ops);
 
-	broker_start(&b, opt.batch_delay_us);
+	broker_start(&b, opt.batch_delay_us, "--isolation=torch:plugin");
 	bat = clients_run(K_VACCEL, &b, "batch", &bt);
 	if (!test_broker_alive(&b))
 		die("accelringd died");

@@ -445,6 +445,11 @@ static void *op_thread(void *arg)
 			 * thread inside a request, or not at all. */
 			atomic_store(&L.lead, in);
 			run_request((const struct ar_host_req *)buf, (uint32_t)n);
+			/* The worker waiting for that completion may share this
+			 * CPU: let it run now, not at the next yield of the
+			 * ring's spin (a microsecond's system call, after the
+			 * completion is out). */
+			sched_yield();
 			if (!atomic_compare_exchange_strong(&L.lead, &in, gen << 1))
 				break;	/* relieved: another thread leads */
 		}

@@ -36,6 +36,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ extern char **environ;
 /* Scratch an op may leave resident in its slot; beyond, it is punched. */
 #define ISO_SCRATCH_KEEP (256u << 10)
 #define ISO_WAIT_SLICE_NS 100000000ull	/* a sleeping waiter looks again */
+#define ISO_SPIN_PURE_NS 2000u		/* a waiter spins without yielding */
 #define ISO_QUICK_CRASH_NS 1000000000ull	/* died this soon after start */
 #define ISO_BACKOFF_FREE 2u		/* quick crashes before any back-off */
 #define ISO_BACKOFF_MIN_NS 100000000ull
@@ -1274,7 +1276,7 @@ static void set_all(struct ar_op **ops, uint32_t n, int st, const char *why)
 static int wait_done(struct ar_hinst *in, unsigned head, uint64_t deadline)
 {
 	_Atomic uint32_t *st = &slot_op(in, head)->state;
-	uint64_t spin_end = ar__now_ns() + in->h->iso->cfg->spin_ns;
+	uint64_t spin_start = ar__now_ns(), spin_end = spin_start + in->h->iso->cfg->spin_ns;
 
 	for (;;) {
 		/* acquire: pairs with the host's release of AR_HS_DONE, so
@@ -1291,7 +1293,14 @@ static int wait_done(struct ar_hinst *in, unsigned head, uint64_t deadline)
 		if (deadline && now >= deadline)
 			return -ETIMEDOUT;
 		if (now < spin_end) {
-			ar_cpu_relax();
+			/* The host's thread needs a CPU to answer: past the
+			 * first microseconds, spin yielding it (on a machine
+			 * with fewer CPUs than spinning threads, a pure spin
+			 * would hold the answer up for a time slice). */
+			if (now - spin_start > ISO_SPIN_PURE_NS)
+				sched_yield();
+			else
+				ar_cpu_relax();
 			continue;
 		}
 		if (!(v & AR_HS_WAITER) &&
