@@ -49,22 +49,8 @@
 /* Pin every thread of the broker to the second CPU. */
 static void pin_broker(pid_t pid)
 {
-	char path[64];
-	struct dirent *e;
-	cpu_set_t set;
-	DIR *d;
-
-	if (!bench.pinned)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(bench.cpu[1], &set);
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			sched_setaffinity(atoi(e->d_name), sizeof(set), &set);
-	if (d)
-		closedir(d);
+	if (bench.pinned)
+		pin_tasks(pid, bench.cpu[1]);
 }
 
 static void start(struct test_broker *b, const char *spin_us, bool pinned)

@@ -3,6 +3,7 @@
  * What every benchmark shares: timing, pinning, percentiles, the result
  * table (text or --json), and the floor every latency is compared with.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
@@ -32,6 +33,24 @@ uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void pin_tasks(pid_t pid, int cpu)
+{
+	char path[64];
+	struct dirent *e;
+	cpu_set_t set;
+	DIR *d;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			sched_setaffinity(atoi(e->d_name), sizeof(set), &set);
+	if (d)
+		closedir(d);
 }
 
 void pin(int which)

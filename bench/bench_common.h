@@ -40,6 +40,8 @@ struct shared {
 uint64_t now_ns(void);
 /* Pin the calling process to bench.cpu[which] (if bench.pinned). */
 void pin(int which);
+/* Pin every thread of process pid to cpu. */
+void pin_tasks(pid_t pid, int cpu);
 /* Give this process back every CPU it had before bench_setup. */
 void unpin(void);
 /* Index of the median of v[0..n), ties broken by position. */

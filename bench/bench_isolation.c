@@ -64,25 +64,6 @@ static void side_start(struct side *s, int iso, const char *spin_us)
 	}
 }
 
-/* Pin every thread of pid to cpu (if the run is pinned). */
-static void pin_tasks(pid_t pid, int cpu)
-{
-	char path[64];
-	struct dirent *e;
-	cpu_set_t set;
-	DIR *d;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			sched_setaffinity(atoi(e->d_name), sizeof(set), &set);
-	if (d)
-		closedir(d);
-}
-
 /* The client on the first CPU, the broker on the second, and a host on
  * HOST_CPU (env, default the second: with the worker that waits for it). */
 static void place(struct side *s)

@@ -101,15 +101,11 @@ static const char *setting(const char *key)
 
 static void log_plugin(int level, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
 
-	if (level > ar__log_level)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ar__vlog_prefixed(level, H.name, fmt, ap);
 	va_end(ap);
-	ar__log(level, "%s: %s", H.name, buf);
 }
 
 /* ---- the address-space cap ---- */
@@ -189,6 +185,23 @@ static int install_seccomp(void)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return ret;
+}
+
+/* exec's host gives up every capability: a root host keeps its uid (and
+ * what that may read) but not CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_KILL
+ * and the rest, so it cannot reach into the broker's or another host's
+ * memory through /proc (both are not dumpable). */
+static int drop_capabilities(void)
+{
+	struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };	/* _LINUX_CAPABILITY_VERSION_3 */
+	struct { uint32_t effective, permitted, inheritable; } data[2] = { { 0 } };
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL && errno != EPERM)
+			return -errno;
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return 0;
 }
 
 /* ---- ops ---- */
@@ -740,6 +753,22 @@ int ar__host_main(void)
 		rd.status = -EPERM;
 		goto out;
 	}
+	/* No other process of this uid may read or write this one's memory
+	 * through /proc (another tenant's exec host, say). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Capabilities and no_new_privs are a thread's: give them up before
+	 * any thread starts (the plugin's own, at its init, or ours), so that
+	 * every thread that will run plugin code is without them. */
+	if (hi->seccomp && (ret = drop_capabilities())) {
+		snprintf(rd.error, sizeof(rd.error), "dropping capabilities: %s", strerror(-ret));
+		rd.status = ret;
+		goto out;
+	}
+	if (hi->seccomp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		snprintf(rd.error, sizeof(rd.error), "no_new_privs: %s", strerror(errno));
+		rd.status = -errno;
+		goto out;
+	}
 	if ((ret = ar_region_attach(&H.link, fds[0])) ||
 	    (ret = ar_ring_cons_init(&H.sq, &H.link, 0, AR_RING_SQ))) {
 		snprintf(rd.error, sizeof(rd.error), "the link: %s", strerror(-ret));
@@ -810,11 +839,6 @@ int ar__host_main(void)
 		 * started, with their stacks and arenas. */
 		H.as_base = vm_size();
 		set_cap();
-	}
-	if (hi->seccomp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		snprintf(rd.error, sizeof(rd.error), "no_new_privs: %s", strerror(errno));
-		rd.status = -errno;
-		goto out;
 	}
 	if (hi->seccomp && (ret = install_seccomp())) {
 		snprintf(rd.error, sizeof(rd.error), "seccomp: %s", strerror(-ret));

@@ -26,6 +26,7 @@
 #define ACCELRING_BROKER_INTERNAL_H
 
 #include <limits.h>
+#include <stdarg.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,6 +59,8 @@ void ar__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 		if (ar__log_level >= AR_LOG_DEBUG)                         \
 			ar__log(AR_LOG_DEBUG, __VA_ARGS__);                \
 	} while (0)
+/* A plugin's log line (ar_plugin_host.log), after "prefix: " if not NULL. */
+void ar__vlog_prefixed(int level, const char *prefix, const char *fmt, va_list ap);
 /* Parse "1".."4" or "error".."debug"; -EINVAL otherwise. */
 int ar__log_parse_level(const char *s);
 

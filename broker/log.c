@@ -54,3 +54,16 @@ int ar__log_parse_level(const char *s)
 		return s[0] - '0';
 	return -EINVAL;
 }
+
+void ar__vlog_prefixed(int level, const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	if (level > ar__log_level)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (prefix)
+		ar__log(level, "%s: %s", prefix, buf);
+	else
+		ar__log(level, "%s", buf);
+}

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -127,15 +128,11 @@ static void session_closed(uint32_t tenant, uint32_t session)
 
 static void log_host(int level, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
 
-	if (level > ar__log_level)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ar__vlog_prefixed(level, NULL, fmt, ap);
 	va_end(ap);
-	ar__log(level, "%s", buf);
 }
 
 static int configure(struct ar_config *cfg, int argc, char **argv)
@@ -220,6 +217,10 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Not dumpable: a process of the same uid (an exec function in a
+	 * plugin host) cannot open /proc/PID/mem of the broker, which holds
+	 * every tenant's state; root's CAP_SYS_PTRACE still can (gdb). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (configure(&b.cfg, argc, argv))
 		return 2;
 	b.host = (struct ar_plugin_host){ .size = sizeof(b.host),

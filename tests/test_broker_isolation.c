@@ -313,20 +313,9 @@ static bool host_gone(pid_t broker_pid, pid_t pid, unsigned ms)
 
 static int proc_fds(pid_t pid)
 {
-	char path[64];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
+	struct test_broker who = { .pid = pid };
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return test_broker_fds(&who);
 }
 
 /* CPU time (user + system) pid uses over the next ms milliseconds, in ms,
@@ -1088,7 +1077,7 @@ static void test_isolation_none_runs_in_broker(void **state)
 #define EXEC_PLUGINS "--plugins=exec:blas:noop"
 #define EXEC_ALLOW                                                                   \
 	"--exec-allow=" AR_TEST_EXEC_LIB ":ar_test_checksum,ar_test_pid,ar_test_segv," \
-	"ar_test_abort,ar_test_loop,ar_test_leak,ar_test_closefds"
+	"ar_test_abort,ar_test_loop,ar_test_leak,ar_test_closefds,ar_test_escape"
 
 static int vexec_crash(struct vreport *rep, const void *arg)
 {
@@ -1168,6 +1157,13 @@ static int vexec_pid(struct vreport *rep, const void *arg)
 		return 1;
 	rep->ret[0] = vpid(&s, &rep->pid[0]);
 	rep->ret[1] = vchecksum(&s);
+	{
+		/* What the host's filter and dropped capabilities refuse. */
+		struct vaccel_arg wr = varg(&rep->pid[1], sizeof(rep->pid[1]), VACCEL_ARG_UINT32, 0);
+
+		rep->pid[1] = 0xffffffffu;
+		rep->ret[2] = vaccel_exec(&s, AR_TEST_EXEC_LIB, "ar_test_escape", NULL, 0, &wr, 1);
+	}
 	/* The session stays open until the parent has looked. */
 	return 0;
 }
@@ -1191,6 +1187,12 @@ static void test_isolation_exec_host_per_tenant(void **state)
 		       sh->v[i].pid[0], sh->v[i].ret[1]);
 		assert_int_equal(sh->v[i].ret[0], 0);
 		assert_int_equal(sh->v[i].ret[1], 0);
+		/* No execve, socket, fork, signal to the broker or write to its
+		 * memory through /proc from an exec function. */
+		printf("uid %d: ar_test_escape %d, succeeded 0x%x\n", uids[i], sh->v[i].ret[2],
+		       sh->v[i].pid[1]);
+		assert_int_equal(sh->v[i].ret[2], 0);
+		assert_int_equal(sh->v[i].pid[1], 0);
 		assert_int_not_equal(sh->v[i].pid[0], (uint32_t)broker.pid);
 		assert_true(is_host(broker.pid, (pid_t)sh->v[i].pid[0]));
 	}

@@ -4,10 +4,15 @@
  * does). A host library as a vAccel user would write one: upstream's
  * calling convention, its struct vaccel_arg.
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vaccel/arg.h>
@@ -44,6 +49,8 @@ EXPORT int ar_test_closefds(struct vaccel_arg *read, size_t nr_read,
 			    struct vaccel_arg *write, size_t nr_write);
 EXPORT int ar_test_pid(struct vaccel_arg *read, size_t nr_read,
 		       struct vaccel_arg *write, size_t nr_write);
+EXPORT int ar_test_escape(struct vaccel_arg *read, size_t nr_read,
+			  struct vaccel_arg *write, size_t nr_write);
 
 int ar_test_checksum(struct vaccel_arg *read, size_t nr_read,
 		     struct vaccel_arg *write, size_t nr_write)
@@ -192,5 +199,48 @@ int ar_test_pid(struct vaccel_arg *read, size_t nr_read,
 	if (nr_write < 1 || !write[0].buf || write[0].size != sizeof(pid))
 		return AR_TEST_EXEC_ESIZE;
 	memcpy(write[0].buf, &pid, sizeof(pid));
+	return 0;
+}
+
+int ar_test_escape(struct vaccel_arg *read, size_t nr_read,
+		   struct vaccel_arg *write, size_t nr_write)
+{
+	char *const argv[] = { "/bin/true", NULL };
+	char path[64];
+	uint32_t got = 0;
+	pid_t pid;
+	int fd;
+
+	(void)read, (void)nr_read;
+	if (nr_write < 1 || !write[0].buf || write[0].size != sizeof(got))
+		return AR_TEST_EXEC_ESIZE;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		got |= AR_TEST_ESC_SOCKET;
+		close(fd);
+	}
+	if (kill(getppid(), 0) == 0)
+		got |= AR_TEST_ESC_KILL;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)getppid());
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		got |= AR_TEST_ESC_MEM;
+		close(fd);
+	}
+	pid = fork();
+	if (pid == 0) {
+		execve(argv[0], argv, NULL);
+		_exit(127);
+	}
+	if (pid > 0) {
+		int st;
+
+		got |= AR_TEST_ESC_FORK;
+		if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			got |= AR_TEST_ESC_EXEC;
+	} else if (execve(argv[0], argv, NULL) == 0) {
+		got |= AR_TEST_ESC_EXEC;	/* not reached: the host would be gone */
+	}
+	memcpy(write[0].buf, &got, sizeof(got));
 	return 0;
 }

@@ -42,6 +42,11 @@
  * ar_test_leak: allocates AR_TEST_EXEC_LEAK_BYTES and touches every page,
  *   never freed, per call; returns AR_TEST_EXEC_ENOMEM once malloc fails.
  * ar_test_closefds: closes every fd from 3 to 1023, then returns 0.
+ * ar_test_escape: tries what an exec host must not let a function do, and
+ *   writes into write[0] (UINT32) a bit per attempt that succeeded:
+ *   AR_TEST_ESC_EXEC (execve of /bin/true, in a child if fork works),
+ *   _SOCKET (socket(AF_UNIX)), _FORK, _KILL (signal 0 to its parent, the
+ *   broker), _MEM (open /proc/PARENT/mem for writing); returns 0.
  * ar_test_pid: write[0] (4 bytes, else AR_TEST_EXEC_ESIZE) gets the pid of
  *   the process that runs it, as a uint32.
  */
@@ -58,6 +63,12 @@
 #define AR_TEST_EXEC_ETYPE 3
 #define AR_TEST_EXEC_FAIL 7
 #define AR_TEST_EXEC_ENOMEM 8
+
+#define AR_TEST_ESC_EXEC 0x1u
+#define AR_TEST_ESC_SOCKET 0x2u
+#define AR_TEST_ESC_FORK 0x4u
+#define AR_TEST_ESC_KILL 0x8u
+#define AR_TEST_ESC_MEM 0x10u
 
 #define AR_TEST_EXEC_LEAK_BYTES (64u << 20)
 
