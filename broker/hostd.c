@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -674,10 +675,9 @@ int ar__host_main(void)
 	sigset_t none;
 
 	snprintf(H.name, sizeof(H.name), "plugin host");
-	/* Nothing of the broker's but the control socket: an fd it forgot
-	 * to mark close-on-exec (a tenant's socket) must not reach plugin
-	 * code. */
-	close_range(CTL_FD + 1, ~0u, 0);
+	/* Nothing of the broker's reaches here but the control socket: the
+	 * broker's spawn closed the rest (addclosefrom). Closing them here
+	 * would close what lttng-ust's constructor opened. */
 	/* The broker blocked its signals for its signalfd: a host takes
 	 * them the usual way (SIGTERM ends it). */
 	sigemptyset(&none);
@@ -836,7 +836,12 @@ int ar__host_main(void)
 	}
 	if (H.memory_max) {
 		/* The baseline: the plugin loaded, its threads and theirs
-		 * started, with their stacks and arenas. */
+		 * started, with their stacks and arenas. A thread that makes
+		 * its first allocation later (the watchdog, lttng-ust's
+		 * listeners, a plugin's own) would reserve a 64 MiB arena
+		 * out of what plugin-memory-max gives the plugin: from here
+		 * on threads share the arenas there are. */
+		mallopt(M_ARENA_MAX, 1);
 		H.as_base = vm_size();
 		set_cap();
 	}

@@ -692,9 +692,21 @@ static struct ar_hinst *inst_start(struct ar_host *h, struct ar_hc_ready *ready,
 	in->ctl = sv[0];
 	in->bell = bell[1];
 	in->sq_wait = (struct ar_ring_wait){ .mode = AR_WAIT_FD, .efd = bell[1] };
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
-	ret = posix_spawn(&in->pid, sup.exe, &fa, NULL, argv, host_environ());
+	ret = posix_spawn_file_actions_init(&fa);
+	if (ret) {
+		snprintf(why, cap, "cannot start plugin %s's host: %s", iso->name, strerror(ret));
+		goto err;
+	}
+	ret = posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	/* Nothing of the broker's but the control socket: an fd it forgot
+	 * to mark close-on-exec (a tenant's socket) must not reach plugin
+	 * code. Closed in the child before the exec, not by the host: the
+	 * host's own libraries (lttng-ust) open fds in their constructors,
+	 * before its main runs. */
+	if (!ret)
+		ret = posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	if (!ret)
+		ret = posix_spawn(&in->pid, sup.exe, &fa, NULL, argv, host_environ());
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
 	sv[1] = -1;
