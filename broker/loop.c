@@ -136,11 +136,10 @@ void ar__broker_unlisten(struct ar_broker *b)
 }
 
 /* systemd socket activation: the listening socket is fd 3. */
-static int listen_passed(struct ar_broker *b)
+static int listen_passed(struct ar_broker *b, char **names)
 {
 	struct sockaddr_un sa;
 	socklen_t len = sizeof(sa);
-	char **names = NULL;
 	int fd = SD_LISTEN_FDS_START;
 
 	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
@@ -159,30 +158,31 @@ static int listen_passed(struct ar_broker *b)
 			 (int)(len - offsetof(struct sockaddr_un, sun_path) - 1), sa.sun_path + 1);
 	else
 		snprintf(b->listen_path, sizeof(b->listen_path), "(unnamed)");
-	/* FileDescriptorName= of the socket unit, "unknown" without one. */
-	sd_listen_fds_with_names(0, &names);
+	/* FileDescriptorName= of the socket unit ("unknown" without one). */
 	ar_info("listening on the socket systemd passed: %s (fd %d, name %s)",
 		b->listen_path, fd, names && names[0] ? names[0] : "unknown");
-	for (int i = 0; names && names[i]; i++)
-		free(names[i]);
-	free(names);
 	return 0;
 }
 
 int ar__broker_listen(struct ar_broker *b)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char **names = NULL;
 	mode_t old_mask;
 	int n, fd, ret;
 
 	b->listen_fd = -1;
-	n = sd_listen_fds(1);
-	if (n > 1) {
+	/* 1: LISTEN_FDS and friends are unset, so that nothing the broker
+	 * starts (plugin hosts) takes the socket for its own. */
+	n = sd_listen_fds_with_names(1, &names);
+	if (n > 1)
 		ar_err("socket activation passed %d sockets; expected one", n);
-		return -EINVAL;
-	}
-	if (n == 1)
-		return listen_passed(b);
+	ret = n > 1 ? -EINVAL : n == 1 ? listen_passed(b, names) : 0;
+	for (int i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+	if (n >= 1)
+		return ret;
 	if (strlen(b->cfg.socket_path) >= sizeof(sa.sun_path)) {
 		ar_err("socket path too long: %s", b->cfg.socket_path);
 		return -ENAMETOOLONG;
