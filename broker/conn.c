@@ -160,8 +160,8 @@ void ar__conn_poison(struct ar_conn *c, const char *why, int err)
 {
 	if (atomic_exchange(&c->poisoned, true))
 		return;
-	ar_warn("conn %u (%s): protocol error, disconnecting: %s (%s)",
-		c->id, c->peer, why, strerror(err < 0 ? -err : err));
+	ar_refusal("conn %u (%s): protocol error, disconnecting: %s (%s)",
+		   c->id, c->peer, why, strerror(err < 0 ? -err : err));
 	/* The loop's pending recv sees EOF and tears the connection down;
 	 * the fd itself stays open until the last reference goes. */
 	shutdown(c->fd, SHUT_RDWR);
@@ -239,7 +239,7 @@ static int refuse(struct ar_conn *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	ar_warn("conn %u (%s): refused: %s", c->id, c->peer, why);
+	ar_refusal("conn %u (%s): refused: %s", c->id, c->peer, why);
 	wm.message = why;
 	(void)send_welcome(c, &wm, NULL, 0);
 	return err;

@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -41,8 +42,37 @@
 
 /* ---- log.c ---- */
 
-extern int ar__log_level;
+/* Atomic: SIGHUP changes it while workers log. */
+extern _Atomic int ar__log_level;
+/* Look at JOURNAL_STREAM: whether stderr is the journal (lines then carry
+ * "<N>" syslog priorities and no timestamp). */
+bool ar__log_init(void);
 void ar__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line shown at the default level (warn) and above, as a notice: the
+ * one "ready, listening on ..." line. */
+void ar__log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* At most one line a second for what a tenant can repeat at will (its
+ * refusals): true if this one may be logged, with *missed the lines
+ * dropped since the last. Any thread. */
+struct ar_ratelimit {
+	_Atomic uint64_t next_ns;
+	_Atomic uint32_t missed;
+};
+bool ar__ratelimit(struct ar_ratelimit *rl, uint32_t *missed);
+/* A tenant's refusal, with its reason: a warning (README: log-level),
+ * at most one a second per call site at the default level, since a
+ * tenant can repeat it at will; every one at info and debug. */
+#define ar_refusal(fmt, ...)                                               \
+	do {                                                               \
+		static struct ar_ratelimit rl_;                            \
+		uint32_t missed_;                                          \
+		if (ar__log_level >= AR_LOG_INFO)                          \
+			ar__log(AR_LOG_WARN, fmt, ##__VA_ARGS__);          \
+		else if (ar__log_level >= AR_LOG_WARN &&                   \
+			 ar__ratelimit(&rl_, &missed_))                    \
+			ar__log(AR_LOG_WARN, fmt " (%u more refusals here not logged " \
+				"in the last second)", ##__VA_ARGS__, missed_); \
+	} while (0)
 #define ar_err(...) ar__log(AR_LOG_ERROR, __VA_ARGS__)
 #define ar_warn(...)                                                       \
 	do {                                                               \
@@ -67,10 +97,17 @@ int ar__log_parse_level(const char *s);
 /* ---- config.c ---- */
 
 #define AR_DEFAULT_SOCKET "/run/accelring/accelring.sock"
-/* The plugins a broker loads unless told: CMake puts torch first when it
- * builds it, so image and torch ops reach it before noop's dummy answers. */
+#define AR_DEFAULT_CONFIG "/etc/accelring/accelringd.conf"
+/* Owner and group may connect; others only with socket-mode 0666 (or
+ * through socket-group): who reaches the socket at all is the first
+ * gate, allow-uids the second. */
+#define AR_DEFAULT_SOCKET_MODE 0660u
+/* The plugins a broker loads unless told: the ones that compute real
+ * results (blas, exec, and torch where CMake builds it: it passes the
+ * list). noop answers ops with dummy outputs, so it loads only when
+ * listed. */
 #ifndef AR_DEFAULT_PLUGINS
-#define AR_DEFAULT_PLUGINS "noop:exec"
+#define AR_DEFAULT_PLUGINS "blas:exec"
 #endif
 #define AR_BATCH_MAX 256u	/* batch-max's ceiling: ops in one coalesced call */
 #define AR_MAX_CHANNELS 64u	/* per connection: 1 + 2 * 64 fds fit in one SCM_RIGHTS */
@@ -93,9 +130,11 @@ int ar__log_parse_level(const char *s);
 
 struct ar_config {
 	char socket_path[108];		/* sizeof(sun_path) */
+	uint32_t socket_mode;		/* the socket file's mode */
+	uint32_t socket_gid;		/* its group; UINT32_MAX: the broker's */
 	char plugin_dir[PATH_MAX];
 	char plugins[4096];		/* ':'-separated names or paths */
-	unsigned workers;		/* 0: one per CPU, at most 4 */
+	unsigned workers;		/* 0: half the CPUs, 1..8 */
 	unsigned batch;			/* records per channel per pass */
 	uint64_t spin_ns;		/* worker spin before sleeping */
 	unsigned max_channels;		/* per connection */
@@ -161,10 +200,31 @@ struct ar_config {
 const char *ar__config_setting(const struct ar_config *c, const char *key);
 
 void ar__config_defaults(struct ar_config *c);
-/* Apply "key = value" lines of a file. Returns 0 or -errno (logged). */
+/* Apply the "name = value" lines of a file (format: config.c), every line
+ * checked. Returns 0 or -errno; each error is logged with its line. */
 int ar__config_load(struct ar_config *c, const char *path);
-/* Apply one setting by name. Returns 0 or -EINVAL (logged). */
+/* Apply one setting by name; where (NULL, "FILE:LINE", "--flag", ...)
+ * prefixes the error. Returns 0 or -EINVAL, logged with the values the
+ * setting accepts, or for an unknown name the nearest known one. */
+int ar__config_set_from(struct ar_config *c, const char *key, const char *val,
+			const char *where);
 int ar__config_set(struct ar_config *c, const char *key, const char *val);
+/* The settings' environment variables (ACCELRING_SOCKET, ...). 0 or -EINVAL. */
+int ar__config_env(struct ar_config *c);
+/* One config-file line, split in place. Returns 1 (*name, *value set), 0
+ * (blank or comment), or -EINVAL with *why. */
+int ar__config_parse_line(char *line, char **name, char **value, const char **why);
+/* The setting nearest to key (edit distance), or NULL if none is close. */
+const char *ar__config_suggest(const char *key);
+bool ar__config_known(const char *key);
+size_t ar__config_distance(const char *a, const char *b);
+/* --help: every setting, from the one table the parser uses. */
+void ar__config_usage(FILE *f);
+/* SIGHUP: apply to cur what can change at run time from next, and log
+ * every other change as needing a restart. Returns whether any did. */
+bool ar__config_reload(struct ar_config *cur, const struct ar_config *next);
+/* Split a tcp setting into host ("" for any) and port. 0 or -EINVAL. */
+int ar__tcp_split(const char *val, char *host, size_t hcap, unsigned *port);
 
 /* ---- plugin.c ---- */
 
@@ -211,6 +271,13 @@ struct ar_plugins {
 int ar__plugins_load(struct ar_plugins *ps, const char *list,
 		     const struct ar_plugin_host *host, const char *dir);
 void ar__plugins_unload(struct ar_plugins *ps);
+/* --check-config: every entry of cfg's plugins resolves to a file whose
+ * descriptor is valid (read, not initialized). 0 or -errno, logged. */
+int ar__plugins_check(const struct ar_config *cfg);
+/* --list-plugins: what plugin-dir holds and the plugins list names, each
+ * plugin's name, version and ops, and its place in plugins. 0, or -errno
+ * if any could not be read (logged). */
+int ar__plugins_list(const struct ar_config *cfg, FILE *f);
 /* The route for op in a session with hint flags, or NULL (ENOTSUP). */
 const struct ar_route *ar__plugins_route(const struct ar_plugins *ps,
 					 uint32_t op, uint32_t flags);
@@ -622,6 +689,12 @@ struct ar_broker {
 	_Atomic uint64_t listener_shm[AR_LISTEN_MAX];
 	struct ar_handshakes *hs;	/* admit.c; loop thread only */
 	char tcp_bound[80];		/* the TCP listener's address, port resolved */
+	/* tcp, resolved before anything binds (ar__broker_resolve). */
+	struct sockaddr_storage tcp_addr;
+	socklen_t tcp_addrlen;
+	char listen_path[108];		/* the UNIX socket's path, as bound or passed */
+	/* SIGHUP (loop.c calls it on the loop thread; main.c sets it). */
+	void (*reload)(struct ar_broker *b);
 	int sig_fd;
 	struct io_uring ring;
 	struct ar_conn *conns;
@@ -777,7 +850,16 @@ struct io_uring_sqe *ar__loop_sqe(struct ar_broker *b);
 /* An operation on c is going into the loop's io_uring: it holds a
  * reference until its completion has been handled. */
 void ar__loop_hold(struct ar_broker *b, struct ar_conn *c);
+/* Check and resolve every listener's address before anything binds (the
+ * socket path, tcp's host and port). 0 or -errno, logged. */
+int ar__broker_resolve(struct ar_broker *b);
 int ar__broker_listen(struct ar_broker *b);
+/* Remove the UNIX socket file if this broker bound it (a failed start). */
+void ar__broker_unlisten(struct ar_broker *b);
+/* "unix:///path, tcp://HOST:PORT, vsock:PORT": what it listens on. */
+void ar__broker_addresses(const struct ar_broker *b, char *out, size_t cap);
+/* sd_notify(3) when NOTIFY_SOCKET is set (systemd Type=notify). */
+void ar__notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* TCP and vsock listeners, if configured. */
 int ar__broker_listen_streams(struct ar_broker *b);
 void ar__broker_close_listeners(struct ar_broker *b);

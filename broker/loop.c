@@ -12,6 +12,7 @@
  *              client's frames go to stream.c, as do its sends and CQ
  *              wake-ups;
  *   signal     SIGTERM/SIGINT (signalfd): stop accepting, drain, exit;
+ *              SIGHUP: main.c re-reads the configuration;
  *   timer      every 100 ms: handshake deadlines, the end of a drain.
  * Shared-memory ops never pass through here: workers poll the rings
  * themselves. Listeners: the UNIX socket, and optionally TCP and vsock.
@@ -19,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,30 +73,116 @@ static int make_parent(const char *path)
 	return 0;
 }
 
+void ar__notify(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* 0: keep NOTIFY_SOCKET, for RELOADING=1 and STOPPING=1 later. */
+	if (sd_notify(0, msg) < 0)
+		ar_warn("NOTIFY_SOCKET: cannot notify systemd");
+}
+
+int ar__broker_resolve(struct ar_broker *b)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE },
+			*ai;
+	char host[128], port[8];
+	unsigned p;
+	int ret;
+
+	if (b->cfg.socket_path[0] != '/') {
+		ar_err("socket: '%s' is not an absolute path", b->cfg.socket_path);
+		return -EINVAL;
+	}
+	if (strlen(b->cfg.socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		ar_err("socket: path too long (at most %zu bytes): %s",
+		       sizeof(((struct sockaddr_un *)0)->sun_path) - 1, b->cfg.socket_path);
+		return -ENAMETOOLONG;
+	}
+	b->tcp_addrlen = 0;
+	if (!b->cfg.tcp[0])
+		return 0;
+	if (ar__tcp_split(b->cfg.tcp, host, sizeof(host), &p)) {
+		ar_err("tcp: '%s' is not HOST:PORT, [IPV6]:PORT or :PORT", b->cfg.tcp);
+		return -EINVAL;
+	}
+	snprintf(port, sizeof(port), "%u", p);
+	ret = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (ret) {
+		ar_err("tcp: cannot resolve '%s': %s", b->cfg.tcp,
+		       ret == EAI_SYSTEM ? strerror(errno) : gai_strerror(ret));
+		return -EINVAL;
+	}
+	memcpy(&b->tcp_addr, ai->ai_addr, ai->ai_addrlen);
+	b->tcp_addrlen = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+void ar__broker_unlisten(struct ar_broker *b)
+{
+	if (b->listen_owned && b->listen_fd >= 0) {
+		unlink(b->listen_path);
+		close(b->listen_fd);
+		b->listen_fd = -1;
+		b->listen_owned = false;
+	}
+}
+
+/* systemd socket activation: the listening socket is fd 3. */
+static int listen_passed(struct ar_broker *b, char **names)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	int fd = SD_LISTEN_FDS_START;
+
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		ar_err("socket activation: fd %d is not a listening UNIX stream socket", fd);
+		return -EINVAL;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	b->listen_fd = fd;
+	b->listen_owned = false;
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_path[0])
+		snprintf(b->listen_path, sizeof(b->listen_path), "%s", sa.sun_path);
+	else if (len > offsetof(struct sockaddr_un, sun_path) + 1)
+		snprintf(b->listen_path, sizeof(b->listen_path), "@%.*s",
+			 (int)(len - offsetof(struct sockaddr_un, sun_path) - 1), sa.sun_path + 1);
+	else
+		snprintf(b->listen_path, sizeof(b->listen_path), "(unnamed)");
+	/* FileDescriptorName= of the socket unit ("unknown" without one). */
+	ar_info("listening on the socket systemd passed: %s (fd %d, name %s)",
+		b->listen_path, fd, names && names[0] ? names[0] : "unknown");
+	return 0;
+}
+
 int ar__broker_listen(struct ar_broker *b)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char **names = NULL;
+	mode_t old_mask;
 	int n, fd, ret;
 
-	/* systemd socket activation: the listening socket is fd 3. */
-	n = sd_listen_fds(1);
-	if (n > 1) {
+	b->listen_fd = -1;
+	/* 1: LISTEN_FDS and friends are unset, so that nothing the broker
+	 * starts (plugin hosts) takes the socket for its own. */
+	n = sd_listen_fds_with_names(1, &names);
+	if (n > 1)
 		ar_err("socket activation passed %d sockets; expected one", n);
-		return -EINVAL;
-	}
-	if (n == 1) {
-		fd = SD_LISTEN_FDS_START;
-		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
-			ar_err("socket activation: fd %d is not a listening UNIX stream socket", fd);
-			return -EINVAL;
-		}
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		b->listen_fd = fd;
-		b->listen_owned = false;
-		ar_info("listening on the socket systemd passed");
-		return 0;
-	}
+	ret = n > 1 ? -EINVAL : n == 1 ? listen_passed(b, names) : 0;
+	for (int i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+	if (n >= 1)
+		return ret;
 	if (strlen(b->cfg.socket_path) >= sizeof(sa.sun_path)) {
 		ar_err("socket path too long: %s", b->cfg.socket_path);
 		return -ENAMETOOLONG;
@@ -119,64 +208,66 @@ int ar__broker_listen(struct ar_broker *b)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 512)) {
+	/* The file is made owner-only and given its group and socket-mode
+	 * before listen(): until then a connect() is refused, so there is no
+	 * moment when more users than socket-mode says can connect. */
+	old_mask = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (ret) {
 		ret = -errno;
-		ar_err("cannot listen on %s: %s", sa.sun_path, strerror(errno));
+		ar_err("cannot bind %s: %s", sa.sun_path, strerror(errno));
 		close(fd);
 		return ret;
 	}
-	/* Who may connect is decided by the socket directory's permissions
-	 * and the broker's access control, not by the socket file's mode. */
-	chmod(sa.sun_path, 0666);
+	if (b->cfg.socket_gid != UINT32_MAX && chown(sa.sun_path, (uid_t)-1, b->cfg.socket_gid)) {
+		ret = -errno;
+		ar_err("socket-group: cannot give %s group %u: %s", sa.sun_path,
+		       b->cfg.socket_gid, strerror(errno));
+		goto fail;
+	}
+	if (chmod(sa.sun_path, b->cfg.socket_mode)) {
+		ret = -errno;
+		ar_err("socket-mode: cannot chmod %s to %04o: %s", sa.sun_path,
+		       b->cfg.socket_mode, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, 512)) {
+		ret = -errno;
+		ar_err("cannot listen on %s: %s", sa.sun_path, strerror(errno));
+		goto fail;
+	}
 	b->listen_fd = fd;
 	b->listen_owned = true;
-	ar_info("listening on %s", sa.sun_path);
+	snprintf(b->listen_path, sizeof(b->listen_path), "%s", sa.sun_path);
+	ar_info("listening on %s (mode %04o%s)", sa.sun_path, b->cfg.socket_mode,
+		b->cfg.socket_gid != UINT32_MAX ? ", socket-group set" : "");
 	return 0;
+fail:
+	unlink(sa.sun_path);
+	close(fd);
+	return ret;
 }
 
-/* "HOST:PORT" or "[V6]:PORT": TCP listener for stream clients (VMs). */
+/* tcp (resolved by ar__broker_resolve): the listener for stream clients. */
 static int listen_tcp(struct ar_broker *b)
 {
-	char host[128], *colon;
-	const char *port;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE },
-			*ai;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	char host[128];
 	int fd, one = 1, ret;
 
-	snprintf(host, sizeof(host), "%s", b->cfg.tcp);
-	colon = strrchr(host, ':');
-	if (!colon) {
-		ar_err("tcp: '%s' is not HOST:PORT", b->cfg.tcp);
-		return -EINVAL;
-	}
-	*colon = '\0';
-	port = colon + 1;
-	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
-		colon[-1] = '\0';
-		memmove(host, host + 1, strlen(host));
-	}
-	ret = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (ret) {
-		ar_err("tcp: cannot resolve '%s': %s", b->cfg.tcp, gai_strerror(ret));
-		return -EINVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		freeaddrinfo(ai);
+	fd = socket(b->tcp_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
 		return -errno;
-	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 512) ||
+	if (bind(fd, (struct sockaddr *)&b->tcp_addr, b->tcp_addrlen) || listen(fd, 512) ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len)) {
 		ret = -errno;
 		ar_err("tcp: cannot listen on %s: %s", b->cfg.tcp, strerror(errno));
-		freeaddrinfo(ai);
 		close(fd);
 		return ret;
 	}
-	freeaddrinfo(ai);
 	getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
 	snprintf(b->tcp_bound, sizeof(b->tcp_bound), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
 		 host, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
@@ -184,6 +275,16 @@ static int listen_tcp(struct ar_broker *b)
 	b->stream_fd[AR_LISTEN_TCP] = fd;
 	ar_info("listening on tcp %s (stream transport)", b->tcp_bound);
 	return 0;
+}
+
+void ar__broker_addresses(const struct ar_broker *b, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "unix://%s", b->listen_path);
+
+	if (b->tcp_bound[0] && n >= 0 && (size_t)n < cap)
+		n += snprintf(out + n, cap - (size_t)n, ", tcp://%s", b->tcp_bound);
+	if (b->stream_fd[AR_LISTEN_VSOCK] >= 0 && n >= 0 && (size_t)n < cap)
+		snprintf(out + n, cap - (size_t)n, ", vsock:%u", b->cfg.vsock_port);
 }
 
 /* vsock listener, any CID. Only when configured: on a machine that is
@@ -457,6 +558,8 @@ static void start_drain(struct ar_broker *b, int sig)
 	}
 	ar_info("signal %d: no new connections; draining for up to %u ms",
 		sig, b->cfg.grace_ms);
+	ar__notify("STOPPING=1\nSTATUS=draining for up to %u ms (signal %d)",
+		   b->cfg.grace_ms, sig);
 	atomic_store_explicit(&b->drain_deadline_ns,
 			      ar__now_ns() + (uint64_t)b->cfg.grace_ms * 1000000u,
 			      memory_order_relaxed);
@@ -470,7 +573,7 @@ static void start_drain(struct ar_broker *b, int sig)
 		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)L_CANCEL);
 	}
 	if (b->listen_owned)
-		unlink(b->cfg.socket_path);
+		unlink(b->listen_path);
 	for (unsigned i = 0; i < b->nr_workers; i++)
 		ar__worker_kick(b->workers[i]);
 }
@@ -484,8 +587,8 @@ static void on_tick(struct ar_broker *b)
 	for (struct ar_conn *c = b->conns; c; c = next) {
 		next = c->next;
 		if (c->state == AR_CONN_HANDSHAKE && now > c->deadline_ns) {
-			ar_warn("conn %u (%s): refused: no hello within %u ms",
-				c->id, c->peer, b->cfg.handshake_ms);
+			ar_refusal("conn %u (%s): refused: no hello within %u ms",
+				   c->id, c->peer, b->cfg.handshake_ms);
 			c->deadline_ns = UINT64_MAX;
 			shutdown(c->fd, SHUT_RDWR);
 		} else if (c->state == AR_CONN_ACTIVE && c->stream) {
@@ -529,8 +632,12 @@ static void dispatch(struct ar_broker *b, bool *accept_pending)
 			 * has nothing left to drain. */
 			if (b->closing)
 				break;
-			if (cqe->res == sizeof(siginfo))
+			if (cqe->res == sizeof(siginfo) && siginfo.ssi_signo == SIGHUP) {
+				if (b->reload)
+					b->reload(b);
+			} else if (cqe->res == sizeof(siginfo)) {
 				start_drain(b, (int)siginfo.ssi_signo);
+			}
 			arm_signal(b);
 			break;
 		case L_TIMER:

@@ -5,7 +5,10 @@
  * Settings come from, in increasing precedence: built-in defaults, the
  * config file (--config, or /etc/accelring/accelringd.conf if it exists),
  * the environment (ACCELRING_PLUGINS or vAccel's VACCEL_PLUGINS,
- * ACCELRING_LOG_LEVEL or VACCEL_LOG_LEVEL, ACCELRING_SOCKET) and flags.
+ * ACCELRING_LOG_LEVEL or VACCEL_LOG_LEVEL, ACCELRING_SOCKET) and flags;
+ * config.c declares them all. Start-up checks everything, then resolves
+ * every listener's address, then loads the plugins, and only then binds:
+ * a mistake leaves nothing behind. SIGHUP reads it all again.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,94 +23,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-#define DEFAULT_CONFIG "/etc/accelring/accelringd.conf"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-"usage: accelringd [--config FILE] [--NAME=VALUE...]\n"
-"\n"
-"Settings (also 'NAME = VALUE' lines in the config file):\n"
-"  socket          listening socket (default " AR_DEFAULT_SOCKET ")\n"
-"  plugins         ':'-separated plugin names or paths (default " AR_DEFAULT_PLUGINS ")\n"
-"  plugin-dir      where bare plugin names are found\n"
-"  workers         worker threads (default: half the CPUs, 1..8)\n"
-"  batch           requests taken from a channel per pass (default 64)\n"
-"  spin-us         worker spin before sleeping, microseconds (default 20)\n"
-"  max-channels    channels per connection (default 16, at most %u)\n"
-"  sq-bytes, cq-bytes  default ring sizes (default 64K)\n"
-"  max-ring-bytes  the largest ring a client may ask for (default 1M)\n"
-"  data-bytes      default data area per connection (default 64M)\n"
-"  max-data-bytes  the largest data area a client may ask for (default 1G)\n"
-"  handshake-ms    time allowed for the handshake (default 2000)\n"
-"  tenant-handshakes  connections of one tenant still in the handshake;\n"
-"                  more are closed at once (default 16)\n"
-"  max-handshakes  the same for all of a listener's connections (default 256)\n"
-"  grace-ms        on SIGTERM, time to drain queued ops (default 5000)\n"
-"  tenant-long-ops a tenant's ops running long on threads of their own, at\n"
-"                  once; more wait in its rings (default 4, 0: any)\n"
-"  log-level       error, warn, info or debug (default warn)\n"
-"\n"
-"Tenants and access (a tenant shares sessions and limits):\n"
-"  allow-uids, allow-gids  who may connect over the UNIX socket (default all)\n"
-"  tenant-channels, tenant-sessions, tenant-shm, tenant-inflight  its limits\n"
-"  tenant-resource-bytes, tenant-resources  the bytes (default 4G) and number\n"
-"                  (default 256) of resources it may hold, uploads included\n"
-"  Over the UNIX socket a tenant is a uid (SO_PEERCRED). Over TCP a tenant is\n"
-"  an address, never a uid: every local user reaching a loopback address is\n"
-"  the one tenant \"tcp 127.0.0.1\", and allow-uids does not apply to it.\n"
-"\n"
-"Stream transport (VMs; also unix-stream:// clients):\n"
-"  tcp             HOST:PORT to listen on (default none)\n"
-"  vsock-port      vsock port to listen on, any CID (default none)\n"
-"  allow-peers     ','-separated ADDR, ADDR/BITS, vsock:CID, vsock:any that a\n"
-"                  TCP or vsock listener admits. Empty (the default): it admits\n"
-"                  nobody. A peer that is this machine (a local process of any\n"
-"                  uid) only by an entry naming it: loopback (127.0.0.0/8, ::1,\n"
-"                  vsock CID 1) by a loopback entry (127.0.0.1, ::1, vsock:1),\n"
-"                  a host address by exactly that address; never by 0.0.0.0/0,\n"
-"                  vsock:any or a subnet holding it\n"
-"  max-frame       largest frame (default 1M); a stream connection's rings are\n"
-"                  capped to what it needs, whatever its Hello asks\n"
-"  stream-data-bytes      data area when a stream Hello asks none (default 4M)\n"
-"  stream-max-data-bytes  the most a stream Hello may ask (default 64M)\n"
-"  stream-tenant-shm      memory a tenant's stream connections hold: regions\n"
-"                         and frame buffers, all broker memory (default 1G)\n"
-"  listener-shm           the same for all stream connections of one listener\n"
-"                         (tcp, vsock, unix) (default 2G)\n"
-"  idle-ms, frame-ms, keepalive-s  stream peer timeouts (600000, 10000, 30)\n"
-"\n"
-"Isolation (plugins in host processes of their own; MODE, or NAME:VALUE,...):\n"
-"  isolation       none (in the broker), plugin (one host process), tenant (one\n"
-"                  per tenant) (default exec:tenant, torch:plugin, others none)\n"
-"  op-timeout-ms   an isolated op running longer: ETIMEDOUT, host restarted\n"
-"                  (default 30000, 0: none)\n"
-"  plugin-memory-max  a host's own allocations, K/M/G (default exec 2G)\n"
-"  host-uid, host-gid  what hosts run as (default the broker's)\n"
-"  host-threads    ops one host runs at once (default 8)\n"
-"\n"
-"exec plugin (host code; in a host process per tenant by default):\n"
-"  exec-allow      ';'-separated LIBRARY:SYMBOL,SYMBOL... that vaccel_exec may\n"
-"                  call: absolute paths, a directory ending in '/' for every\n"
-"                  library under it, '*' for any symbol (default empty: off)\n"
-"  exec-allow-sha256  ';'-separated SHA256:SYMBOL,... of LIB resources that\n"
-"                  vaccel_exec_with_resource may load (default empty: off)\n"
-"\n"
-"torch plugin (TorchScript models; in a host process by default):\n"
-"  torch-threads   libtorch's intra-op threads (default 1)\n"
-"  torch-image-model   a TorchScript classifier for the image ops of sessions\n"
-"                  that loaded none with labels (default none: ENOTSUP)\n"
-"  torch-image-labels  its labels, one per line\n"
-"  torch-image-topk    labels a classification returns (default 5)\n"
-"\n"
-"Batching across clients (ops on the same model from any tenant):\n"
-"  batch-delay-us  how long a torch_model_run waits for others to share its\n"
-"                  forward (default 0: off)\n"
-"  batch-max       the most rows (inputs' first dim, summed) in one forward;\n"
-"                  an op with more runs alone (default 16, at most %u)\n",
-		AR_MAX_CHANNELS, AR_BATCH_MAX);
-}
 
 static struct ar_broker b;
 
@@ -135,10 +50,37 @@ static void log_host(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int configure(struct ar_config *cfg, int argc, char **argv)
+/* What the command line asks for besides settings. */
+enum { RUN, CHECK_CONFIG, LIST_PLUGINS };
+
+static int nargs;
+static char **args;
+
+/* An unknown --KEY: the nearest setting or command, if one is close. */
+static void unknown_flag(const char *key)
 {
-	const char *config = NULL, *env;
-	int i;
+	static const char *const words[] = { "config", "check-config", "list-plugins",
+					     "version", "help" };
+	const char *hint = ar__config_suggest(key);
+
+	for (size_t i = 0; !hint && i < sizeof(words) / sizeof(words[0]); i++)
+		if (ar__config_distance(key, words[i]) <= 2)
+			hint = words[i];
+	if (hint)
+		ar_err("unknown option --%s (did you mean --%s?)", key, hint);
+	else
+		ar_err("unknown option --%s (accelringd --help lists them)", key);
+}
+
+/*
+ * Defaults, then the file, the environment and the flags into cfg. Every
+ * mistake is logged (all of them, not only the first). Returns 0 or
+ * -EINVAL; *action (if not NULL) gets what the flags ask for.
+ */
+static int configure(struct ar_config *cfg, int argc, char **argv, int *action)
+{
+	const char *config = NULL;
+	int i, ret = 0;
 
 	ar__config_defaults(cfg);
 	for (i = 1; i < argc; i++) {
@@ -147,81 +89,169 @@ static int configure(struct ar_config *cfg, int argc, char **argv)
 		else if (!strncmp(argv[i], "--config=", 9))
 			config = argv[i] + 9;
 	}
-	if (!config && access(DEFAULT_CONFIG, R_OK) == 0)
-		config = DEFAULT_CONFIG;
+	if (!config && access(AR_DEFAULT_CONFIG, R_OK) == 0)
+		config = AR_DEFAULT_CONFIG;
 	if (config && ar__config_load(cfg, config))
-		return -EINVAL;
-	if ((env = getenv("VACCEL_LOG_LEVEL")) && ar__config_set(cfg, "log-level", env))
-		return -EINVAL;
-	if ((env = getenv("ACCELRING_LOG_LEVEL")) && ar__config_set(cfg, "log-level", env))
-		return -EINVAL;
-	if ((env = getenv("VACCEL_PLUGINS")) && ar__config_set(cfg, "plugins", env))
-		return -EINVAL;
-	if ((env = getenv("ACCELRING_PLUGINS")) && ar__config_set(cfg, "plugins", env))
-		return -EINVAL;
-	if ((env = getenv("ACCELRING_SOCKET")) && ar__config_set(cfg, "socket", env))
-		return -EINVAL;
+		ret = -EINVAL;
+	if (ar__config_env(cfg))
+		ret = -EINVAL;
 	for (i = 1; i < argc; i++) {
-		char key[64], *eq;
+		char key[64], where[80], *eq;
 		const char *val;
 
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			exit(0);
-		}
 		if (!strcmp(argv[i], "--config")) {
 			i++;
 			continue;
 		}
 		if (!strncmp(argv[i], "--config=", 9))
 			continue;
-		if (strncmp(argv[i], "--", 2)) {
-			fprintf(stderr, "accelringd: unexpected argument '%s'\n", argv[i]);
-			usage(stderr);
-			return -EINVAL;
+		if (!strcmp(argv[i], "--check-config") || !strcmp(argv[i], "--list-plugins")) {
+			if (action)
+				*action = argv[i][2] == 'c' ? CHECK_CONFIG : LIST_PLUGINS;
+			continue;
+		}
+		if (strncmp(argv[i], "--", 2) || !argv[i][2]) {
+			ar_err("unexpected argument '%s' (settings are --NAME=VALUE; "
+			       "accelringd --help lists them)", argv[i]);
+			ret = -EINVAL;
+			continue;
 		}
 		snprintf(key, sizeof(key), "%s", argv[i] + 2);
 		eq = strchr(key, '=');
+		if (eq)
+			*eq = '\0';
+		if (!ar__config_known(key)) {
+			unknown_flag(key);
+			ret = -EINVAL;
+			continue;
+		}
 		if (eq) {
 			*eq = '\0';
 			val = strchr(argv[i], '=') + 1;
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
-			fprintf(stderr, "accelringd: %s needs a value\n", argv[i]);
-			return -EINVAL;
+			ar_err("%s needs a value", argv[i]);
+			ret = -EINVAL;
+			continue;
 		}
-		if (ar__config_set(cfg, key, val))
-			return -EINVAL;
+		snprintf(where, sizeof(where), "--%s", key);
+		if (ar__config_set_from(cfg, key, val, where))
+			ret = -EINVAL;
 	}
-	ar__log_level = cfg->log_level;
+	return ret;
+}
+
+/* SIGHUP, on the loop thread: read everything again, as at start; apply
+ * what can change while running (log-level), and say what needs a
+ * restart. A configuration with errors changes nothing. */
+static void reload(struct ar_broker *br)
+{
+	struct ar_config *next = malloc(sizeof(*next));
+	char addrs[400];
+
+	ar__notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
+		   (unsigned long long)(ar__now_ns() / 1000));
+	if (!next) {
+		ar_err("SIGHUP: out of memory: the configuration is unchanged");
+	} else if (configure(next, nargs, args, NULL)) {
+		ar_err("SIGHUP: the configuration has errors (above): nothing changed");
+	} else {
+		bool restart = ar__config_reload(&br->cfg, next);
+
+		ar__log_level = br->cfg.log_level;
+		br->host.log_level = (uint32_t)br->cfg.log_level;
+		ar__log_notice("SIGHUP: configuration read again%s",
+			       restart ? "; some changes need a restart (above)" : "");
+	}
+	free(next);
+	ar__broker_addresses(br, addrs, sizeof(addrs));
+	ar__notify("READY=1\nSTATUS=ready, listening on %s", addrs);
+}
+
+/* --check-config: everything start-up checks, binding and running nothing. */
+static int check_config(struct ar_broker *br)
+{
+	int bad = 0;
+
+	if (ar__broker_resolve(br))
+		bad = 1;
+	if (ar__plugins_check(&br->cfg))
+		bad = 1;
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "torch-image-labels" : "torch-image-model";
+		const char *v = ar__config_setting(&br->cfg, key);
+
+		if (v && *v && access(v, R_OK)) {
+			ar_err("%s: cannot read %s: %s", key, v, strerror(errno));
+			bad = 1;
+		}
+	}
+	if (bad)
+		return 2;
+	printf("config OK\n");
 	return 0;
+}
+
+static void fail_bound(struct ar_broker *br)
+{
+	ar__broker_close_listeners(br);
+	ar__broker_unlisten(br);
 }
 
 int main(int argc, char **argv)
 {
 	sigset_t sigs;
 	bool stuck = false;
+	char addrs[400];
+	int action = RUN;
 	long ncpu;
 	int ret;
 
 	/* A plugin host the broker started (isolate.c): another program. */
 	if (argc == 2 && !strcmp(argv[1], "--plugin-host"))
 		return ar__host_main();
+	ar__log_init();
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			ar__config_usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("accelringd %s\n", AR_VERSION_STRING);
+			return 0;
+		}
+	}
 
 	/* Signals are read from a signalfd by the loop, so no thread may
 	 * take them the classic way: block them before any thread starts,
-	 * plugins' threads included (OpenBLAS starts its pool when loaded). */
+	 * plugins' threads included (OpenBLAS starts its pool when loaded).
+	 * SIGHUP too: its default action would kill the broker with no
+	 * drain and leave the socket file. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Not dumpable: a process of the same uid (an exec function in a
 	 * plugin host) cannot open /proc/PID/mem of the broker, which holds
 	 * every tenant's state; root's CAP_SYS_PTRACE still can (gdb). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (configure(&b.cfg, argc, argv))
+	nargs = argc;
+	args = argv;
+	if (configure(&b.cfg, argc, argv, &action))
+		return 2;
+	ar__log_level = b.cfg.log_level;
+	b.listen_fd = -1;
+	for (int k = 0; k < AR_LISTEN_MAX; k++)
+		b.stream_fd[k] = -1;
+	if (action == LIST_PLUGINS)
+		return ar__plugins_list(&b.cfg, stdout) ? 2 : 0;
+	if (action == CHECK_CONFIG)
+		return check_config(&b);
+	/* Every address is checked and resolved before anything binds. */
+	if (ar__broker_resolve(&b))
 		return 2;
 	b.host = (struct ar_plugin_host){ .size = sizeof(b.host),
 					  .log_level = (uint32_t)ar__log_level,
@@ -231,6 +261,7 @@ int main(int argc, char **argv)
 	if (ar__plugins_load(&b.plugins, b.cfg.plugins, &b.host, b.cfg.plugin_dir))
 		return 1;
 	ar__sessions_set_hook(session_closed);
+	b.reload = reload;
 
 	b.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (b.sig_fd < 0 || (ret = io_uring_queue_init(256, &b.ring, 0))) {
@@ -243,8 +274,11 @@ int main(int argc, char **argv)
 		       " sysctl kernel.io_uring_disabled is set)" : "");
 		return 1;
 	}
-	if (ar__broker_listen(&b) || ar__broker_listen_streams(&b))
+	/* From here on a failed start removes the socket file it made. */
+	if (ar__broker_listen(&b) || ar__broker_listen_streams(&b)) {
+		fail_bound(&b);
 		return 1;
+	}
 	ar__admit_warn(&b.cfg);
 
 	/* Workers, spread over the NUMA nodes; one node without libnuma. */
@@ -260,8 +294,10 @@ int main(int argc, char **argv)
 			b.nr_workers = 8;
 	}
 	b.workers = calloc(b.nr_workers, sizeof(*b.workers));
-	if (!b.workers || ar__coalesce_new(&b.cfg, &b.coal))
+	if (!b.workers || ar__coalesce_new(&b.cfg, &b.coal)) {
+		fail_bound(&b);
 		return 1;
+	}
 	if (b.coal)
 		ar_info("batching torch_model_run across clients: up to %u ops, %u us",
 			b.cfg.batch_max, b.cfg.batch_delay_us);
@@ -269,11 +305,17 @@ int main(int argc, char **argv)
 		ret = ar__worker_start(&b, i, (int)(i % (unsigned)b.nodes), &b.workers[i]);
 		if (ret) {
 			ar_err("cannot start worker %u: %s", i, strerror(-ret));
+			fail_bound(&b);
 			return 1;
 		}
 	}
-	ar_info("accelringd ready: %u workers on %d NUMA nodes, %u plugins",
+	ar_info("accelringd: %u workers on %d NUMA nodes, %u plugins",
 		b.nr_workers, b.nodes, b.plugins.nr);
+	/* The one line a user sees at the default level: where to point
+	 * ACCELRING_ADDRESS (with the port the kernel picked for tcp=HOST:0). */
+	ar__broker_addresses(&b, addrs, sizeof(addrs));
+	ar__log_notice("accelringd %s ready, listening on %s", AR_VERSION_STRING, addrs);
+	ar__notify("READY=1\nSTATUS=ready, listening on %s", addrs);
 	/* For scripts and tests: the broker is accepting now. */
 	if (getenv("ACCELRING_READY_FD")) {
 		int fd = atoi(getenv("ACCELRING_READY_FD"));
@@ -305,7 +347,7 @@ int main(int argc, char **argv)
 			"an op still running", (unsigned long long)atomic_load(&b.ops_done),
 			(unsigned long long)atomic_load(&b.ops_cancelled));
 		if (b.listen_owned)
-			unlink(b.cfg.socket_path);
+			unlink(b.listen_path);
 		_exit(ret ? 1 : 0);
 	}
 	ar__broker_close_conns(&b);

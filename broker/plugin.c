@@ -9,10 +9,13 @@
  * no ar_plugin but a vaccel_plugin symbol is a plugin written for upstream
  * vAccel: vplugin.c loads it and runs its ops through adapters.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -192,6 +195,55 @@ err_close:
 	return ret;
 }
 
+/*
+ * The ops this project's plugins compute for real, and which plugin: noop
+ * answers them with success and dummy outputs (upstream's noop does), so
+ * a broker where noop takes one of them must say so at start.
+ */
+static const struct {
+	uint32_t op;
+	const char *plugin;
+} real_ops[] = {
+	{ AR_OP_BLAS_SGEMM, "blas" },
+	{ AR_OP_IMAGE_CLASSIFY, "torch" },
+	{ AR_OP_TORCH_MODEL_LOAD, "torch" },
+	{ AR_OP_TORCH_MODEL_RUN, "torch" },
+};
+
+static void warn_dummies(const struct ar_plugins *ps)
+{
+	char by[2][256];
+	const char *who[2] = { "blas", "torch" };
+	bool any = false;
+
+	for (int k = 0; k < 2; k++) {
+		size_t n = 0;
+
+		by[k][0] = '\0';
+		for (size_t i = 0; i < sizeof(real_ops) / sizeof(real_ops[0]); i++) {
+			uint32_t op = real_ops[i].op;
+
+			if (strcmp(real_ops[i].plugin, who[k]) || !ps->nr_routes[op] ||
+			    strcmp(ps->routes[op][0].plugin->desc->name, "noop"))
+				continue;
+			n += (size_t)snprintf(by[k] + n, sizeof(by[k]) - n, "%s%s", n ? ", " : "",
+					      ar_op_name(op));
+			if (n >= sizeof(by[k]))
+				n = sizeof(by[k]) - 1;
+			any = true;
+		}
+	}
+	if (!any)
+		return;
+	ar_warn("plugin noop answers %s%s%s%s%s%s with success and dummy outputs; "
+		"real results: list %s%s%s before noop, or leave noop out (it measures "
+		"the framework only)",
+		by[0], by[0][0] ? " (blas computes it)" : "", by[0][0] && by[1][0] ? ", " : "",
+		by[1], by[1][0] ? " (torch serves " : "", by[1][0] ? "them)" : "",
+		by[0][0] ? "blas" : "", by[0][0] && by[1][0] ? " and " : "",
+		by[1][0] ? "torch" : "");
+}
+
 int ar__plugins_load(struct ar_plugins *ps, const char *list,
 		     const struct ar_plugin_host *host, const char *dir)
 {
@@ -213,6 +265,7 @@ int ar__plugins_load(struct ar_plugins *ps, const char *list,
 	}
 	if (!ps->nr)
 		ar_warn("no plugins loaded: every op will fail with ENOTSUP");
+	warn_dummies(ps);
 	return 0;
 }
 
@@ -245,4 +298,147 @@ const struct ar_route *ar__plugins_route(const struct ar_plugins *ps,
 			if (ps->routes[op][i].plugin->desc->type & flags)
 				return &ps->routes[op][i];
 	return &ps->routes[op][0];
+}
+
+/*
+ * Open the plugin at path and read its descriptor, running nothing of it
+ * but its constructors: no init, no host process. f: where to describe
+ * it (NULL: only check). Returns 0 or -errno, logged.
+ */
+static int probe(const char *name, const char *path, FILE *f, const char *listed)
+{
+	struct ar_loaded_plugin *lp = calloc(1, sizeof(*lp));
+	const struct ar_plugin *d;
+	const void *vsym;
+	int ret;
+
+	if (!lp)
+		return -ENOMEM;
+	snprintf(lp->path, sizeof(lp->path), "%s", path);
+	lp->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!lp->dl) {
+		ar_err("plugin %s: cannot load: %s", name, dlerror());
+		free(lp);
+		return -ENOENT;
+	}
+	if ((d = dlsym(lp->dl, AR_PLUGIN_SYMBOL))) {
+		ret = open_native(lp, name, d);
+	} else if ((vsym = dlsym(lp->dl, "vaccel_plugin"))) {
+		ret = ar__vplugin_open(lp, name, vsym);
+	} else {
+		ar_err("plugin %s (%s): no '%s' or 'vaccel_plugin' symbol: "
+		       "not an accelring or vAccel plugin", name, path, AR_PLUGIN_SYMBOL);
+		ret = -ENOEXEC;
+	}
+	if (!ret && f) {
+		fprintf(f, "%-8s %-8s %s%s%s\n", lp->desc->name, lp->desc->version, path,
+			listed ? "  [in plugins: " : "  [not in plugins]", listed ? listed : "");
+		if (lp->vp) {
+			fprintf(f, "         a vAccel plugin: its ops are registered at init\n");
+		} else {
+			fprintf(f, "         ops:");
+			for (uint32_t i = 0; i < lp->desc->nr_ops; i++)
+				fprintf(f, " %s", ar_op_name(lp->desc->ops[i].op));
+			fprintf(f, "\n");
+		}
+	}
+	if (lp->vp)
+		ar__vplugin_close(lp);
+	dlclose(lp->dl);
+	free(lp);
+	return ret;
+}
+
+/* The position of entry name (or path) in the plugins list, as "Nth]". */
+static const char *listed_at(const char *list, const char *name, const char *path,
+			     char *buf, size_t cap)
+{
+	const char *p = list;
+	unsigned pos = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, ":");
+
+		if (n) {
+			pos++;
+			if ((strlen(name) == n && !strncmp(p, name, n)) ||
+			    (strlen(path) == n && !strncmp(p, path, n))) {
+				snprintf(buf, cap, "%u%s]", pos,
+					 pos == 1 ? "st" : pos == 2 ? "nd" : pos == 3 ? "rd" : "th");
+				return buf;
+			}
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return NULL;
+}
+
+int ar__plugins_check(const struct ar_config *cfg)
+{
+	char buf[sizeof(cfg->plugins)], path[PATH_MAX];
+	char *save = NULL, *name;
+	int ret = 0;
+
+	snprintf(buf, sizeof(buf), "%s", cfg->plugins);
+	for (name = strtok_r(buf, ":", &save); name; name = strtok_r(NULL, ":", &save)) {
+		if (resolve(name, cfg->plugin_dir, path, sizeof(path))) {
+			ar_err("plugin %s: path too long", name);
+			ret = -ENAMETOOLONG;
+		} else if (probe(name, path, NULL, NULL)) {
+			ret = -EINVAL;
+		}
+	}
+	return ret;
+}
+
+int ar__plugins_list(const struct ar_config *cfg, FILE *f)
+{
+	char buf[sizeof(cfg->plugins)], path[PATH_MAX], pos[16];
+	struct dirent **ents = NULL;
+	char *save = NULL, *entry;
+	int n, ret = 0;
+
+	fprintf(f, "plugin-dir %s\nplugins    %s\n\n", cfg->plugin_dir, cfg->plugins);
+	n = scandir(cfg->plugin_dir, &ents, NULL, alphasort);
+	if (n < 0) {
+		ar_err("plugin-dir %s: %s", cfg->plugin_dir, strerror(errno));
+		ret = -errno;
+		n = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *e = ents[i]->d_name;
+		size_t len = strlen(e);
+		char name[256];
+
+		if (len > 16 && !strncmp(e, "libaccelring-", 13) && !strcmp(e + len - 3, ".so")) {
+			snprintf(name, sizeof(name), "%.*s", (int)(len - 16), e + 13);
+			if (resolve(name, cfg->plugin_dir, path, sizeof(path)))
+				continue;
+			if (probe(name, path, f, listed_at(cfg->plugins, name, path, pos,
+							    sizeof(pos))))
+				ret = -EINVAL;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	/* Entries of plugins that are paths outside plugin-dir, or names
+	 * plugin-dir does not hold. */
+	snprintf(buf, sizeof(buf), "%s", cfg->plugins);
+	for (entry = strtok_r(buf, ":", &save); entry; entry = strtok_r(NULL, ":", &save)) {
+		if (resolve(entry, cfg->plugin_dir, path, sizeof(path)))
+			continue;
+		if (!strchr(entry, '/') && access(path, F_OK) == 0)
+			continue;	/* listed above */
+		if (access(path, F_OK)) {
+			fprintf(f, "%-8s %-8s %s  [in plugins: %s; no such file]\n", entry, "-",
+				path, listed_at(cfg->plugins, entry, path, pos, sizeof(pos)));
+			ret = -ENOENT;
+		} else if (probe(entry, path, f, listed_at(cfg->plugins, entry, path, pos,
+							 sizeof(pos)))) {
+			ret = -EINVAL;
+		}
+	}
+	return ret;
 }

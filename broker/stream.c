@@ -306,7 +306,7 @@ static int fail(struct ar_conn *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	ar_warn("conn %u (%s): protocol error, disconnecting: %s", c->id, c->peer, why);
+	ar_refusal("conn %u (%s): protocol error, disconnecting: %s", c->id, c->peer, why);
 	return err;
 }
 

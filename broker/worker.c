@@ -514,7 +514,7 @@ static void post(struct batch *bt, struct ar_channel *ch, struct ar_req *r)
 	c->nr_written = 0;
 	c->message = r->status && r->why[0] ? r->why : NULL;
 	if (c->message)
-		ar_info("conn %u (%s): %s refused (%s): %s", ch->conn->id, ch->conn->peer,
+		ar_refusal("conn %u (%s): %s refused (%s): %s", ch->conn->id, ch->conn->peer,
 			r->type == AR_WIRE_OP ? ar_op_name(r->op.op) :
 			r->type == AR_WIRE_RES_REGISTER ? "resource register" :
 							  "resource unregister",
@@ -620,8 +620,9 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 	if (ch->sess_id != r->op.session || ch->sess_gen != gen || !ch->sess_id) {
 		if (ar__session_lookup(t, r->op.session, &ch->sess_flags)) {
 			r->status = -EPERM;
-			ar_debug("conn %u: op %s names session %u, not one of tenant %u's",
-				 ch->conn->id, ar_op_name(r->op.op), r->op.session, t->id);
+			ar_refusal("conn %u (%s): %s refused (EPERM): session %u is not one of "
+				   "tenant %u's", ch->conn->id, ch->conn->peer,
+				   ar_op_name(r->op.op), r->op.session, t->id);
 			return;
 		}
 		ch->sess_id = r->op.session;
@@ -633,8 +634,8 @@ static void prepare(struct ar_broker *b, struct ar_channel *ch, struct ar_req *r
 	r->route = ar__plugins_route(&b->plugins, r->op.op, ch->sess_flags);
 	if (!r->route) {
 		r->status = -ENOTSUP;
-		ar_debug("conn %u: no plugin implements %s", ch->conn->id,
-			 ar_op_name(r->op.op));
+		ar_refusal("conn %u (%s): %s refused (ENOTSUP): no plugin loaded implements it",
+			   ch->conn->id, ch->conn->peer, ar_op_name(r->op.op));
 		return;
 	}
 	/* An op on a resource gets it held, if the session registered it. */

@@ -140,6 +140,9 @@ int test_broker_start(struct test_broker *b, const char *const *args)
 	argv[n++] = dir_arg;
 	argv[n++] = "--plugins=blas:mbench:noop";
 	argv[n++] = "--log-level=info";
+	/* The suites' other tenants are other uids (socket-mode's default,
+	 * 0660, keeps them out: test_accelringd_cli checks that). */
+	argv[n++] = "--socket-mode=0666";
 	if (!strcmp(transport, "tcp")) {
 		argv[n++] = "--tcp=127.0.0.1:0";	/* the broker picks the port */
 		/* A TCP listener admits only the peers allow-peers lists; the

@@ -489,6 +489,22 @@ static void test_broker_sessions_are_per_tenant(void **state)
 	assert_int_equal(ar_submit_noop(q, theirs, 5), 0);
 	assert_int_equal(ar_wait(q, &cqe, 1, 1, -1), 1);
 	assert_int_equal(cqe.status, -EPERM);
+	/* A refusal is a warning with its reason (README: log-level); the
+	 * worker logs it before it posts the completion. */
+	{
+		char want[128], line[1024];
+		bool warned = false;
+		FILE *f = fopen(broker.log, "r");
+
+		assert_non_null(f);
+		snprintf(want, sizeof(want), "noop refused (EPERM): session %u is not one of tenant",
+			 theirs);
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, want) && strstr(line, "<warn> conn "))
+				warned = true;
+		fclose(f);
+		assert_true(warned);
+	}
 	assert_int_equal(ar_session_close(q, theirs), -EPERM);
 	assert_int_equal(ar_session_close(q, 0xdeadbeef), -EPERM);
 	/* Our own uid's other connections share our sessions. */

@@ -118,8 +118,10 @@ else
 	mkdir -m 755 "$work/sock"
 	ctr=accelring-test-broker-$$
 	# io_uring: container runtimes' default seccomp profiles block it.
+	# socket-mode 0666: the example runs as another host uid (100000).
 	"${run[@]}" -d --name "$ctr" --read-only --security-opt seccomp=unconfined \
-		-v "$work/sock:/run/accelring" "accelring/broker:$tag" >/dev/null
+		-v "$work/sock:/run/accelring" "accelring/broker:$tag" \
+		--plugins=blas:noop --log-level=info --socket-mode=0666 >/dev/null
 	ctrs+=("$ctr")
 	for _ in $(seq 100); do [ -S "$work/sock/accelring.sock" ] && break; sleep 0.1; done
 	[ -S "$work/sock/accelring.sock" ] || bad "the broker container made no socket: $(podman logs "$ctr" 2>&1)"

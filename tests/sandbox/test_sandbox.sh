@@ -60,7 +60,7 @@ sock=$work/sock
 mkdir -m 755 "$sock"
 mkfifo "$work/ready"
 ACCELRING_READY_FD=3 "$build/accelringd" --socket="$sock/accelring.sock" \
-	--plugin-dir="$build/plugins" --plugins=blas:noop --log-level=info \
+	--plugin-dir="$build/plugins" --plugins=blas:noop --log-level=info --socket-mode=0666 \
 	--tenant-channels=8 3>"$work/ready" 2>"$work/broker.log" &
 broker_pid=$!
 read -r -t 10 _ < "$work/ready" || die "the broker did not start: $(cat "$work/broker.log")"
