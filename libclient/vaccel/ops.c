@@ -167,9 +167,8 @@ static int op_begin(const struct vaccel_session *sess, struct ar_queue **q,
 		    uint32_t *sid)
 {
 	if (ar__vaccel_session_remote(sess, sid))
-		return sess ? fail(-EINVAL, "session %" PRId64 " is not open (never initialized, "
-				   "or released)", sess->id)
-			    : fail(-EINVAL, "no session (NULL)");
+		return fail(-EINVAL, sess ? "the session is not open (released, or never "
+				     "initialized)" : "no session (NULL)");
 	return ar__vaccel_queue(q);
 }
 
