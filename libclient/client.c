@@ -459,15 +459,16 @@ int ar__handshake(struct ar_client *c, int fd, uint32_t transport, int *fds,
 	if (!ret)
 		ret = recv_welcome(c, fd, fds, max_fds, m, buf, buflen);
 	if (ret < 0 && !c->error[0])
-		snprintf(c->error, sizeof(c->error), "no handshake with the broker at %.200s (%s): %s",
-			 c->address, c->from,
+		snprintf(c->error, sizeof(c->error),
+			 "no handshake with the broker at %.200s (%s): %s", c->address, c->from,
 			 ret == -ETIMEDOUT ? "it did not answer within 10 s"
 			 : ret == -EPROTO ? "it closed the connection, or answered with something "
 					    "that is not a Welcome"
 			 : strerror(-ret));
 	else if (ret >= 0 && m->u.welcome.status && !c->error[0])
-		snprintf(c->error, sizeof(c->error), "the broker at %.200s refused the connection: %s",
-			 c->address, strerror(m->u.welcome.status < 0 ? -m->u.welcome.status : EPROTO));
+		snprintf(c->error, sizeof(c->error),
+			 "the broker at %.200s refused the connection: %s", c->address,
+			 strerror(m->u.welcome.status < 0 ? -m->u.welcome.status : EPROTO));
 	return ret;
 }
 

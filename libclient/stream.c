@@ -165,9 +165,8 @@ int ar__stream_link_open(struct ar_client *c, struct link **out)
 		return m.u.welcome.status < 0 ? m.u.welcome.status : -EPROTO;
 	}
 	if (nfds || m.u.welcome.max_frame < 4096) {
-		snprintf(c->error, sizeof(c->error),
-			 "the broker's Welcome holds %d fds and a %u-byte frame limit (protocol error)",
-			 nfds, m.u.welcome.max_frame);
+		snprintf(c->error, sizeof(c->error), "the broker's Welcome holds %d fds and "
+			 "a %u-byte frame limit (protocol error)", nfds, m.u.welcome.max_frame);
 		close(fd);
 		return -EPROTO;
 	}
