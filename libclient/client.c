@@ -4,6 +4,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -34,31 +35,29 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *s = getenv(name);
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s)
-		return def;
-	v = strtoull(s, &end, 0);
-	return *end ? def : v;
-}
-
 /* ---- addresses ---- */
+
+#define ADDRESS_FORMS \
+	"unix:///path, unix-stream:///path, tcp://host:port or vsock://cid:port"
 
 /*
  * unix:///path          shared memory (the default)
  * unix-stream:///path   the same socket, stream transport
  * tcp://host:port       stream transport (VMs)
  * vsock://cid:port      stream transport (VMs)
+ * /path                 as unix:///path
+ *
+ * Returns 0, or -EINVAL / -EPROTONOSUPPORT with *why saying what is wrong.
  */
-static int parse_address(const char *addr, struct ar_client *c)
+static int parse_address(const char *addr, struct ar_client *c, const char **why)
 {
 	const char *colon;
 
 	c->kind = AR_ADDR_UNIX;
+	if (!*addr) {
+		*why = "it is empty";
+		return -EINVAL;
+	}
 	if (!strncmp(addr, "unix-stream://", 14)) {
 		c->kind = AR_ADDR_UNIX_STREAM;
 		addr += 14;
@@ -68,11 +67,24 @@ static int parse_address(const char *addr, struct ar_client *c)
 		addr += 5;
 	} else if (!strncmp(addr, "tcp://", 6)) {
 		addr += 6;
-		colon = strrchr(addr, ':');
-		if (!colon || colon == addr || !colon[1] ||
-		    (size_t)(colon - addr) >= sizeof(c->host) ||
-		    strlen(colon + 1) >= sizeof(c->port))
+		*why = "tcp:// needs HOST:PORT (an IPv6 host in brackets: [::1]:7355)";
+		if (addr[0] == '[') {
+			const char *rb = strchr(addr, ']');
+
+			colon = rb && rb > addr + 1 && rb[1] == ':' ? rb + 1 : NULL;
+		} else {
+			colon = strchr(addr, ':');
+			/* An IPv6 host without its brackets is ambiguous. */
+			if (colon && strchr(colon + 1, ':'))
+				colon = NULL;
+		}
+		if (!colon || colon == addr || !colon[1])
 			return -EINVAL;
+		if ((size_t)(colon - addr) >= sizeof(c->host) ||
+		    strlen(colon + 1) >= sizeof(c->port)) {
+			*why = "the host or the port is too long";
+			return -EINVAL;
+		}
 		c->kind = AR_ADDR_TCP;
 		/* [v6]:port */
 		if (addr[0] == '[' && colon[-1] == ']')
@@ -83,63 +95,192 @@ static int parse_address(const char *addr, struct ar_client *c)
 		return 0;
 	} else if (!strncmp(addr, "vsock://", 8)) {
 		char *end;
-		unsigned long cid = strtoul(addr + 8, &end, 10), port;
+		unsigned long cid, port;
 
-		if (*end != ':' || end == addr + 8)
+		*why = "vsock:// needs CID:PORT, two numbers of 32 bits";
+		errno = 0;
+		cid = strtoul(addr + 8, &end, 10);
+		if (*end != ':' || end == addr + 8 || addr[8] == '-')
 			return -EINVAL;
 		port = strtoul(end + 1, &end, 10);
-		if (*end || cid > UINT32_MAX || port > UINT32_MAX)
+		if (*end || end[-1] == ':' || errno || cid > UINT32_MAX || port > UINT32_MAX)
 			return -EINVAL;
 		c->kind = AR_ADDR_VSOCK;
 		c->cid = (uint32_t)cid;
 		c->vport = (uint32_t)port;
 		return 0;
 	} else if (strstr(addr, "://")) {
+		*why = "unknown scheme; this client speaks " ADDRESS_FORMS;
 		return -EPROTONOSUPPORT;
 	}
-	if (*addr != '/' || strlen(addr) >= sizeof(c->path))
+	if (*addr != '/') {
+		*why = "a socket path must be absolute; the forms are " ADDRESS_FORMS;
 		return -EINVAL;
+	}
+	if (strlen(addr) >= sizeof(c->path)) {
+		*why = "a UNIX socket path is at most 107 bytes";
+		return -EINVAL;
+	}
 	strcpy(c->path, addr);
 	return 0;
 }
 
+/* The address to use: the caller's, else the variables', else the
+ * default; *from names where it came from. */
+static const char *pick_address(const char *address, const char **from)
+{
+	const char *env;
+
+	if (address) {
+		*from = "given by the program";
+		return address;
+	}
+	env = getenv("ACCELRING_ADDRESS");
+	if (env) {
+		*from = "from ACCELRING_ADDRESS";
+		return env;
+	}
+	/* vAccel's variable, for apps configured for vAccel's RPC agent: the
+	 * same schemes. */
+	env = getenv("VACCEL_RPC_ADDRESS");
+	if (env && *env) {
+		*from = "from VACCEL_RPC_ADDRESS";
+		return env;
+	}
+	*from = "the default: ACCELRING_ADDRESS is not set";
+	return AR_DEFAULT_ADDRESS;
+}
+
+/* One variable into *v, its warning (if any) appended to c->warnings. */
+static uint64_t client_env(struct ar_client *c, enum ar__env which)
+{
+	char w[256];
+	uint64_t v = ar__env_get(which, w, sizeof(w));
+	size_t len = strlen(c->warnings);
+
+	if (w[0] && len < sizeof(c->warnings) - 1)
+		snprintf(c->warnings + len, sizeof(c->warnings) - len, "%s%s",
+			 len ? "\n" : "", w);
+	return v;
+}
+
 static void release_thread_queue(void *arg);
 
-AR_VISIBLE int ar_client_connect(const char *address, struct ar_client **out)
+int ar__client_open(const char *address, struct ar_client **out, char *why, size_t cap)
 {
+	const char *from, *what = "";
 	struct ar_client *c;
-	const char *env;
 	int ret;
 
-	if (!address) {
-		address = getenv("ACCELRING_ADDRESS");
-		/* vAccel's variable, for apps configured for vAccel's RPC
-		 * agent: the same schemes. */
-		env = getenv("VACCEL_RPC_ADDRESS");
-		if (!address && env && *env)
-			address = env;
-		if (!address)
-			address = AR_DEFAULT_ADDRESS;
-	}
+	address = pick_address(address, &from);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	ret = parse_address(address, c);
+	ret = parse_address(address, c, &what);
 	if (ret) {
+		if (why)
+			snprintf(why, cap, "bad broker address \"%.200s\" (%s): %s", address, from,
+				 what);
 		free(c);
 		return ret;
 	}
+	snprintf(c->address, sizeof(c->address), "%s", address);
+	c->from = from;
 	c->id = atomic_fetch_add(&next_client_id, 1);
-	pthread_mutex_init(&c->lock, NULL);
-	c->want_channels = (uint32_t)env_u64("ACCELRING_CHANNELS", 4);
-	c->data_bytes = env_u64("ACCELRING_DATA_BYTES", 0);
-	c->spin_ns = env_u64("ACCELRING_SPIN_NS", AR_WAIT_SPIN_NS_DEFAULT);
+	c->want_channels = (uint32_t)client_env(c, AR_ENV_CHANNELS);
+	c->data_bytes = client_env(c, AR_ENV_DATA_BYTES);
+	c->spin_ns = client_env(c, AR_ENV_SPIN_NS);
+	/* A stream client's area is its own memory: say its size. */
+	c->sq_bytes = (uint32_t)client_env(c, AR_ENV_SQ_BYTES);
+	c->cq_bytes = (uint32_t)client_env(c, AR_ENV_CQ_BYTES);
 	if (pthread_key_create(&c->key, release_thread_queue)) {
+		if (why)
+			snprintf(why, cap, "no thread key left for the client");
 		free(c);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&c->lock, NULL);
 	*out = c;
 	return 0;
+}
+
+AR_VISIBLE int ar_client_connect(const char *address, struct ar_client **out)
+{
+	return ar__client_open(address, out, NULL, 0);
+}
+
+AR_VISIBLE const char *ar_version(void)
+{
+	return AR_VERSION_STRING;
+}
+
+/* ---- why a connection failed ---- */
+
+int ar__gai_errno(int gai)
+{
+	switch (gai) {
+	case 0:
+		return 0;
+	case EAI_NONAME:
+#ifdef EAI_NODATA
+	case EAI_NODATA:
+#endif
+#ifdef EAI_ADDRFAMILY
+	case EAI_ADDRFAMILY:
+#endif
+		return -ENXIO;		/* no such host */
+	case EAI_AGAIN:
+		return -EAGAIN;		/* the resolver may answer later */
+	case EAI_MEMORY:
+		return -ENOMEM;
+	case EAI_SERVICE:
+	case EAI_FAMILY:
+	case EAI_SOCKTYPE:
+	case EAI_BADFLAGS:
+		return -EINVAL;		/* a port that names no TCP service */
+	case EAI_SYSTEM:
+		return errno ? -errno : -EIO;
+	case EAI_FAIL:
+	default:
+		return -EIO;		/* the resolver failed for good */
+	}
+}
+
+/* What a user may do about err when connecting to c's broker. */
+static const char *connect_hint(const struct ar_client *c, int err)
+{
+	bool local = c->kind == AR_ADDR_UNIX || c->kind == AR_ADDR_UNIX_STREAM;
+
+	switch (err) {
+	case -ENOENT:
+		return "no socket there: is accelringd running with this socket, and its "
+		       "directory mounted into this container?";
+	case -ECONNREFUSED:
+		return local ? "nothing listens on the socket: is accelringd running? (a broker "
+			       "that exited leaves its socket file)"
+			     : "nothing listens there: is accelringd running with tcp = "
+			       "HOST:PORT (or vsock-port), and is the port reachable?";
+	case -EACCES:
+	case -EPERM:
+		return local ? "this user may not open the socket (its mode and group)" : "";
+	case -ENOTDIR:
+	case -ENOTSOCK:
+		return "the path is not a socket";
+	case -ETIMEDOUT:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+		return "the broker's host cannot be reached from here";
+	default:
+		return "";
+	}
+}
+
+void ar__connect_failed(struct ar_client *c, int err)
+{
+	const char *hint = connect_hint(c, err);
+
+	snprintf(c->error, sizeof(c->error), "cannot connect to %.200s (%s): %s%s%s",
+		 c->address, c->from, strerror(-err), *hint ? "; " : "", hint);
 }
 
 AR_VISIBLE void ar_client_close(struct ar_client *c)
@@ -173,9 +314,7 @@ static int send_hello(struct ar_client *c, int fd, uint32_t transport)
 	m.u.hello = (struct ar_wire_hello){
 		.abi_major = AR_ABI_MAJOR, .abi_minor = AR_ABI_MINOR,
 		.channels = c->want_channels, .data_bytes = c->data_bytes,
-		/* A stream client's area is its own memory: say its size. */
-		.sq_bytes = (uint32_t)env_u64("ACCELRING_SQ_BYTES", 0),
-		.cq_bytes = (uint32_t)env_u64("ACCELRING_CQ_BYTES", 0),
+		.sq_bytes = c->sq_bytes, .cq_bytes = c->cq_bytes,
 		.transport = transport,
 	};
 	if (transport == AR_TRANSPORT_STREAM) {
@@ -254,7 +393,7 @@ static int recv_welcome(struct ar_client *c, int fd, int *fds, unsigned max_fds,
 	memcpy(buf, frame + 4, flen);
 	if (ar_wire_decode(buf, flen, m) || m->type != AR_WIRE_WELCOME)
 		goto proto;
-	if (m->u.welcome.message)
+	if (m->u.welcome.status && m->u.welcome.message)
 		snprintf(c->error, sizeof(c->error), "%s", m->u.welcome.message);
 	return (int)nfds;
 proto:
@@ -317,9 +456,20 @@ int ar__handshake(struct ar_client *c, int fd, uint32_t transport, int *fds,
 {
 	int ret = send_hello(c, fd, transport);
 
-	if (ret)
-		return ret;
-	return recv_welcome(c, fd, fds, max_fds, m, buf, buflen);
+	if (!ret)
+		ret = recv_welcome(c, fd, fds, max_fds, m, buf, buflen);
+	if (ret < 0 && !c->error[0])
+		snprintf(c->error, sizeof(c->error),
+			 "no handshake with the broker at %.200s (%s): %s", c->address, c->from,
+			 ret == -ETIMEDOUT ? "it did not answer within 10 s"
+			 : ret == -EPROTO ? "it closed the connection, or answered with something "
+					    "that is not a Welcome"
+			 : strerror(-ret));
+	else if (ret >= 0 && m->u.welcome.status && !c->error[0])
+		snprintf(c->error, sizeof(c->error),
+			 "the broker at %.200s refused the connection: %s", c->address,
+			 strerror(m->u.welcome.status < 0 ? -m->u.welcome.status : EPROTO));
+	return ret;
 }
 
 int ar__link_open(struct ar_client *c, struct link **out)
@@ -333,6 +483,8 @@ int ar__link_open(struct ar_client *c, struct link **out)
 	int fd, nfds, ret;
 	uint32_t nch;
 
+	/* ar_client_error() tells of this attempt only. */
+	c->error[0] = '\0';
 	if (c->kind != AR_ADDR_UNIX)
 		return ar__stream_link_open(c, out);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -344,8 +496,7 @@ int ar__link_open(struct ar_client *c, struct link **out)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		ret = -errno;
-		snprintf(c->error, sizeof(c->error), "cannot connect to %s: %s",
-			 c->path, strerror(errno));
+		ar__connect_failed(c, ret);
 		close(fd);
 		return ret;
 	}
@@ -364,6 +515,9 @@ int ar__link_open(struct ar_client *c, struct link **out)
 	/* Exactly the region and, per channel, its doorbell (an eventfd)
 	 * and its wake-up fd (a pipe's read end), or nothing. */
 	if (nch == 0 || nch > 64 || (unsigned)nfds != 1 + 2 * nch) {
+		snprintf(c->error, sizeof(c->error),
+			 "the broker's Welcome holds %d fds for %u channels (protocol error)", nfds,
+			 nch);
 		close_fds(fds, (unsigned)nfds);
 		close(fd);
 		return -EPROTO;
@@ -379,6 +533,8 @@ int ar__link_open(struct ar_client *c, struct link **out)
 	l->tenant = m.u.welcome.tenant;
 	ret = ar_region_attach(&l->region, fds[0]);
 	if (ret) {
+		snprintf(c->error, sizeof(c->error), "cannot map the broker's region: %s",
+			 strerror(-ret));
 		close_fds(fds, (unsigned)nfds);
 		close(fd);
 		free(l);
@@ -526,6 +682,10 @@ int ar__slot_get(struct ar_queue *q, uint64_t user_data, bool sync)
 	s->gen++;
 	s->state = SLOT_PENDING;
 	s->sync = sync;
+	/* ar_queue_error() tells of this call only, also when it fails
+	 * before the broker answers. */
+	if (sync)
+		q->why[0] = '\0';
 	s->user_data = user_data;
 	s->op = UINT32_MAX;	/* a session message; put() sets an op's */
 	s->nr_out = 0;

@@ -108,6 +108,10 @@ enum { AR_ADDR_UNIX, AR_ADDR_UNIX_STREAM, AR_ADDR_TCP, AR_ADDR_VSOCK };
 struct ar_client {
 	uint64_t id;			/* tells thread caches apart */
 	int kind;			/* AR_ADDR_* */
+	/* The address as given, and where it came from (a variable's name,
+	 * "the default" or "the caller"): error messages name both. */
+	char address[320];
+	const char *from;
 	char path[108];			/* UNIX socket */
 	char host[256], port[16];	/* TCP */
 	uint32_t cid, vport;		/* vsock */
@@ -116,9 +120,62 @@ struct ar_client {
 	uint32_t want_channels;
 	uint64_t data_bytes;
 	uint64_t spin_ns;
+	uint32_t sq_bytes, cq_bytes;	/* 0: the broker's */
 	pthread_key_t key;
-	char error[256];		/* the broker's last refusal */
+	char error[512];		/* why the last connection attempt failed */
+	/* Variables that were ignored or clamped at connect, one line each
+	 * ("" if none): for the vAccel layer to log (conn.c). */
+	char warnings[1024];
 };
+
+/* env.c: the client's environment variables, one parser for all. */
+enum ar__env {
+	AR_ENV_CHANNELS,
+	AR_ENV_DATA_BYTES,
+	AR_ENV_SPIN_NS,
+	AR_ENV_SQ_BYTES,
+	AR_ENV_CQ_BYTES,
+	AR_ENV_TENSOR_OUT_BYTES,
+	AR_ENV_MAX
+};
+
+#define AR_ENV_F_BYTES 1u	/* a size: K, M, G suffixes */
+#define AR_ENV_F_POW2 2u	/* rounded up to a power of two */
+#define AR_ENV_F_ZERO 4u	/* 0 is allowed below min: "the broker's" */
+
+/* A variable: its default (when unset or unparsable) and its range. */
+struct ar__env_var {
+	const char *name;
+	uint64_t def, min, max;
+	unsigned flags;
+};
+extern const struct ar__env_var ar__env_vars[AR_ENV_MAX];
+
+/*
+ * ar__env_parse - s (the variable's value, NULL when unset) as v says:
+ * *out gets what is used. Returns 0, or -EINVAL (not a number: *out is the
+ * default) or -ERANGE (clamped or rounded up); then warn (cap bytes, may
+ * be NULL) says what was given and what is used instead, else it is "".
+ */
+int ar__env_parse(const struct ar__env_var *v, const char *s, uint64_t *out,
+		  char *warn, size_t cap);
+/* The variable's value from the environment; warn as ar__env_parse. */
+uint64_t ar__env_get(enum ar__env which, char *warn, size_t cap);
+
+/* client.c */
+/*
+ * ar__client_open - ar_client_connect, and on failure why (cap bytes, may
+ * be NULL) says what is wrong with the address and which variable it came
+ * from.
+ */
+int ar__client_open(const char *address, struct ar_client **out, char *why, size_t cap);
+/* A getaddrinfo() error as an errno (negative): EAI_NONAME -ENXIO,
+ * EAI_AGAIN -EAGAIN, EAI_FAIL -EIO, EAI_MEMORY -ENOMEM, EAI_SERVICE
+ * -EINVAL, EAI_SYSTEM -errno... */
+int ar__gai_errno(int gai);
+/* Record why connecting to c's broker failed (err: -errno) in c->error,
+ * with what a user may do about it. */
+void ar__connect_failed(struct ar_client *c, int err);
 
 /* client.c */
 int ar__link_open(struct ar_client *c, struct link **out);

@@ -82,8 +82,15 @@ static int connect_tcp(struct ar_client *c)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
 	int fd = -1, one = 1, ret = getaddrinfo(c->host, c->port, &hints, &ai);
 
-	if (ret)
-		return ret == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	if (ret) {
+		/* Each failure its own errno, and its words in the error. */
+		int err = ar__gai_errno(ret);
+
+		snprintf(c->error, sizeof(c->error), "cannot resolve host %.200s (%.200s, %s): %s",
+			 c->host, c->address, c->from,
+			 ret == EAI_SYSTEM ? strerror(-err) : gai_strerror(ret));
+		return err;
+	}
 	ret = -ECONNREFUSED;
 	for (a = ai; a; a = a->ai_next) {
 		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -122,16 +129,6 @@ static int connect_vsock(struct ar_client *c)
 	return fd;
 }
 
-static void describe(const struct ar_client *c, char *s, size_t cap)
-{
-	if (c->kind == AR_ADDR_TCP)
-		snprintf(s, cap, "tcp://%s:%s", c->host, c->port);
-	else if (c->kind == AR_ADDR_VSOCK)
-		snprintf(s, cap, "vsock://%u:%u", c->cid, c->vport);
-	else
-		snprintf(s, cap, "unix-stream://%s", c->path);
-}
-
 int ar__stream_link_open(struct ar_client *c, struct link **out)
 {
 	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S }, none = { 0 };
@@ -139,7 +136,6 @@ int ar__stream_link_open(struct ar_client *c, struct link **out)
 	struct ar_wire_msg m;
 	uint64_t buf[128];
 	struct link *l = NULL;
-	char where[300];
 	int fd, fds[4], nfds, ret;
 
 	if (c->kind == AR_ADDR_TCP)
@@ -149,9 +145,9 @@ int ar__stream_link_open(struct ar_client *c, struct link **out)
 	else
 		fd = connect_unix(c);
 	if (fd < 0) {
-		describe(c, where, sizeof(where));
-		snprintf(c->error, sizeof(c->error), "cannot connect to %.160s: %s", where,
-			 strerror(-fd));
+		/* A name that did not resolve said so already. */
+		if (!c->error[0])
+			ar__connect_failed(c, fd);
 		return fd;
 	}
 	/* Bounded: a broker that accepts and never answers is an error. */
@@ -169,6 +165,8 @@ int ar__stream_link_open(struct ar_client *c, struct link **out)
 		return m.u.welcome.status < 0 ? m.u.welcome.status : -EPROTO;
 	}
 	if (nfds || m.u.welcome.max_frame < 4096) {
+		snprintf(c->error, sizeof(c->error), "the broker's Welcome holds %d fds and "
+			 "a %u-byte frame limit (protocol error)", nfds, m.u.welcome.max_frame);
 		close(fd);
 		return -EPROTO;
 	}

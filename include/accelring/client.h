@@ -14,8 +14,9 @@
  * plugins read and write them in place.
  *
  * Every function returns 0 (or a count) on success and a negative errno on
- * failure; the library never prints. A broker that goes away fails pending
- * and later calls with -ECONNRESET instead of hanging.
+ * failure; the native API never prints (ar_client_error and ar_queue_error
+ * say why, in words; the vAccel API logs them). A broker that goes away
+ * fails pending and later calls with -ECONNRESET instead of hanging.
  *
  * The vAccel-compatible API (vaccel.h) is built on this one.
  */
@@ -36,6 +37,10 @@ extern "C" {
 struct ar_client;
 struct ar_queue;
 
+/* The library's version, "MAJOR.MINOR.PATCH" (the project's; the soname
+ * is libaccelring.so.1 whatever the minor and patch). */
+const char *ar_version(void);
+
 /* A completion. */
 struct ar_cqe {
 	uint64_t user_data;	/* as given at submission */
@@ -45,11 +50,16 @@ struct ar_cqe {
 };
 
 /*
- * ar_client_connect - connect to the broker at address: "unix:///path", or
- * NULL for $ACCELRING_ADDRESS, else $VACCEL_RPC_ADDRESS if it is a unix://
- * address, else AR_DEFAULT_ADDRESS. Nothing is mapped until a thread asks
- * for its queue.
- * Returns 0, or -EINVAL (malformed address), -EPROTONOSUPPORT (a transport
+ * ar_client_connect - connect to the broker at address: "unix:///path"
+ * (or "/path": shared memory), "unix-stream:///path", "tcp://host:port",
+ * "vsock://cid:port" (the stream transport), or NULL for
+ * $ACCELRING_ADDRESS, else $VACCEL_RPC_ADDRESS (when not empty), else
+ * AR_DEFAULT_ADDRESS. Nothing is connected or mapped until a thread asks
+ * for its queue. The tuning variables (ACCELRING_CHANNELS,
+ * ACCELRING_DATA_BYTES, ACCELRING_SPIN_NS, ACCELRING_SQ_BYTES,
+ * ACCELRING_CQ_BYTES) are read here: a value that does not parse is
+ * ignored and one out of range clamped, never an error.
+ * Returns 0, or -EINVAL (malformed address), -EPROTONOSUPPORT (a scheme
  * this build does not speak), -ENOMEM.
  */
 int ar_client_connect(const char *address, struct ar_client **out);
@@ -62,16 +72,22 @@ void ar_client_close(struct ar_client *c);
  * ar_queue_get - the calling thread's queue, bound on first use to a free
  * channel (a new connection is opened when every channel is taken). It is
  * given back when the thread exits.
- * Returns 0, or -ECONNREFUSED / -ENOENT (no broker at the address),
- * -EACCES (not admitted by allow-uids / allow-gids / allow-peers),
- * -EDQUOT (the tenant's channels or region memory are used up),
- * -EPROTO (the broker refused or broke the handshake), -EPROTONOSUPPORT
- * (an incompatible broker), -ENOMEM, -EMFILE. ar_client_error says why.
+ * Returns 0, or -ENOENT / -ECONNREFUSED (no broker at the address),
+ * -ENXIO (tcp://: no such host), -EAGAIN (tcp://: the host's name could
+ * not be resolved now; try again), -EIO (the resolver failed),
+ * -EACCES (not admitted by allow-uids / allow-gids / allow-peers, or by
+ * the socket's mode), -EDQUOT (the tenant's channels or region memory are
+ * used up), -E2BIG (rings or data area beyond the broker's limits),
+ * -ETIMEDOUT / -EPROTO (the broker did not answer, or broke the
+ * handshake), -EPROTONOSUPPORT (an incompatible broker), -ENOMEM, -EMFILE.
+ * ar_client_error says why, and what to do about it.
  */
 int ar_queue_get(struct ar_client *c, struct ar_queue **q);
 
-/* Why the last connection attempt of c failed, in the broker's words when
- * it refused ("" if nothing failed). Valid until the next attempt. */
+/* Why the last connection attempt of c failed: the address, where it
+ * came from (the program, a variable, the default) and the system's or
+ * the broker's words ("" if nothing failed). Valid until the next
+ * attempt. */
 const char *ar_client_error(const struct ar_client *c);
 
 /* Sessions (synchronous). ar_session_open returns 0 with *id set. */

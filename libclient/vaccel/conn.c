@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
+#include "../client_pvt.h"
 #include "vaccel_pvt.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -31,6 +33,26 @@ static void register_atfork(void)
 	pthread_atfork(NULL, NULL, atfork_child);
 }
 
+/*
+ * Once per client (at the process's first session, and again after a
+ * cleanup): the library's version and where it connects, at debug; each
+ * variable that was ignored or clamped, as a warning shown by default,
+ * with what is used instead.
+ */
+static void log_client(const struct ar_client *c)
+{
+	const char *w = c->warnings;
+
+	ar__vaccel_log(VACCEL_LOG_DEBUG, "accelring %s: broker at %s (%s)", ar_version(),
+		       c->address, c->from);
+	while (*w) {
+		size_t n = strcspn(w, "\n");
+
+		ar__vaccel_log_setting("accelring: %.*s", (int)n, w);
+		w += n + (w[n] == '\n');
+	}
+}
+
 int ar__vaccel_queue(struct ar_queue **q)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -42,12 +64,15 @@ int ar__vaccel_queue(struct ar_queue **q)
 		pthread_mutex_lock(&g_lock);
 		c = atomic_load_explicit(&g_client, memory_order_relaxed);
 		if (!c) {
-			ret = ar_client_connect(NULL, &c);
-			if (!ret)
+			char why[512];
+
+			ret = ar__client_open(NULL, &c, why, sizeof(why));
+			if (!ret) {
+				log_client(c);
 				atomic_store_explicit(&g_client, c, memory_order_release);
-			else
-				ar__vaccel_log(VACCEL_LOG_ERROR,
-					       "accelring: bad broker address (%d)", ret);
+			} else {
+				ar__vaccel_log(VACCEL_LOG_ERROR, "accelring: %s", why);
+			}
 		}
 		pthread_mutex_unlock(&g_lock);
 		if (ret)
@@ -58,7 +83,7 @@ int ar__vaccel_queue(struct ar_queue **q)
 		const char *why = ar_client_error(c);
 
 		ar__vaccel_log(VACCEL_LOG_ERROR, "accelring: no channel to the broker: %s",
-			       why && *why ? why : "connection failed");
+			       why && *why ? why : strerror(-ret));
 	}
 	return ret;
 }
@@ -80,7 +105,14 @@ int ar__vaccel_session_open(uint32_t flags, uint32_t *id)
 	struct ar_queue *q;
 	int ret = ar__vaccel_queue(&q);
 
-	return ret ? ret : ar_session_open(q, flags, id);
+	if (ret)
+		return ret;
+	ret = ar_session_open(q, flags, id);
+	if (ret)
+		ar__vaccel_log(VACCEL_LOG_ERROR, "accelring: the broker opened no session: %s%s%s",
+			       strerror(-ret), ar_queue_error(q)[0] ? ": " : "",
+			       ar_queue_error(q));
+	return ret;
 }
 
 int ar__vaccel_session_close(uint32_t id)

@@ -241,6 +241,7 @@ static int do_bootstrap(struct snapshot *s)
 	vaccel_log_init();
 	ar__vaccel_log(VACCEL_LOG_DEBUG, "Initializing vAccel");
 	ar__vaccel_log(VACCEL_LOG_INFO, "vAccel %s (accelring)", VACCEL_VERSION);
+	ar__vaccel_log(VACCEL_LOG_DEBUG, "libaccelring %s", ar_version());
 	vaccel_config_print_debug(&s->cfg);
 	if (s->cfg.plugins)
 		ar__vaccel_log(VACCEL_LOG_DEBUG,

@@ -274,3 +274,21 @@ void ar__vaccel_log(vaccel_log_level_t level, const char *fmt, ...)
 	emit(flag[level], true, fmt, ap);
 	va_end(ap);
 }
+
+/*
+ * A warning about a setting the user made (a variable ignored or
+ * clamped): tagged warn, and shown at every level that shows errors (the
+ * default, 1, included), as upstream prints its warnings about the
+ * environment whatever the level. Someone who mistyped a variable hears of
+ * it without first having to raise the level.
+ */
+void ar__vaccel_log_setting(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!fmt || !(mask() & SLOG_ERROR))
+		return;
+	va_start(ap, fmt);
+	emit(SLOG_WARN, true, fmt, ap);
+	va_end(ap);
+}

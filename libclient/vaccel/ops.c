@@ -16,10 +16,18 @@
  * are regions too: "accelring_stage_in" (copies into the data area),
  * "accelring_roundtrip" (encode, publish, the broker, the completion) and
  * "accelring_stage_out". They are printed at exit.
+ *
+ * Errors: an op that fails logs one line at error level (on by default,
+ * as upstream's), "<op>: <errno's words>: <why>", why being what the
+ * client found wrong (fail()) or the broker's or plugin's reason from the
+ * completion; the caller gets the bare code, as upstream's do.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,20 +142,60 @@ __attribute__((destructor)) static void prof_fini(void)
 		r_;                                                           \
 	})
 
+/*
+ * Why the calling thread's op failed, for its log line (op_end): set by
+ * fail() where the client finds something wrong, or from the broker's
+ * reason (refused()); "" when neither said. Global-dynamic TLS, not
+ * AR_TLS: it is too large for the static TLS a dlopen of the library
+ * (a broker loading a plugin linked to libvaccel) may use.
+ */
+static __thread char op_why[AR_WIRE_MAX_MESSAGE + 192];
+
+static int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(op_why, sizeof(op_why), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 /* The calling thread's queue and the session's broker id. */
 static int op_begin(const struct vaccel_session *sess, struct ar_queue **q,
 		    uint32_t *sid)
 {
 	if (ar__vaccel_session_remote(sess, sid))
-		return -EINVAL;
+		return fail(-EINVAL, sess ? "the session is not open (released, or never "
+				     "initialized)" : "no session (NULL)");
 	return ar__vaccel_queue(q);
 }
 
-/* A refused op's reason, from the broker or its plugin, in vAccel's log. */
-static void log_refusal(struct ar_queue *q, uint32_t op, int ret)
+/* A refused op's reason, from the broker or its plugin (the completion's
+ * message), for its log line. */
+static void refused(struct ar_queue *q, int ret)
 {
-	if (ret && ar_queue_error(q)[0])
-		ar__vaccel_log(VACCEL_LOG_ERROR, "%s: %s", ar_op_name(op), ar_queue_error(q));
+	if (ret && ar_queue_error(q)[0] && !op_why[0])
+		snprintf(op_why, sizeof(op_why), "%s", ar_queue_error(q));
+}
+
+/*
+ * No room in q's data area for len bytes (what: which buffer): the area's
+ * size and what set it, so that a user knows which knob to turn.
+ */
+static int area_full(struct ar_queue *q, uint64_t len, const char *what)
+{
+	const struct link *l = q->link;
+
+	return fail(-ENOMEM,
+		    "no room for %s (%" PRIu64 " bytes) in the data area (%" PRIu64 " bytes, %s); "
+		    "raise ACCELRING_DATA_BYTES (the broker allows up to its %s) or free "
+		    "buffers", what, len, l->data_bytes,
+		    l->client->data_bytes ? "as ACCELRING_DATA_BYTES asked"
+		    : l->stream ? "the stream default: ACCELRING_DATA_BYTES is not set"
+				: "the broker's data-bytes: ACCELRING_DATA_BYTES is not set",
+		    l->stream ? "stream-max-data-bytes" : "max-data-bytes");
 }
 
 /*
@@ -176,7 +224,7 @@ static int stage(struct ar_queue *q, struct xarg *x, bool copy_in, size_t *inl)
 	}
 	x->tmp = ar_buf_alloc(q, x->len);
 	if (!x->tmp)
-		return -ENOMEM;
+		return area_full(q, x->len, "an argument");
 	if (copy_in && x->user)
 		memcpy(x->tmp, x->user, x->len);
 	return 0;
@@ -237,7 +285,7 @@ static int generic(const struct vaccel_session *sess, uint32_t op, const char *l
 							  (uint32_t)nr_write, 0))
 			  : SYNC(q, ar_submit_generic(q, sid, op, lib, sym, r, (uint32_t)nr_read,
 						      w, (uint32_t)nr_write, 0));
-		log_refusal(q, op, ret);
+		refused(q, ret);
 		prof_stop(&stage_regions[ST_RT]);
 	}
 	prof_start(&stage_regions[ST_OUT]);
@@ -289,15 +337,27 @@ static struct ar_arg targ(const void *buf, size_t size, uint32_t type, uint32_t 
 				.custom_id = id };
 }
 
-/* Every op function: its region around the call, and the errno turned
- * into vAccel's positive code. */
+/* A failed op's log line (see the top of the file); returns err. */
+static int op_end(uint32_t op, int err)
+{
+	if (err == ECONNRESET && !op_why[0])
+		fail(0, "the connection to the broker is gone (it exited, or closed it)");
+	if (err)
+		ar__vaccel_log(VACCEL_LOG_ERROR, "%s: %s%s%s", ar_op_name(op), strerror(err),
+			       op_why[0] ? ": " : "", op_why);
+	return err;
+}
+
+/* Every op function: its region around the call, the errno turned into
+ * vAccel's positive code, and a failure logged. */
 #define OP_RUN(op, expr)                                                     \
 	({                                                                   \
 		int o_;                                                      \
+		op_why[0] = '\0';                                            \
 		prof_start(&op_regions[op]);                                 \
 		o_ = (expr);                                                 \
 		prof_stop(&op_regions[op]);                                  \
-		ar__vaccel_err(o_);                                          \
+		op_end(op, ar__vaccel_err(o_));                              \
 	})
 
 /* ---- noop, sgemm, images ---- */
@@ -308,7 +368,11 @@ static int noop(struct vaccel_session *sess)
 	uint32_t sid;
 	int ret = op_begin(sess, &q, &sid);
 
-	return ret ? ret : SYNC(q, ar_submit_noop(q, sid, 0));
+	if (ret)
+		return ret;
+	ret = SYNC(q, ar_submit_noop(q, sid, 0));
+	refused(q, ret);
+	return ret;
 }
 
 AR_VISIBLE int vaccel_noop(struct vaccel_session *sess)
@@ -318,27 +382,52 @@ AR_VISIBLE int vaccel_noop(struct vaccel_session *sess)
 	return OP_RUN(AR_OP_NOOP, noop(sess));
 }
 
-static uint64_t mat_bytes(int64_t rows, int64_t cols, int64_t ld)
+/*
+ * The bytes of a row-major rows x cols matrix with leading dimension ld
+ * (name: "A", ...; the dimensions' names for the message), or 0 with the
+ * reason in op_why.
+ */
+static uint64_t mat_bytes(const char *name, int64_t rows, const char *rname, int64_t cols,
+			  const char *cname, int64_t ld, const char *ldname)
 {
-	if (rows < 1 || cols < 1 || ld < cols || rows > INT32_MAX || ld > INT32_MAX)
-		return 0;
-	return ((uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols) * sizeof(float);
+	uint64_t n;
+
+	if (rows < 1 || cols < 1)
+		return fail(0, "%s = %" PRId64 ": a dimension must be at least 1",
+			    rows < 1 ? rname : cname, rows < 1 ? rows : cols);
+	if (ld < cols)
+		return fail(0, "%s = %" PRId64 " is below %s = %" PRId64 " (row-major: %s's "
+			    "rows hold %s elements)", ldname, ld, cname, cols, name, cname);
+	if (rows > INT32_MAX || ld > INT32_MAX)
+		return fail(0, "%s = %" PRId64 ": above %d", rows > INT32_MAX ? rname : ldname,
+			    rows > INT32_MAX ? rows : ld, INT32_MAX);
+	if (__builtin_mul_overflow((uint64_t)(rows - 1), (uint64_t)ld, &n) ||
+	    __builtin_add_overflow(n, (uint64_t)cols, &n) ||
+	    __builtin_mul_overflow(n, sizeof(float), &n) || n > AR_REGION_DATA_MAX)
+		return fail(0, "%s (%s = %" PRId64 ", %s = %" PRId64 ") is larger than any data "
+			    "area (%llu bytes)", name, rname, rows, ldname, ld,
+			    (unsigned long long)AR_REGION_DATA_MAX);
+	return n;
 }
 
 static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 		 float alpha, float *a, int64_t lda, float *b, int64_t ldb,
 		 float beta, float *c, int64_t ldc)
 {
-	struct xarg xa = { a, mat_bytes(m, k, lda), NULL }, xb = { b, mat_bytes(k, n, ldb), NULL },
-		    xc = { c, mat_bytes(m, n, ldc), NULL };
+	struct xarg xa = { a, 0, NULL }, xb = { b, 0, NULL }, xc = { c, 0, NULL };
 	struct xarg *const xs[] = { &xa, &xb, &xc };
+	static const char *const names[] = { "A", "B", "C" };
 	struct ar_sgemm s = { .m = m, .n = n, .k = k, .lda = lda, .ldb = ldb,
 			      .ldc = ldc, .alpha = alpha, .beta = beta };
 	struct ar_queue *q;
 	uint32_t sid;
 	int ret;
 
-	if (!a || !b || !c || !xa.len || !xb.len || !xc.len)
+	if (!a || !b || !c)
+		return fail(-EINVAL, "%s is NULL", !a ? "a" : !b ? "b" : "c");
+	if (!(xa.len = mat_bytes("A", m, "m", k, "k", lda, "lda")) ||
+	    !(xb.len = mat_bytes("B", k, "k", n, "n", ldb, "ldb")) ||
+	    !(xc.len = mat_bytes("C", m, "m", n, "n", ldc, "ldc")))
 		return -EINVAL;
 	ret = op_begin(sess, &q, &sid);
 	if (ret)
@@ -355,7 +444,7 @@ static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 			continue;
 		x->tmp = ar_buf_alloc(q, x->len);
 		if (!x->tmp) {
-			ret = -ENOMEM;
+			ret = area_full(q, x->len, names[i]);
 			break;
 		}
 		/* C is read too unless beta is 0. */
@@ -369,6 +458,7 @@ static int sgemm(struct vaccel_session *sess, int64_t m, int64_t n, int64_t k,
 		s.c = where(&xc);
 		prof_start(&stage_regions[ST_RT]);
 		ret = SYNC(q, ar_submit_sgemm(q, sid, &s, 0));
+		refused(q, ret);
 		prof_stop(&stage_regions[ST_RT]);
 		if (!ret && xc.tmp) {
 			prof_start(&stage_regions[ST_OUT]);
@@ -396,8 +486,7 @@ AR_VISIBLE int vaccel_sgemm(struct vaccel_session *sess, int64_t m, int64_t n,
 			    float *b, int64_t ldb, float beta, float *c,
 			    int64_t ldc)
 {
-	if (!sess)
-		return VACCEL_EINVAL;
+	/* A NULL session too is refused inside, with its line. */
 	return OP_RUN(AR_OP_BLAS_SGEMM,
 		      sgemm(sess, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
 }
@@ -433,7 +522,7 @@ static int image(struct vaccel_session *sess, uint32_t op, const void *img,
 		prof_start(&stage_regions[ST_RT]);
 		ret = SYNC(q, ar_submit_image(q, sid, op, where(&xi), len_img, where(&xt),
 					      len_text, where(&xn), len_name, 0));
-		log_refusal(q, op, ret);
+		refused(q, ret);
 		prof_stop(&stage_regions[ST_RT]);
 	}
 	prof_start(&stage_regions[ST_OUT]);
@@ -503,14 +592,25 @@ static int check_res(struct vaccel_session *sess, struct vaccel_resource *res,
 		return -EINVAL;
 	if (!res || (type >= 0 && res->type != (vaccel_resource_type_t)type))
 		return -EINVAL;
-	if (!vaccel_session_has_resource(sess, res)) {
-		ar__vaccel_log(VACCEL_LOG_ERROR,
-			       "Resource %lld is not registered to session %lld",
-			       (long long)res->id, (long long)sess->id);
-		return -EPERM;
-	}
+	if (!vaccel_session_has_resource(sess, res))
+		return fail(-EPERM, "resource %lld is not registered to session %lld",
+			    (long long)res->id, (long long)sess->id);
 	/* Registered with a session means shipped: the broker has its id. */
 	return res->remote_id > 0 ? 0 : -EINVAL;
+}
+
+static int exec_res(struct vaccel_session *sess, struct vaccel_resource *res,
+		    const char *sym, struct vaccel_arg *read, size_t nr_read,
+		    struct vaccel_arg *write, size_t nr_write)
+{
+	int ret = check_res(sess, res, VACCEL_RESOURCE_LIB);
+
+	if (ret)
+		return ret;
+	if (!sym)
+		return fail(-EINVAL, "no function symbol (NULL)");
+	return vgeneric(sess, AR_OP_EXEC_WITH_RESOURCE, NULL, (uint64_t)res->remote_id, sym,
+			read, nr_read, write, nr_write);
 }
 
 AR_VISIBLE int vaccel_exec_with_resource(struct vaccel_session *sess,
@@ -519,17 +619,10 @@ AR_VISIBLE int vaccel_exec_with_resource(struct vaccel_session *sess,
 					 size_t nr_read, struct vaccel_arg *write,
 					 size_t nr_write)
 {
-	int ret;
-
 	if (!sess || !resource)
 		return VACCEL_EINVAL;
-	if ((ret = check_res(sess, resource, VACCEL_RESOURCE_LIB)))
-		return ar__vaccel_err(ret);
-	if (!fn_symbol)
-		return VACCEL_EINVAL;
 	return OP_RUN(AR_OP_EXEC_WITH_RESOURCE,
-		      vgeneric(sess, AR_OP_EXEC_WITH_RESOURCE, NULL, (uint64_t)resource->remote_id,
-			       fn_symbol, read, nr_read, write, nr_write));
+		      exec_res(sess, resource, fn_symbol, read, nr_read, write, nr_write));
 }
 
 AR_VISIBLE int vaccel_opencv_unpack(struct vaccel_session *sess, struct vaccel_arg *read,
@@ -624,14 +717,18 @@ AR_VISIBLE int vaccel_fpga_parallel(struct vaccel_session *sess, float *a, float
 
 /* Most dimensions an output tensor may come back with. */
 #define OUT_DIMS 8
-/* The room an output tensor's data gets: ACCELRING_TENSOR_OUT_BYTES, else
- * 1 MiB. */
+/* The room an output tensor's data gets: ACCELRING_TENSOR_OUT_BYTES
+ * (read at each op: a program may change it between runs), else 1 MiB. A
+ * value that is ignored or clamped is a warning, once per process. */
 static size_t out_bytes(void)
 {
-	const char *s = getenv("ACCELRING_TENSOR_OUT_BYTES");
-	unsigned long long v = s ? strtoull(s, NULL, 0) : 0;
+	static atomic_bool warned;
+	char w[256];
+	uint64_t v = ar__env_get(AR_ENV_TENSOR_OUT_BYTES, w, sizeof(w));
 
-	return v && v <= UINT32_MAX ? (size_t)v : 1u << 20;
+	if (w[0] && !atomic_exchange(&warned, true))
+		ar__vaccel_log_setting("accelring: %s", w);
+	return (size_t)v;
 }
 
 /*
@@ -1298,9 +1395,20 @@ static int unpack_sgemm(struct vaccel_session *s, struct vaccel_arg *r, int nr,
 	    !scalar(&r[2], &k, 8) || !scalar(&r[3], &alpha, 4) || !scalar(&r[5], &lda, 8) ||
 	    !scalar(&r[7], &ldb, 8) || !scalar(&r[8], &beta, 4) || !scalar(&r[9], &ldc, 8))
 		return VACCEL_EINVAL;
-	if (r[4].size < mat_bytes(m, k, lda) || r[6].size < mat_bytes(k, n, ldb) ||
-	    w[0].size < mat_bytes(m, n, ldc))
-		return VACCEL_EINVAL;
+	/* Bad dimensions are vaccel_sgemm's to refuse, with their line. */
+	const uint64_t need[3] = { mat_bytes("A", m, "m", k, "k", lda, "lda"),
+				   mat_bytes("B", k, "k", n, "n", ldb, "ldb"),
+				   mat_bytes("C", m, "m", n, "n", ldc, "ldc") };
+	const size_t have[3] = { r[4].size, r[6].size, w[0].size };
+
+	for (int i = 0; i < 3; i++) {
+		if (need[i] && have[i] < need[i]) {
+			ar__vaccel_log(VACCEL_LOG_ERROR,
+				       "genop: blas_sgemm: the argument of %c holds %zu bytes, "
+				       "its dimensions need %" PRIu64, "ABC"[i], have[i], need[i]);
+			return VACCEL_EINVAL;
+		}
+	}
 	return vaccel_sgemm(s, m, n, k, alpha, r[4].buf, lda, r[6].buf, ldb, beta,
 			    w[0].buf, ldc);
 }

@@ -59,6 +59,9 @@ int ar__vaccel_session_close(uint32_t id);
  * lets it through: "<level> message". */
 void ar__vaccel_log(vaccel_log_level_t level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A warning about a setting the user made ("<warn> message"), shown at
+ * every level that shows errors: the default included. */
+void ar__vaccel_log_setting(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- core.c ---- */
 
