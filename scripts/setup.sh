@@ -14,7 +14,6 @@ PACKAGES=(
 	cpio			# the VM test's initramfs
 	babeltrace2		# scripts/accelring-trace reads traces
 	flatbuffers-compiler	# flatc: C++ from schemas/accelring.fbs
-	gnuplot-nox		# scripts/accelring-trace --png
 	hyperfine		# bench/run: whole-process comparisons
 	libclang-rt-14-dev	# libFuzzer runtime
 	libcmocka-dev		# unit tests
@@ -34,6 +33,7 @@ PACKAGES=(
 	python3-torchvision	# resnet18 / mobilenet_v3_small architectures
 	lttng-tools		# lttng-sessiond, lttng: recording traces
 	pkg-config
+	python3-matplotlib	# accelring-trace --png, bench/run --plot (Debian's /usr/bin/python3)
 	python3-yaml		# the container test reads the Kubernetes manifests
 	podman			# the sandbox tests: podman --rootfs (with runc)
 	qemu-system-x86		# the VM test: a real guest under TCG

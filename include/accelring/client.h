@@ -13,10 +13,21 @@
  * area; ops whose buffers lie there pass only offsets, and the broker's
  * plugins read and write them in place.
  *
+ * Threads: a struct ar_client may be shared by every thread of the
+ * process; ar_queue_get() gives each thread a queue of its own, and a
+ * queue is used by that thread alone (no locks on the submission path):
+ * every call that takes a struct ar_queue must come from the thread that
+ * got it. ar_buf_alloc() and ar_buf_free() may be called from any thread
+ * holding a queue of the connection. ar_client_close() must not run while
+ * any thread still uses one of its queues.
+ *
  * Every function returns 0 (or a count) on success and a negative errno on
  * failure; the native API never prints (ar_client_error and ar_queue_error
  * say why, in words; the vAccel API logs them). A broker that goes away
  * fails pending and later calls with -ECONNRESET instead of hanging.
+ *
+ * An example of each part: libclient/examples/async.c (many ops in
+ * flight), zerocopy.c (ar_buf_alloc), and the README's quick start.
  *
  * The vAccel-compatible API (vaccel.h) is built on this one.
  */
@@ -32,6 +43,8 @@
 extern "C" {
 #endif
 
+/* Where ar_client_connect(NULL) looks when the environment names nothing:
+ * the broker's default socket (accelringd's `socket` setting). */
 #define AR_DEFAULT_ADDRESS "unix:///run/accelring/accelring.sock"
 
 struct ar_client;
@@ -50,17 +63,25 @@ struct ar_cqe {
 };
 
 /*
- * ar_client_connect - connect to the broker at address: "unix:///path"
- * (or "/path": shared memory), "unix-stream:///path", "tcp://host:port",
- * "vsock://cid:port" (the stream transport), or NULL for
- * $ACCELRING_ADDRESS, else $VACCEL_RPC_ADDRESS (when not empty), else
- * AR_DEFAULT_ADDRESS. Nothing is connected or mapped until a thread asks
- * for its queue. The tuning variables (ACCELRING_CHANNELS,
- * ACCELRING_DATA_BYTES, ACCELRING_SPIN_NS, ACCELRING_SQ_BYTES,
- * ACCELRING_CQ_BYTES) are read here: a value that does not parse is
- * ignored and one out of range clamped, never an error.
- * Returns 0, or -EINVAL (malformed address), -EPROTONOSUPPORT (a scheme
- * this build does not speak), -ENOMEM.
+ * ar_client_connect - a client of the broker at address, one of
+ *   unix:///path          shared memory over the UNIX socket at /path (also
+ *                         "unix:/path" or a bare "/path"); the fast path
+ *   unix-stream:///path   the stream transport over that same socket
+ *   tcp://host:port       the stream transport over TCP (VMs); host is a
+ *                         name, an IPv4 address or [an IPv6 address]
+ *   vsock://cid:port      the stream transport over vsock (VMs)
+ * or NULL: $ACCELRING_ADDRESS if set, else $VACCEL_RPC_ADDRESS if set and
+ * not empty (any of the schemes above), else AR_DEFAULT_ADDRESS. The
+ * stream transport carries the same ops: the data area is then this
+ * process's memory and buffers travel in frames. The address is only
+ * parsed here: nothing is connected or mapped until a thread asks for its
+ * queue (ar_queue_get), so a refusal shows there. The tuning variables
+ * (ACCELRING_CHANNELS, ACCELRING_DATA_BYTES, ACCELRING_SPIN_NS,
+ * ACCELRING_SQ_BYTES, ACCELRING_CQ_BYTES) are read here: a value that does
+ * not parse is ignored and one out of range clamped, never an error.
+ * Returns 0, or -EINVAL (malformed address: a path that is not absolute or
+ * longer than 107 bytes, a tcp:// without host or port, vsock:// numbers
+ * that do not parse), -EPROTONOSUPPORT (another scheme), -ENOMEM.
  */
 int ar_client_connect(const char *address, struct ar_client **out);
 
@@ -70,8 +91,12 @@ void ar_client_close(struct ar_client *c);
 
 /*
  * ar_queue_get - the calling thread's queue, bound on first use to a free
- * channel (a new connection is opened when every channel is taken). It is
- * given back when the thread exits.
+ * channel (a new connection is opened when every channel is taken: each
+ * connection has $ACCELRING_CHANNELS channels, 4 by default, over shared
+ * memory, and one over a stream). Later calls on the same thread return
+ * the same queue, at no cost. It is given back when the thread exits (and
+ * retired, not reused, if ops were still in flight). Thread-safe; the
+ * queue it returns is for the calling thread only.
  * Returns 0, or -ENOENT / -ECONNREFUSED (no broker at the address),
  * -ENXIO (tcp://: no such host), -EAGAIN (tcp://: the host's name could
  * not be resolved now; try again), -EIO (the resolver failed),
@@ -90,13 +115,45 @@ int ar_queue_get(struct ar_client *c, struct ar_queue **q);
  * attempt. */
 const char *ar_client_error(const struct ar_client *c);
 
-/* Sessions (synchronous). ar_session_open returns 0 with *id set. */
+/*
+ * Sessions (synchronous): the context ops run in on the broker (vAccel's
+ * sessions; resources are registered with one). flags are plugin hints,
+ * the AR_PLUGIN_* type bits of <accelring/plugin.h> (vAccel's
+ * VACCEL_PLUGIN_* values): each op of the session goes to the first
+ * plugin, in the broker's `plugins` order, that implements it and whose
+ * type shares a bit with flags, else to the first that implements it at
+ * all; 0 is no preference. Its id is valid on every queue of the client
+ * (sessions are the tenant's: another tenant's id is -EPERM), and it is
+ * closed by ar_session_close or when the connection that opened it closes.
+ * ar_session_open returns 0 with *id set, or -EDQUOT (the broker's
+ * tenant-sessions), -ENOMEM, -ECONNRESET / -EPROTO; ar_session_close 0 or
+ * -EPERM (not an open session of this tenant).
+ */
 int ar_session_open(struct ar_queue *q, uint32_t flags, uint32_t *id);
 int ar_session_close(struct ar_queue *q, uint32_t id);
 
 /*
  * ar_buf_alloc - size bytes of shared memory in q's data area, 64-byte
- * aligned, or NULL if the area is full. ar_buf_free gives them back.
+ * aligned (no two buffers share a cache line), or NULL if the area has no
+ * room. The area is per connection: over shared memory the broker's
+ * data-bytes (64M by default), over a stream 64M; $ACCELRING_DATA_BYTES
+ * asks for another size, up to the broker's max-data-bytes (a stream:
+ * stream-max-data-bytes).
+ *
+ * Sharing: the area belongs to q's connection, and the broker maps it too
+ * (over a stream transport it is this process's memory, copied in frames).
+ * A buffer passes by offset, without a copy, in ops submitted on q or on
+ * another queue of the same connection; on a queue of another connection
+ * it is not in that queue's area (ar_submit_sgemm: -EFAULT; a read
+ * argument of ar_submit_generic: sent inline). Other threads may read and
+ * write it, but nobody should touch a buffer while an op that writes it
+ * is in flight, nor change what an op reads before its completion: the
+ * plugin works on it in place.
+ *
+ * Lifetime: until ar_buf_free(q, p) (with q, or a queue of the same
+ * connection; a pointer not from ar_buf_alloc, or freed twice, is
+ * ignored) or ar_client_close(), which unmaps the area. A thread's exit
+ * does not free what it allocated. The memory is not zeroed.
  */
 void *ar_buf_alloc(struct ar_queue *q, size_t size);
 void ar_buf_free(struct ar_queue *q, void *p);
@@ -222,7 +279,9 @@ const char *ar_queue_error(const struct ar_queue *q);
  * Returns 0 or -ECONNRESET / -EPROTO. */
 int ar_flush(struct ar_queue *q);
 
-/* ar_reap - up to max completions that are ready, without waiting.
+/* ar_reap - up to max completions that are ready, without waiting (and
+ * without flushing: ops submitted since the last flush are not seen by the
+ * broker until ar_flush or ar_wait).
  * Returns how many (0 if none), or -EPROTO / -ECONNRESET. */
 int ar_reap(struct ar_queue *q, struct ar_cqe *cqes, unsigned max);
 

@@ -23,7 +23,28 @@ extern "C" {
 
 struct vaccel_plugin;
 
-/* A session: the context ops run in, on the broker. */
+/*
+ * A session: the context ops run in, on the broker. id is this process's
+ * number for it, remote_id the broker's; hint the flags it was opened
+ * with.
+ *
+ * Session flags (vaccel_session_init, _new, _update) are plugin hints, the
+ * vaccel_plugin_type_t bits of <vaccel/plugin.h> (VACCEL_PLUGIN_CPU,
+ * _GPU, _TORCH, ...): the broker sends each op of the session to the first
+ * plugin, in its `plugins` order, that implements the op and whose type
+ * shares a bit with the flags, else to the first that implements it at
+ * all (a preference, as upstream, not a requirement); 0 is no preference.
+ *
+ * Threads: ops on one session may be called from several threads at once;
+ * each thread's ops travel through a queue of its own (accelring/client.h).
+ * Initializing or releasing a session must not race with its ops.
+ *
+ * The process connects to the broker at its first session, at
+ * $ACCELRING_ADDRESS, else $VACCEL_RPC_ADDRESS, else
+ * unix:///run/accelring/accelring.sock (the schemes: ar_client_connect in
+ * accelring/client.h). Functions return VACCEL_OK (0) or a positive
+ * vAccel error code (VACCEL_EINVAL, ...: errno values).
+ */
 struct vaccel_session {
 	vaccel_id_t id;
 	vaccel_id_t remote_id;
@@ -57,6 +78,10 @@ int vaccel_session_get_by_id(struct vaccel_session **sess,
 bool vaccel_session_has_resource(struct vaccel_session *sess,
 	struct vaccel_resource *res);
 
+/* Open a session with flags (above) in caller memory. VACCEL_EUSERS once
+ * 1024 are live in the process; else the errno of what the connection or
+ * the broker refused (ECONNREFUSED or ENOENT: no broker at the address;
+ * EACCES: not admitted; EDQUOT: the tenant's sessions are used up). */
 int vaccel_session_init(struct vaccel_session *sess,
 	uint32_t flags);
 
@@ -78,6 +103,9 @@ int vaccel_session_resources_by_type(struct vaccel_session *sess,
 	size_t *nr_found,
 	vaccel_resource_type_t type);
 
+/* New flags for a session that has no resources registered (VACCEL_ENOTSUP
+ * otherwise, as upstream): the broker's session is opened again with them,
+ * and on failure the session stays as it was. */
 __attribute__((deprecated)) int vaccel_session_update(struct vaccel_session *sess,
 	uint32_t flags);
 

@@ -2,7 +2,11 @@
 # test_bench_run: bench/run --quick against this build, end to end: every
 # section runs against real brokers, every row's baseline is measured in the
 # same run (--check), and the table has the rows the README promises, in
-# JSON and Markdown. No timing is judged: machines are noisy.
+# JSON and Markdown. No timing is judged: machines are noisy. Quick mode
+# says so on stdout (a header line, every section's title) and in the
+# Markdown, a full run's table does not, and --update-readme refuses a
+# quick table (on a copy of the tree); --plot draws the main rows, and only
+# them, as a PNG.
 # usage: test_bench_run.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
@@ -14,8 +18,51 @@ if ! command -v hyperfine >/dev/null; then
 	exit 1
 fi
 "$src/bench/run" --quick --no-build --build-dir "$build" --check \
-	--json "$out/bench.json" --markdown "$out/bench.md" >"$out/table.txt"
+	--json "$out/bench.json" --markdown "$out/bench.md" --plot "$out/bench.png" \
+	>"$out/table.txt" 2>"$out/stderr.txt" || { cat "$out/stderr.txt"; exit 1; }
 cat "$out/table.txt"
+fail() { echo "test_bench_run: FAIL: $*" >&2; exit 1; }
+
+# Quick mode, flagged: the first line, and every section's title.
+head -n 1 "$out/table.txt" | grep -q "^QUICK MODE (bench/run --quick): .*rough" ||
+	fail "no quick-mode header on the table's first line"
+titles=$(grep -c '^\[[a-z]*\]' "$out/table.txt")
+marked=$(grep -c '^\[[a-z]*\] (quick mode: rough figures)$' "$out/table.txt")
+[ "$titles" -gt 0 ] && [ "$titles" = "$marked" ] ||
+	fail "$marked of $titles section titles marked quick"
+grep -q '^\*\*QUICK MODE' "$out/bench.md" &&
+	[ "$(grep -c '^\*\*[a-z]*\*\*$' "$out/bench.md")" = 0 ] ||
+	fail "the Markdown does not flag quick mode on every section"
+# The plot: a PNG of the main rows.
+[ "$(head -c 8 "$out/bench.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+	fail "--plot wrote no PNG"
+grep "^bench/run: plot: " "$out/stderr.txt" | tr ':,' '\n\n' | sed 's/^ //' \
+	| grep / >"$out/plotted.txt" || fail "no 'plot:' line"
+for row in broker_noop_rtt_poll/floor_pingpong broker_noop_rtt_poll/unix_socket_rtt \
+	broker_noop_async/unix_socket_batch64 sgemm_1024_broker/sgemm_1024_inprocess \
+	broker_noop_rtt_tcp/tcp_socket_rtt_unpinned clients_4_shm/clients_4_unix_socket \
+	process_noop_1_shm/process_noop_1_inprocess; do
+	grep -qx "$row" "$out/plotted.txt" || fail "$row not plotted"
+done
+! grep -qE "^(floor_pingpong|unix_socket_rtt|sgemm_64_inprocess|broker_noop_rtt_tcp/broker_noop_rtt_shm_unpinned)" \
+	"$out/plotted.txt" || fail "a baseline or a row that is not a main one plotted"
+# The same rows as a full run's: no quick mark; and --update-readme, on a
+# copy of the tree, refuses the quick table and takes the full one.
+mkdir -p "$out/tree/bench"
+cp "$src/bench/run" "$out/tree/bench/run"
+cp "$src/README.md" "$out/tree/README.md"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["mode"] = "full"
+json.dump(d, open(sys.argv[2], "w"))' "$out/bench.json" "$out/full.json"
+"$out/tree/bench/run" --from-json "$out/full.json" >"$out/full.txt"
+! grep -qi quick "$out/full.txt" || fail "a full run's table marked quick"
+if "$out/tree/bench/run" --from-json "$out/bench.json" --update-readme \
+	>/dev/null 2>"$out/refused.txt"; then
+	fail "--update-readme took a quick run's table"
+fi
+grep -q "quick run's table" "$out/refused.txt" && cmp -s "$src/README.md" "$out/tree/README.md" ||
+	fail "--update-readme of a quick table: no refusal, or README.md changed"
+"$out/tree/bench/run" --from-json "$out/full.json" --update-readme >/dev/null 2>&1 &&
+	! cmp -s "$src/README.md" "$out/tree/README.md" || fail "--update-readme of a full table"
 
 python3 - "$out/bench.json" "$out/bench.md" <<'PY'
 import json, sys
