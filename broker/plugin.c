@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -112,6 +113,15 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 	if (resolve(name, dir, lp->path, sizeof(lp->path))) {
 		ar_err("plugin %s: path too long", name);
 		return -ENAMETOOLONG;
+	}
+	if (access(lp->path, F_OK)) {
+		if (strchr(name, '/'))
+			ar_err("plugin %s: %s", name, strerror(errno));
+		else
+			ar_err("plugin %s: no %s (plugin-dir is %s): point --plugin-dir "
+			       "at the directory that holds libaccelring-%s.so, or list "
+			       "the plugin by its path", name, lp->path, dir, name);
+		return -ENOENT;
 	}
 	lp->vp = NULL;
 	lp->desc = NULL;
