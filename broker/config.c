@@ -25,18 +25,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 #ifndef AR_PLUGIN_DIR
 #define AR_PLUGIN_DIR "/usr/local/lib/accelring"
 #endif
+/* The plugin directory seen from the installed broker's (sbin/), by CMake. */
+#ifndef AR_PLUGIN_DIR_FROM_SBIN
+#define AR_PLUGIN_DIR_FROM_SBIN "../lib/accelring"
+#endif
+
+/*
+ * The plugins that came with this binary come first: those installed beside
+ * it (its tree moved to another prefix), then those of its build tree
+ * (build/accelringd, build/plugins), and only then AR_PLUGIN_DIR, so that a
+ * build-tree broker never loads an older install's plugins. Only places
+ * beside the binary are looked at: who can write there can replace it.
+ */
+static void default_plugin_dir(char *dir, size_t cap)
+{
+	static const char *const rel[] = { "/" AR_PLUGIN_DIR_FROM_SBIN, "/plugins" };
+	char exe[PATH_MAX], path[PATH_MAX + 64], real[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	snprintf(dir, cap, "%s", AR_PLUGIN_DIR);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
+		if (!access(path, X_OK) && realpath(path, real) && strlen(real) < cap) {
+			memcpy(dir, real, strlen(real) + 1);
+			return;
+		}
+	}
+}
 
 void ar__config_defaults(struct ar_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->socket_path, sizeof(c->socket_path), "%s", AR_DEFAULT_SOCKET);
-	snprintf(c->plugin_dir, sizeof(c->plugin_dir), "%s", AR_PLUGIN_DIR);
+	default_plugin_dir(c->plugin_dir, sizeof(c->plugin_dir));
 	snprintf(c->plugins, sizeof(c->plugins), "%s", AR_DEFAULT_PLUGINS);
 	c->socket_mode = AR_DEFAULT_SOCKET_MODE;
 	c->socket_gid = UINT32_MAX;

@@ -116,6 +116,15 @@ static int load_one(struct ar_plugins *ps, const char *name, const char *dir,
 		ar_err("plugin %s: path too long", name);
 		return -ENAMETOOLONG;
 	}
+	if (access(lp->path, F_OK)) {
+		if (strchr(name, '/'))
+			ar_err("plugin %s: cannot load: %s", name, strerror(errno));
+		else
+			ar_err("plugin %s: cannot load: no %s (plugin-dir is %s): point --plugin-dir "
+			       "at the directory that holds libaccelring-%s.so, or list "
+			       "the plugin by its path", name, lp->path, dir, name);
+		return -ENOENT;
+	}
 	lp->vp = NULL;
 	lp->desc = NULL;
 	lp->iso = NULL;

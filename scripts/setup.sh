@@ -12,6 +12,8 @@ PACKAGES=(
 	clang-14		# libFuzzer campaigns (scripts/test.sh --long)
 	cmake
 	cpio			# the VM test's initramfs
+	debootstrap		# scripts/test.sh --long: the packages in a clean Debian root (tests/packages)
+	dpkg-dev		# cpack -G DEB: dpkg-shlibdeps computes the packages' Depends
 	babeltrace2		# scripts/accelring-trace reads traces
 	flatbuffers-compiler	# flatc: C++ from schemas/accelring.fbs
 	hyperfine		# bench/run: whole-process comparisons
@@ -32,6 +34,7 @@ PACKAGES=(
 	libstb-dev		# the torch tests' reference decodes PNG apart from libpng (tests/torch_ref.cc)
 	python3-torchvision	# resnet18 / mobilenet_v3_small architectures
 	lttng-tools		# lttng-sessiond, lttng: recording traces
+	man-db			# the install test renders the man pages (man -l)
 	pkg-config
 	python3-matplotlib	# accelring-trace --png, bench/run --plot (Debian's /usr/bin/python3)
 	python3-yaml		# the container test reads the Kubernetes manifests

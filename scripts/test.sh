@@ -7,10 +7,13 @@
 #
 # --long adds the soaks and fuzz campaigns kept out of the normal run:
 # AR_STRESS_RECORDS=500M for the ring stress tests, a libFuzzer campaign
-# per fuzz target (FUZZ_SECONDS each, default 300) with clang, and the
+# per fuzz target (FUZZ_SECONDS each, default 300) with clang, the
 # end-to-end suite (test_broker, shared memory) with every broker it starts
 # under valgrind's leak check (a definite leak or any memcheck error fails
-# it; the reports are in build/valgrind/).
+# it; the reports are in build/valgrind/), and the Debian packages built
+# from a /usr tree, installed into a clean Debian 12 root and run there
+# (tests/packages/test_packages.sh --long: a debootstrap root cached in
+# /var/cache/accelring, packages from the Debian archive).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 long=0
@@ -131,6 +134,20 @@ if [ $long -eq 1 ]; then
 			[ -s "$f" ] && { echo "--- $f"; head -n 60 "$f"; }
 		done
 		echo "valgrind test_broker: FAILED"
+		failed=$((failed + 1))
+		status=1
+	fi
+fi
+
+if [ $long -eq 1 ]; then
+	echo "=== packages: built for /usr, installed into a clean Debian root, run there"
+	if bash "$top/tests/packages/test_packages.sh" "$top/build" "$top" --long \
+		>"$top/build/test_packages_long.log" 2>&1; then
+		echo "test_packages --long: ok"
+		passed=$((passed + 1))
+	else
+		tail -n 60 "$top/build/test_packages_long.log"
+		echo "test_packages --long: FAILED"
 		failed=$((failed + 1))
 		status=1
 	fi

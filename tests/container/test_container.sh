@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # test_container - the deployment files in container/ work as shipped:
-#   - systemd: the units pass `systemd-analyze verify`, and accelringd
-#     started the way accelringd.socket starts it (socket activation, here
-#     by systemd-socket-activate on the unit's ListenStream) serves ops;
+#   - systemd: the units as `cmake --install` puts them (the prefix's
+#     broker in ExecStart, no flags) pass `systemd-analyze verify`, and
+#     accelringd started the way accelringd.socket starts it (socket
+#     activation, here by systemd-socket-activate on the unit's
+#     ListenStream, with its settings in a config file) serves ops and
+#     tells systemd READY=1 (the service is Type=notify);
+#   - seccomp: container/seccomp/accelringd.json is podman's default
+#     profile (/usr/share/containers/seccomp.json) plus one rule, for the
+#     three io_uring calls (container/seccomp/make-profile.py);
 #   - images: container/build-images.sh builds the broker and example images
-#     FROM scratch; the broker image runs read-only with the socket
-#     directory mounted, and the example image, as another uid, runs sgemm
-#     and noop against it; SIGTERM stops the broker cleanly;
+#     FROM scratch; the broker image runs read-only under that profile with
+#     the socket directory mounted, and the example image, as another uid,
+#     runs sgemm and noop against it; SIGTERM stops the broker cleanly;
+#     under podman's default profile the broker stops at start and says
+#     that io_uring is blocked;
 #   - CDI: a container given only --device accelring.io/broker=default
 #     (container/cdi/accelring.yaml) reaches the broker;
 #   - Kubernetes: the DaemonSet, the example pod and the CDI spec agree on
@@ -44,31 +52,83 @@ ok() { say "ok: $*"; }
 bad() { say "FAIL: $*"; fail=1; }
 sgemm_ok() { grep -q 'local computation: .*: OK'; }
 
-# ---- systemd ----
-mkdir "$work/units"
-sed "s|^ExecStart=/usr/local/sbin/accelringd|ExecStart=$build/accelringd|" \
-	"$src/container/systemd/accelringd.service" > "$work/units/accelringd.service"
-cp "$src/container/systemd/accelringd.socket" "$work/units/"
-if out=$(systemd-analyze verify --man=no "$work/units/accelringd.socket" \
-	 "$work/units/accelringd.service" 2>&1); then
-	ok "systemd-analyze verify"
+# ---- systemd: the units as installed ----
+prefix=$work/prefix
+cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1 ||
+	die "cmake --install: $(tail -n 5 "$work/install.log")"
+units=$prefix/lib/systemd/system
+if out=$(systemd-analyze verify --man=no "$units/accelringd.socket" \
+	 "$units/accelringd.service" 2>&1); then
+	ok "systemd-analyze verify (the installed units)"
 else
 	bad "systemd-analyze verify: $out"
 fi
-listen=$(sed -n 's/^ListenStream=//p' "$src/container/systemd/accelringd.socket")
+listen=$(sed -n 's/^ListenStream=//p' "$units/accelringd.socket")
 [ "$listen" = /run/accelring/accelring.sock ] || bad "ListenStream is $listen"
+exec_start=$(sed -n 's/^ExecStart=//p' "$units/accelringd.service")
+[ "$exec_start" = "$prefix/sbin/accelringd" ] ||
+	bad "the installed unit's ExecStart is '$exec_start', not $prefix/sbin/accelringd and no flags"
+grep -qx 'Type=notify' "$units/accelringd.service" || bad "the service is not Type=notify"
+# What systemd would do: the socket passed on the first connection, the
+# unit's command line, the settings from the config file (here its
+# --config, as /etc/accelring/accelringd.conf on a host), and a notify
+# socket to say READY=1 on.
 mkdir -m 755 "$work/act"
-systemd-socket-activate -l "$work/act/accelring.sock" "$build/accelringd" \
-	--plugin-dir="$build/plugins" --plugins=blas:noop --log-level=info \
-	2>"$work/act.log" &
+printf 'plugins = blas:noop\nlog-level = info\n' >"$work/accelringd.conf"
+python3 - "$work/notify.sock" "$work/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+with open(sys.argv[2], "w") as log:
+    try:
+        while True:
+            msg = s.recv(4096).decode(errors="replace")
+            log.write(msg.replace("\n", " ") + "\n")
+            log.flush()
+            if "READY=1" in msg.split("\n"):
+                break
+    except socket.timeout:
+        pass
+PY
+pids+=($!)
+for _ in $(seq 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
+systemd-socket-activate -l "$work/act/accelring.sock" -E NOTIFY_SOCKET="$work/notify.sock" \
+	$exec_start --config="$work/accelringd.conf" 2>"$work/act.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$work/act/accelring.sock" ] && break; sleep 0.1; done
 # The broker starts on the first connection.
 if ACCELRING_ADDRESS="unix://$work/act/accelring.sock" "$build/examples/static/sgemm" 2 64 |
    sgemm_ok && grep -q "listening on the socket systemd passed" "$work/act.log"; then
-	ok "socket activation: the first client started the broker and was served"
+	ok "socket activation: the first client started the installed broker and was served"
 else
 	bad "socket activation: $(cat "$work/act.log")"
+fi
+for _ in $(seq 50); do grep -qw 'READY=1' "$work/notify.log" 2>/dev/null && break; sleep 0.1; done
+if grep -qw 'READY=1' "$work/notify.log" 2>/dev/null; then
+	ok "Type=notify: the broker said READY=1 on NOTIFY_SOCKET"
+else
+	bad "Type=notify: no READY=1 on NOTIFY_SOCKET (got: $(cat "$work/notify.log" 2>/dev/null))"
+fi
+
+# ---- seccomp: podman's default profile plus io_uring, nothing else ----
+profile=$src/container/seccomp/accelringd.json
+if out=$(python3 - "$profile" /usr/share/containers/seccomp.json <<'PY' 2>&1
+import json, sys
+ours = json.load(open(sys.argv[1]))
+base = json.load(open(sys.argv[2]))
+added = ours["syscalls"][0]
+assert added["action"] == "SCMP_ACT_ALLOW", added
+assert sorted(added["names"]) == ["io_uring_enter", "io_uring_register", "io_uring_setup"], added
+assert not added.get("args") and not added.get("includes") and not added.get("excludes"), added
+rest = dict(ours, syscalls=ours["syscalls"][1:])
+assert rest == base, ("the profile is no longer " + sys.argv[2] + " plus io_uring: "
+                      "regenerate it with container/seccomp/make-profile.py")
+PY
+); then
+	ok "the seccomp profile is podman's default plus io_uring_setup/enter/register"
+else
+	bad "seccomp profile: $out"
 fi
 
 # ---- Kubernetes and CDI agree ----
@@ -86,6 +146,8 @@ assert edits["mounts"][0]["hostPath"] == "/run/accelring"
 assert edits["mounts"][0]["containerPath"] == "/run/accelring"
 t = ds["spec"]["template"]["spec"]
 assert ds["kind"] == "DaemonSet"
+sp = t["containers"][0]["securityContext"]["seccompProfile"]
+assert sp == {"type": "Localhost", "localhostProfile": "accelring/accelringd.json"}, sp
 assert t["volumes"][0]["hostPath"]["path"] == "/run/accelring"
 assert t["containers"][0]["volumeMounts"][0]["mountPath"] == "/run/accelring"
 assert t["containers"][0]["image"].startswith("accelring/broker:")
@@ -117,11 +179,10 @@ else
 	ok "build-images.sh built accelring/broker:$tag and accelring/example:$tag"
 	mkdir -m 755 "$work/sock"
 	ctr=accelring-test-broker-$$
-	# io_uring: container runtimes' default seccomp profiles block it.
-	# socket-mode 0666: the example runs as another host uid (100000).
-	"${run[@]}" -d --name "$ctr" --read-only --security-opt seccomp=unconfined \
-		-v "$work/sock:/run/accelring" "accelring/broker:$tag" \
-		--plugins=blas:noop --log-level=info --socket-mode=0666 >/dev/null
+	# io_uring: container runtimes' default seccomp profiles block it;
+	# the shipped profile allows it, and only it, on top of podman's.
+	"${run[@]}" -d --name "$ctr" --read-only --security-opt seccomp="$profile" \
+		-v "$work/sock:/run/accelring" "accelring/broker:$tag" >/dev/null
 	ctrs+=("$ctr")
 	for _ in $(seq 100); do [ -S "$work/sock/accelring.sock" ] && break; sleep 0.1; done
 	[ -S "$work/sock/accelring.sock" ] || bad "the broker container made no socket: $(podman logs "$ctr" 2>&1)"
@@ -159,6 +220,18 @@ else
 		ok "the broker container stopped cleanly on SIGTERM"
 	else
 		bad "broker container exit $code: $(podman logs "$ctr" 2>&1 | tail -5)"
+	fi
+	# Under podman's own default profile io_uring is refused: the broker
+	# must not start, and must say why.
+	mkdir -m 755 "$work/sock2"
+	code=0
+	timeout 60 "${run[@]}" --rm --read-only -v "$work/sock2:/run/accelring" \
+		"accelring/broker:$tag" >"$work/default-seccomp.log" 2>&1 || code=$?
+	if [ "$code" -ne 0 ] && [ "$code" -ne 124 ] &&
+	   grep -q "io_uring is blocked" "$work/default-seccomp.log"; then
+		ok "under podman's default seccomp profile the broker refuses to start, naming io_uring"
+	else
+		bad "default seccomp profile: exit $code: $(tail -n 5 "$work/default-seccomp.log")"
 	fi
 fi
 

@@ -3,25 +3,41 @@
 #
 # test_vaccel_install - accelring installed where upstream vAccel would be,
 # used the way vAccel programs use it: `cmake --install` into a private
-# prefix, then everything through `pkg-config vaccel` alone (no -I or -L of
-# the source or build tree):
+# prefix, then everything through `pkg-config vaccel` (or `accelring`)
+# alone (no -I or -L of the source or build tree, no LD_LIBRARY_PATH: a
+# program finds the installed library by the RUNPATH the README says to
+# link with, the installed broker its plugins by its own place):
 #   1 install       cmake --install BUILD --prefix TMP/prefix
 #   2 pkg-config    vaccel.pc and accelring.pc found, relocated to the prefix
 #                   (${pcfiledir}), Name vaccel, -lvaccel, -pthread private
 #   3 headers       every header path of the sheet compiles alone, C and C++
 #   4 api           check_api.py's gen-c file compiles, links and runs
 #   5 exports       check_api.py nm and soname pass; libvaccel.so symlink
-#   6 static        a program linked with `pkg-config --static` runs
-#   7 examples      tests/vaccel/examples/*.c built and run against a real
-#                   accelringd (blas, noop, exec with the exec test library
-#                   on its exec-allow) on a socket in TMP
+#   6 files         what a user needs is installed: the systemd units with
+#                   the prefix's broker in ExecStart (Type=notify, no flags),
+#                   the sample config, the CDI spec, the seccomp profile,
+#                   the examples' sources, accelring-trace, accelring-dump,
+#                   man pages that `man -l` renders without a warning; the
+#                   broker's and plugins' RUNPATH $ORIGIN-relative
+#   7 config        the sample config and accelringd.conf(5) name every
+#                   setting broker/config.c knows; the installed broker
+#                   starts on the sample with every default uncommented
+#   8 static        programs linked with `pkg-config --static` (vaccel and
+#                   accelring) run
+#   9 native        a program of the native API built with `pkg-config
+#                   accelring` runs ops against the installed broker
+#  10 examples      tests/vaccel/examples/*.c and the installed examples
+#                   (share/doc/accelring/examples) built and run against
+#                   the installed accelringd (blas, noop, exec with the exec
+#                   test library on its exec-allow) on a socket in TMP
 # Every step runs even if an earlier one failed (but 1, which all need);
 # each says PASS or FAIL and why, and the exit status is 1 if any failed.
 #
 # usage: test_vaccel_install.sh BUILD_DIR SOURCE_DIR ACCELRINGD [SANITIZER_FLAGS [EXEC_LIB]]
 # SANITIZER_FLAGS: the build's -fsanitize=... (a sanitized libvaccel needs
 # its runtime in every program; the static step is skipped then, since
-# sanitizer runtimes cannot be linked statically). EXEC_LIB: the exec test
+# sanitizer runtimes cannot be linked statically). ACCELRINGD: the build's
+# broker (the programs run against its installed copy). EXEC_LIB: the exec test
 # library (tests/plugins/exec_lib.c), which exec_args calls through the
 # broker; default BUILD_DIR/tests/libartest-exec.so.
 # (grep -q reads here-strings, not pipes: with pipefail, grep -q quitting
@@ -101,6 +117,13 @@ run() {
 	fi
 }
 canon() { readlink -f "$1"; }
+# loaded PROGRAM LIB: the loader finds LIB for PROGRAM in the installed
+# libdir, with no LD_LIBRARY_PATH.
+loaded() {
+	local p
+	p=$(ldd "$1" | sed -n "s/^[[:space:]]*$2 => \(.*\) (0x.*/\1/p")
+	[ -n "$p" ] && [ "$(canon "$p")" = "$(canon "$libdir/$2")" ]
+}
 
 # ---- 1 ----
 s_install() {
@@ -122,6 +145,10 @@ fi
 pcdir=$(dirname "$(find "$prefix" -name vaccel.pc -path '*/pkgconfig/*' | head -n1)")
 libdir=$(dirname "$(find "$prefix" -name libvaccel.so.0 | head -n1)")
 export PKG_CONFIG_PATH=$pcdir
+# How the README links a program against a library installed under a
+# prefix the loader does not search: a RUNPATH to pkg-config's libdir.
+rpath=-Wl,-rpath,$(pkg-config --variable=libdir vaccel)
+brokerd=$prefix/sbin/accelringd
 
 # ---- 2 ----
 s_pkgconfig() {
@@ -178,12 +205,12 @@ s_api() {
 	python3 "$src/tests/vaccel/check_api.py" gen-c "$work/api.c" || die "check_api.py gen-c failed"
 	# Upstream's own link line (plus the build's sanitizer, if any).
 	# shellcheck disable=SC2046,SC2086
-	cc $san $(pkg-config --cflags vaccel) "$work/api.c" $(pkg-config --libs vaccel) \
+	cc $san $(pkg-config --cflags vaccel) "$work/api.c" $(pkg-config --libs vaccel) "$rpath" \
 		-o "$work/api" 2>"$work/api.err" || {
 		grep -E 'error|undefined' "$work/api.err" | head -n 40
 		die "the sheet's checks do not compile or link (above)"
 	}
-	LD_LIBRARY_PATH=$libdir "$work/api" || die "the gen-c program exited with $?"
+	"$work/api" || die "the gen-c program exited with $?"
 	echo "$(grep -c _Static_assert "$work/api.c") checks of the sheet compiled, linked, ran"
 }
 step "check_api.py gen-c compiles, links, runs" s_api
@@ -213,6 +240,112 @@ s_exports() {
 }
 step "exports (check_api.py nm, soname), libvaccel.so symlink" s_exports
 
+# ---- 6 ----
+s_files() {
+	local why=() f unit=$prefix/lib/systemd/system/accelringd.service m rp
+	for f in sbin/accelringd bin/accelring-dump bin/accelring-trace \
+		lib/systemd/system/accelringd.socket share/doc/accelring/accelringd.conf.sample \
+		share/accelring/cdi/accelring.yaml share/accelring/seccomp/accelringd.json \
+		share/man/man8/accelringd.8 share/man/man5/accelringd.conf.5 \
+		share/man/man3/libaccelring.3; do
+		[ -e "$prefix/$f" ] || why+=("no $f")
+	done
+	for f in "$src"/libclient/examples/*.c; do
+		[ -f "$prefix/share/doc/accelring/examples/${f##*/}" ] ||
+			why+=("no share/doc/accelring/examples/${f##*/}")
+	done
+	for f in bin/accelring-dump bin/accelring-trace; do
+		[ -x "$prefix/$f" ] || why+=("$f is not executable")
+	done
+	if [ ! -f "$unit" ]; then
+		why+=("no lib/systemd/system/accelringd.service")
+	else
+		# The prefix's broker, no flag (one would override the config
+		# file), started when it says READY=1 to systemd.
+		grep -qx "ExecStart=$prefix/sbin/accelringd" "$unit" ||
+			why+=("the unit's $(grep ^ExecStart "$unit"), not ExecStart=$prefix/sbin/accelringd")
+		grep -qx 'Type=notify' "$unit" || why+=("the unit's $(grep ^Type "$unit"), not Type=notify")
+		grep -qx 'NotifyAccess=main' "$unit" || why+=("the unit has no NotifyAccess=main")
+		grep -q '@' "$unit" && why+=("the unit has an unsubstituted @VAR@: $(grep @ "$unit")")
+		echo "accelringd.service: $(grep -E '^(Type|ExecStart)=' "$unit" | tr '\n' ' ')"
+	fi
+	# Every page renders, and groff has nothing to say about it.
+	for m in "$prefix"/share/man/man*/*; do
+		if ! out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$m" 2>&1 >/dev/null) ||
+		   [ -n "$out" ] || [ "$(man -l "$m" 2>/dev/null | wc -l)" -lt 20 ]; then
+			why+=("man -l ${m#"$prefix"/} does not render cleanly: $out")
+		fi
+	done
+	echo "man pages: $(cd "$prefix/share/man" && echo man*/*)"
+	# Found from wherever the tree is: $ORIGIN-relative, nothing else.
+	for f in "$brokerd" "$libdir"/accelring/*.so; do
+		rp=$(readelf -d "$f" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+		[ -n "$rp" ] && [ -z "${rp##\$ORIGIN*}" ] ||
+			why+=("${f#"$prefix"/}'s RUNPATH is '$rp', not \$ORIGIN-relative")
+	done
+	echo "RUNPATH: accelringd $(readelf -d "$brokerd" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')"
+	"$prefix/bin/accelring-dump" --help >"$work/dump.out" 2>&1 ||
+		[ -s "$work/dump.out" ] || why+=("accelring-dump --help printed nothing")
+	[ ${#why[@]} -eq 0 ] || die "$(printf '%s; ' "${why[@]}")"
+}
+step "the units, sample config, CDI spec, seccomp profile, examples, tools, man pages" s_files
+
+# ---- 7 ----
+# start_broker LOG READY ARGS...: the installed broker, in the background
+# (its pid in broker_pid), up when it wrote "ready" on READY.
+start_broker() {
+	local log=$1 ready=$2
+	shift 2
+	ACCELRING_READY_FD=3 "$brokerd" "$@" 3>"$ready" >"$log" 2>&1 &
+	broker_pid=$!
+	for _ in $(seq 300); do
+		grep -q ready "$ready" 2>/dev/null && break
+		kill -0 "$broker_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+}
+stop_broker() {
+	kill -TERM "$broker_pid" 2>/dev/null
+	wait "$broker_pid"
+	local rc=$?
+	broker_pid=
+	return $rc
+}
+s_config() {
+	local sample=$prefix/share/doc/accelring/accelringd.conf.sample keys k why=()
+	# The names the broker knows, as config.c and internal.h spell them.
+	keys=$(grep -ohE 'strcmp\(key, "[a-z0-9-]+"\)|U\("[a-z0-9-]+"|X\("[a-z0-9-]+"\)' \
+		"$src/broker/config.c" "$src/broker/internal.h" | grep -oE '"[a-z0-9-]+"' | tr -d '"' | sort -u)
+	[ "$(wc -l <<<"$keys")" -ge 40 ] ||
+		die "found only $(wc -l <<<"$keys") setting names in broker/config.c: update this test's pattern"
+	for k in $keys; do
+		grep -qE "^#( e\.g\. )?$k = ?" "$sample" || why+=("the sample lacks $k")
+		grep -qF "\\fB${k//-/\\-}\\fR = " "$src/broker/man/accelringd.conf.5" ||
+			why+=("accelringd.conf(5) lacks $k")
+	done
+	for k in $(sed -nE 's/^#( e\.g\. )?([a-z][a-z0-9-]*) = ?.*/\2/p' "$sample"); do
+		grep -qx -- "$k" <<<"$keys" || why+=("the sample's $k is no setting of the broker")
+	done
+	echo "$(wc -l <<<"$keys") settings, each in the sample and accelringd.conf(5)"
+	# "#name = value" lines are the defaults: all of them uncommented, the
+	# broker starts (every name known, every value in range).
+	sed -E 's/^#([a-z][a-z0-9-]*) = ?/\1 = /' "$sample" >"$work/defaults.conf"
+	echo "$(grep -cE '^[a-z]' "$work/defaults.conf") settings uncommented"
+	start_broker "$work/defaults.log" "$work/defaults.ready" \
+		--config="$work/defaults.conf" --socket="$tmp/defaults.sock"
+	if ! grep -q ready "$work/defaults.ready" 2>/dev/null; then
+		sed 's/^/  | /' "$work/defaults.log"
+		stop_broker
+		why+=("the broker did not start on the sample's defaults (its log above)")
+	elif ! stop_broker; then
+		why+=("the broker on the sample's defaults did not stop cleanly")
+	else
+		echo "the installed broker started and stopped on the sample's defaults"
+	fi
+	[ ${#why[@]} -eq 0 ] || die "$(printf '%s; ' "${why[@]}")"
+}
+step "the sample config and accelringd.conf(5): every setting, at its default" s_config
+
 # ---- the broker the programs talk to ----
 # blas before noop: the first plugin implementing an op serves it, so sgemm
 # is blas's (checked numerically), exec exec's (the test library's
@@ -228,32 +361,32 @@ exec_sha=$(sha256sum "$exec_lib" | cut -d' ' -f1)
 models=$build/tests/models
 plugins=blas:noop:exec
 torch=()
-if [ -e "$build/plugins/libaccelring-torch.so" ]; then
+if [ -e "$libdir/accelring/libaccelring-torch.so" ]; then
 	plugins=torch:$plugins
 	torch=(--torch-image-model="$models/mobilenet_v3_small.pt"
 	       --torch-image-labels="$models/labels.txt" --torch-threads=1)
 fi
-ACCELRING_READY_FD=3 "$brokerd" --socket="$sock" --plugin-dir="$build/plugins" \
+# The installed broker, with no --plugin-dir: it finds the plugins
+# installed beside it, in this prefix (its log says from where).
+start_broker "$broker_log" "$tmp/ready" --socket="$sock" \
 	--plugins="$plugins" "${torch[@]}" \
 	--exec-allow="$exec_lib:ar_test_count,ar_test_checksum" \
 	--exec-allow-sha256="$exec_sha:ar_test_checksum" \
-	--log-level=info 3>"$tmp/ready" >"$broker_log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 200); do
-	grep -q ready "$tmp/ready" 2>/dev/null && break
-	kill -0 "$broker_pid" 2>/dev/null || break
-	sleep 0.05
-done
+	--log-level=info
 broker_up() {
 	grep -q ready "$tmp/ready" 2>/dev/null && kill -0 "$broker_pid" 2>/dev/null
 }
 if ! broker_up; then
 	echo "accelringd did not start; its log:"
 	sed 's/^/  | /' "$broker_log"
+elif ! grep -q "loaded plugin blas .* from $(canon "$prefix")/" "$broker_log"; then
+	echo "FAIL: the installed broker did not load its plugins from $prefix:"
+	grep 'loaded plugin' "$broker_log" | sed 's/^/  | /'
+	failed+=("broker (plugins not from the prefix)")
 fi
 export ACCELRING_ADDRESS=unix://$sock
 
-# ---- 6 ----
+# ---- 8 ----
 s_static() {
 	if [ -n "$san" ]; then
 		echo "sanitizer build ($san): its runtime cannot be linked statically"
@@ -293,10 +426,80 @@ s_static() {
 		die "the program is not static: $(readelf -d "$work/static" | grep NEEDED)"
 	fi
 	env -u LD_LIBRARY_PATH "$work/static" || die "the static program exited with $?"
+	# The native API's archive the same way.
+	# shellcheck disable=SC2046
+	cc -static $(pkg-config --cflags accelring) "$native_c" \
+		$(pkg-config --static --libs accelring) -o "$work/native-static" 2>"$work/ns.err" || {
+		grep -vi 'statically linked applications requires' "$work/ns.err" | head -n 30
+		die "no static link with pkg-config --static --libs accelring"
+	}
+	if grep -q NEEDED <<<"$(readelf -d "$work/native-static" 2>/dev/null)"; then
+		die "the native program is not static: $(readelf -d "$work/native-static" | grep NEEDED)"
+	fi
+	"$work/native-static" || die "the static native program exited with $?"
 }
-step "a statically linked program (pkg-config --static)" s_static
+# A program of the native API (include/accelring/client.h): a session,
+# 100 noops submitted at once, every completion 0.
+native_c=$work/native.c
+cat >"$native_c" <<-'EOF'
+#include <stdio.h>
+#include <accelring/client.h>
 
-# ---- 7 ----
+int main(void)
+{
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe[100];
+	uint32_t sid;
+	int n = 0, r;
+
+	if ((r = ar_client_connect(NULL, &c)))
+		return 10;
+	if ((r = ar_queue_get(c, &q))) {
+		fprintf(stderr, "ar_queue_get: %d (%s)\n", r, ar_client_error(c));
+		return 11;
+	}
+	if (ar_session_open(q, 0, &sid))
+		return 12;
+	for (int i = 0; i < 100; i++)
+		if (ar_submit_noop(q, sid, (uint64_t)i))
+			return 13;
+	while (n < 100) {
+		r = ar_wait(q, cqe, 100, 1, -1);
+		if (r < 0)
+			return 14;
+		for (int i = 0; i < r; i++)
+			if (cqe[i].status)
+				return 15;
+		n += r;
+	}
+	if (ar_session_close(q, sid))
+		return 16;
+	ar_client_close(c);
+	printf("native: 100 noops completed, session %u\n", sid);
+	return 0;
+}
+EOF
+step "statically linked programs (pkg-config --static vaccel, accelring)" s_static
+
+# ---- 9 ----
+s_native() {
+	local lib=$libdir/libaccelring.so.1
+	broker_up || die "no broker"
+	# shellcheck disable=SC2046,SC2086
+	cc $san -Wall -Wextra -Werror $(pkg-config --cflags accelring) "$native_c" \
+		$(pkg-config --libs accelring) -Wl,-rpath,"$(pkg-config --variable=libdir accelring)" \
+		-o "$work/native" 2>"$work/native.err" || {
+		head -n 30 "$work/native.err"
+		die "the native program does not build with pkg-config accelring"
+	}
+	loaded "$work/native" libaccelring.so.1 ||
+		die "the native program does not load $lib: $(ldd "$work/native" | grep accelring)"
+	"$work/native" || die "the native program exited with $?"
+}
+step "a native-API program, built with pkg-config accelring, against accelringd" s_native
+
+# ---- 10 ----
 # example NAME EXPECT [ENV...] -- [ARGS...]: build tests/vaccel/examples/
 # NAME.c with pkg-config alone (once), run it with ENV against the broker;
 # it must exit 0 and print EXPECT.
@@ -310,22 +513,22 @@ example() {
 	[ $# -gt 0 ] && shift
 	args=("$@")
 	local c=$src/tests/vaccel/examples/$name.c
-	# vAccel's own example programs, as the README runs them.
-	[ -e "$c" ] || c=$src/libclient/examples/$name.c
+	# The example programs as installed (libclient/examples), as the
+	# README builds them.
+	[ -e "$c" ] || c=$prefix/share/doc/accelring/examples/$name.c
 	if [ ! -x "$bin" ]; then
 		# shellcheck disable=SC2046,SC2086
 		cc $san -Wall -Wextra -Werror $(pkg-config --cflags vaccel) \
-			"$c" $(pkg-config --libs vaccel) \
+			"$c" $(pkg-config --libs vaccel) "$rpath" -lm \
 			-o "$bin" 2>"$work/$name.err" || {
 			grep -E 'error|undefined' "$work/$name.err" | sort -u | head -n 40
 			die "$name.c does not build with pkg-config vaccel"
 		}
-		grep -qF "$libdir/libvaccel.so.0" <<<"$(LD_LIBRARY_PATH=$libdir ldd "$bin")" ||
-			die "$name does not load the installed libvaccel:" \
-				"$(LD_LIBRARY_PATH=$libdir ldd "$bin" | grep vaccel)"
+		loaded "$bin" libvaccel.so.0 || die "$name does not load the installed libvaccel:" \
+			"$(ldd "$bin" | grep vaccel)"
 	fi
 	echo "+ ${envs[*]} $name ${args[*]}"
-	env LD_LIBRARY_PATH="$libdir" "${envs[@]}" timeout 60 "$bin" "${args[@]}" \
+	env "${envs[@]}" timeout 60 "$bin" "${args[@]}" \
 		>"$work/$name.out" 2>&1 || rc=$?
 	sed 's/^/  | /' "$work/$name.out"
 	[ $rc -eq 0 ] || die "$name exited with status $rc"
@@ -338,6 +541,8 @@ s_examples() {
 	(example exec_args "exec_args: ok" -- "$exec_lib") || bad=1
 	(example exec_resource "exec_resource: ok" -- "$exec_lib") || bad=1
 	(example genop "genop: ok") || bad=1
+	(example noop "noop: 1000 ops" -- 1000) || bad=1
+	(example sgemm "local computation: .*: OK" -- 2 64) || bad=1
 	if [ ${#torch[@]} -gt 0 ]; then
 		(example torch "torch: ok" -- "$models/tiny.pt") || bad=1
 		# The labels of mobilenet_v3_small (seeded weights) on the picture.
@@ -348,7 +553,7 @@ s_examples() {
 	(example profiling "profiling: ok" VACCEL_PROFILING_ENABLED=1) || bad=1
 	# Profiling is off by default: the same program must say so and fail.
 	if [ -x "$work/bin/profiling" ]; then
-		if env LD_LIBRARY_PATH="$libdir" "$work/bin/profiling" >"$work/prof_off.out" 2>&1 ||
+		if "$work/bin/profiling" >"$work/prof_off.out" 2>&1 ||
 			! grep -q "profiling is off" "$work/prof_off.out"; then
 			echo "why: profiling was on without VACCEL_PROFILING_ENABLED"
 			sed 's/^/  | /' "$work/prof_off.out"
@@ -368,7 +573,7 @@ s_examples() {
 	(example logging "logging: ok" VACCEL_LOG_LEVEL=2 VACCEL_LOG_FILE="$work/vaccel-warn.log") || bad=1
 	[ $bad -eq 0 ] || die "an example failed (above)"
 }
-step "the examples, built with pkg-config vaccel, against accelringd" s_examples
+step "the examples (and the installed ones), built with pkg-config vaccel, against accelringd" s_examples
 
 # ---- the broker's own end ----
 # Not in a subshell: the broker is this shell's child.
