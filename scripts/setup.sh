@@ -15,6 +15,7 @@ PACKAGES=(
 	babeltrace2		# scripts/accelring-trace reads traces
 	flatbuffers-compiler	# flatc: C++ from schemas/accelring.fbs
 	gnuplot-nox		# scripts/accelring-trace --png
+	golang-go		# the Go bindings (libclient/go) and their test (tests/bindings)
 	hyperfine		# bench/run: whole-process comparisons
 	libclang-rt-14-dev	# libFuzzer runtime
 	libcmocka-dev		# unit tests
