@@ -17,8 +17,8 @@ set -euo pipefail
 build=$(realpath "$1")
 src=$(realpath "$2")
 execlib=$(realpath "$3")
-torch=${4:-}
-models=${5:-}
+torch=${4:+$(realpath "$4")}
+models=${5:+$(realpath "$5")}
 command -v go >/dev/null || { echo "test_bindings_go: go is not installed (scripts/setup.sh installs golang-go): skipped"; exit 77; }
 . "$src/tests/bindings/broker.sh"
 work=$(mktemp -d /tmp/accelring-bindings-go.XXXXXX)

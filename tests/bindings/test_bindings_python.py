@@ -255,7 +255,8 @@ class TestTorch(unittest.TestCase):
             self.assertEqual(cm.exception.code, errno.EINVAL)
 
     # Classification with the session's own model and labels: the top
-    # labels with probabilities, the first being the image name.
+    # labels with probabilities, the first being the image name; detection
+    # ENOTSUP.
     def test_torch_classify(self):
         with open(os.path.join(MODELS, "picture.jpg"), "rb") as f:
             img = f.read()
@@ -273,6 +274,11 @@ class TestTorch(unittest.TestCase):
             self.assertRegex(label, r"^class_\d{4}$")
             self.assertTrue(0.0 < float(p) < 1.0)
         self.assertEqual(name, lines[0].split()[0])
+        # Detection is not the torch plugin's (nor noop's dummy answer).
+        with Session() as s:
+            with self.assertRaises(FFIError) as cm:
+                s.detect(img)
+            self.assertEqual(cm.exception.code, errno.ENOTSUP)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ build=$(realpath "$1")
 src=$(realpath "$2")
 python=$3
 execlib=$(realpath "$4")
-torch=${5:-}
-models=${6:-}
+torch=${5:+$(realpath "$5")}
+models=${6:+$(realpath "$6")}
 command -v "$python" >/dev/null || { echo "test_bindings_python: no $python: skipped"; exit 77; }
 . "$src/tests/bindings/broker.sh"
 work=$(mktemp -d /tmp/accelring-bindings-py.XXXXXX)

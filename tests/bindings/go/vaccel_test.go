@@ -380,7 +380,7 @@ func TestTorchModelRun(t *testing.T) {
 }
 
 // Classification with the session's own model and labels: the top five
-// labels with their probabilities.
+// labels with their probabilities; detection ENOTSUP (not noop's dummy).
 func TestImageClassification(t *testing.T) {
 	dir := models(t)
 	s := open(t)
@@ -407,4 +407,10 @@ func TestImageClassification(t *testing.T) {
 			t.Fatalf("probability in %q", l)
 		}
 	}
+	image, err := os.ReadFile(filepath.Join(dir, "picture.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = vaccel.ImageDetection(s, image)
+	wantErr(t, "detection", err, syscall.ENOTSUP)
 }
