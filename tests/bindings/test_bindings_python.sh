@@ -4,7 +4,8 @@
 # real accelringd on a private socket: the unit tests in
 # test_bindings_python.py, then the README's example
 # (libclient/python/examples/sgemm.py, which the README's "Bindings"
-# section must hold verbatim) run as a user would.
+# section must hold verbatim) run as a user would, from the source tree
+# and from the package as `cmake --install` puts it.
 #
 # usage: test_bindings_python.sh BUILD_DIR SOURCE_DIR PYTHON EXEC_LIB
 #                                [TORCH_PLUGIN MODELS_DIR]
@@ -49,4 +50,14 @@ PY
 "$python" "$example" > "$work/example.out" || fail "the example"
 cat "$work/example.out"
 grep -qx "C = \[58.0, 64.0, 139.0, 154.0\]" "$work/example.out" || fail "the example's C"
+
+# Installed (its own install component), the package works from there.
+cmake --install "$build" --component python --prefix "$work/prefix" >/dev/null ||
+	fail "cmake --install --component python"
+pkg=$(dirname "$(find "$work/prefix" -path '*/vaccel/__init__.py')")
+[ -f "$pkg/ops/blas.py" ] || fail "the installed package is incomplete"
+PYTHONPATH=$(dirname "$pkg") "$python" -c 'import sys, vaccel; assert vaccel.__file__.startswith(sys.argv[1]), vaccel.__file__' "$work/prefix" ||
+	fail "the installed package is not the one imported"
+PYTHONPATH=$(dirname "$pkg") "$python" "$example" | grep -qx "C = \[58.0, 64.0, 139.0, 154.0\]" ||
+	fail "the example with the installed package"
 echo "test_bindings_python: passed"
