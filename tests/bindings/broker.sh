@@ -49,3 +49,20 @@ ar_broker_stop()
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
+
+# ar_sanitizer_env BUILD
+#   In a sanitizer build libvaccel.so.0 needs the sanitizer's runtime
+#   first in the process, which a python3 or a Go program does not load:
+#   sets AR_PRELOAD to that runtime (empty in a plain build), for
+#   LD_PRELOAD of the processes that load the library (not of the
+#   toolchain). Their runtimes keep memory until exit by design, so
+#   LeakSanitizer is off for them.
+AR_PRELOAD=
+
+ar_sanitizer_env()
+{
+	AR_PRELOAD=$(ldd "$1/libvaccel.so.0" | awk '$1 ~ /^lib(asan|tsan)\.so/ { print $3 }')
+	if [ -n "$AR_PRELOAD" ]; then
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	fi
+}

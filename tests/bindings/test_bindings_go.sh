@@ -49,6 +49,8 @@ export XDG_RUNTIME_DIR="$work"
 export AR_TEST_EXEC_LIB="$execlib" AR_TEST_MODELS="$models" AR_TEST_TORCH_REF=
 
 ar_broker_start "$work" "$build" "$execlib" "$torch"
+ar_sanitizer_env "$build"
+preload="$AR_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}"
 export ACCELRING_ADDRESS="unix://$work/s"
 
 if [ -n "$models" ]; then
@@ -65,7 +67,7 @@ open(sys.argv[2] + ".out", "wb").write(y.detach().numpy().astype("float32").toby
 PY
 fi
 
-(cd "$src/tests/bindings/go" && go vet ./... && go test -count=1 -v ./...) || fail "go test (above)"
+(cd "$src/tests/bindings/go" && go vet ./... && go test -count=1 -v -exec "env LD_PRELOAD=$preload" ./...) || fail "go test (above)"
 
 example="$src/libclient/go/examples/sgemm/main.go"
 /usr/bin/python3 - "$src/README.md" "$example" <<'PY' || fail "README and $example differ"
@@ -83,7 +85,7 @@ cp "$example" "$work/app/main.go"
 		-replace=accelring.local/vaccel="$src/libclient/go"
 	go build -o app .
 ) || fail "building the example in a module of its own"
-"$work/app/app" > "$work/example.out" || fail "the example"
+LD_PRELOAD="$preload" "$work/app/app" > "$work/example.out" || fail "the example"
 cat "$work/example.out"
 grep -qx "C = \[58 64 139 154\]" "$work/example.out" || fail "the example's C"
 echo "test_bindings_go: passed"

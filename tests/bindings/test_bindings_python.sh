@@ -30,6 +30,8 @@ fail()
 }
 
 ar_broker_start "$work" "$build" "$execlib" "$torch"
+ar_sanitizer_env "$build"
+run() { LD_PRELOAD="$AR_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" "$@"; }
 export ACCELRING_ADDRESS="unix://$work/s"
 export ACCELRING_LIBVACCEL="$build/libvaccel.so.0"
 export PYTHONPATH="$src/libclient/python"
@@ -38,7 +40,7 @@ export AR_TEST_EXEC_LIB="$execlib"
 export AR_TEST_MODELS="$models"
 # The run directories the library makes: in the test's own directory.
 export XDG_RUNTIME_DIR="$work"
-"$python" "$src/tests/bindings/test_bindings_python.py" || fail "the unit tests (above)"
+run "$python" "$src/tests/bindings/test_bindings_python.py" || fail "the unit tests (above)"
 
 example="$src/libclient/python/examples/sgemm.py"
 "$python" - "$src/README.md" "$example" <<'PY' || fail "README and $example differ"
@@ -47,7 +49,7 @@ readme, example = (open(p).read() for p in sys.argv[1:])
 section = readme.split("\n## Bindings\n", 1)[1].split("\n## ", 1)[0]
 sys.exit(0 if "```python\n" + example + "```\n" in section else 1)
 PY
-"$python" "$example" > "$work/example.out" || fail "the example"
+run "$python" "$example" > "$work/example.out" || fail "the example"
 cat "$work/example.out"
 grep -qx "C = \[58.0, 64.0, 139.0, 154.0\]" "$work/example.out" || fail "the example's C"
 
@@ -56,8 +58,8 @@ cmake --install "$build" --component python --prefix "$work/prefix" >/dev/null |
 	fail "cmake --install --component python"
 pkg=$(dirname "$(find "$work/prefix" -path '*/vaccel/__init__.py')")
 [ -f "$pkg/ops/blas.py" ] || fail "the installed package is incomplete"
-PYTHONPATH=$(dirname "$pkg") "$python" -c 'import sys, vaccel; assert vaccel.__file__.startswith(sys.argv[1]), vaccel.__file__' "$work/prefix" ||
+PYTHONPATH=$(dirname "$pkg") run "$python" -c 'import sys, vaccel; assert vaccel.__file__.startswith(sys.argv[1]), vaccel.__file__' "$work/prefix" ||
 	fail "the installed package is not the one imported"
-PYTHONPATH=$(dirname "$pkg") "$python" "$example" | grep -qx "C = \[58.0, 64.0, 139.0, 154.0\]" ||
+PYTHONPATH=$(dirname "$pkg") run "$python" "$example" | grep -qx "C = \[58.0, 64.0, 139.0, 154.0\]" ||
 	fail "the example with the installed package"
 echo "test_bindings_python: passed"
