@@ -16,6 +16,7 @@ PACKAGES=(
 	dpkg-dev		# cpack -G DEB: dpkg-shlibdeps computes the packages' Depends
 	babeltrace2		# scripts/accelring-trace reads traces
 	flatbuffers-compiler	# flatc: C++ from schemas/accelring.fbs
+	golang-go		# the Go bindings (libclient/go) and their test (tests/bindings)
 	hyperfine		# bench/run: whole-process comparisons
 	libclang-rt-14-dev	# libFuzzer runtime
 	libcmocka-dev		# unit tests

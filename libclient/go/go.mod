@@ -1,0 +1,3 @@
+module accelring.local/vaccel
+
+go 1.19
