@@ -7,10 +7,14 @@
 # libraries and a real accelringd (blas, noop) at ACCELRING_ADDRESS. Each
 # "./prog   # OUTPUT" line's OUTPUT must be in what the block printed.
 #
-# usage: test_quickstart.sh BUILD_DIR SOURCE_DIR
+# usage: test_quickstart.sh BUILD_DIR SOURCE_DIR [SANITIZER_FLAGS]
+# SANITIZER_FLAGS: a sanitized build's -fsanitize=...: its libraries need
+# their runtime in the program, so the blocks' `cc` gets them (a wrapper
+# first on PATH); the blocks themselves run unchanged.
 set -euo pipefail
 build=$(realpath "$1")
 src=$(realpath "$2")
+san=${3:-}
 work=$(mktemp -d /tmp/accelring-quickstart.XXXXXX)
 broker=
 cleanup() {
@@ -75,6 +79,12 @@ done
 grep -q ready "$work/ready" || { cat "$work/broker.log"; fail "the broker is not ready"; }
 
 cp "$work"/c/*.c "$work/run/"
+if [ -n "$san" ]; then
+	mkdir "$work/bin"
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$(command -v cc)" "$san" >"$work/bin/cc"
+	chmod +x "$work/bin/cc"
+	PATH=$work/bin:$PATH
+fi
 for block in "$work"/sh/*.sh; do
 	n=$(basename "$block" .sh)
 	echo "test_quickstart: block $n:"
