@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <accelring/barrier.h>
 #include <accelring/client.h>
 
 #include "bench_common.h"
@@ -461,6 +463,218 @@ static void bench_sgemm(int64_t d, uint32_t iters, bool stream)
 	munmap(in, iters * sizeof(uint64_t));
 }
 
+/* ---- the floor and the noop in alternating blocks ---- */
+
+/* The floor's peer for the interleaved rows: pinned to the second CPU,
+ * asleep on a pipe between blocks (the brokers take that CPU then), one
+ * round trip per ping within a block. */
+static struct shared *il_shm;
+static int il_pipe[2];
+
+static void il_floor_peer(void *arg)
+{
+	uint64_t m, seq = 0;
+
+	(void)arg;
+	close(il_pipe[1]);
+	while (read(il_pipe[0], &m, sizeof(m)) == (ssize_t)sizeof(m) && m) {
+		for (uint64_t i = 1; i <= m; i++) {
+			while (ar_load_acquire(&il_shm->ping) != seq + i)
+				ar_cpu_relax();
+			ar_store_release(&il_shm->pong, seq + i);
+		}
+		seq += m;
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double block_p50(uint64_t *s, uint64_t n)
+{
+	struct result r;
+
+	set_pcts(&r, s, n, 1.0);
+	return r.p50;
+}
+
+/* "cpu N: socket S core C (siblings L)" for the two pinned CPUs, from
+ * sysfs: what lscpu shows, and what moves a floor between runs. */
+static void cpu_topology(char *out, size_t cap)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int k = 0; k < 2; k++) {
+		static const char *const f[3] = { "physical_package_id", "core_id",
+						  "thread_siblings_list" };
+		char v[3][32];
+
+		for (int j = 0; j < 3; j++) {
+			char path[128];
+			FILE *fp;
+
+			snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/%s",
+				 bench.cpu[k], f[j]);
+			snprintf(v[j], sizeof(v[j]), "?");
+			if ((fp = fopen(path, "r"))) {
+				if (fscanf(fp, "%31s", v[j]) != 1)
+					snprintf(v[j], sizeof(v[j]), "?");
+				fclose(fp);
+			}
+		}
+		len += (size_t)snprintf(out + len, cap - len, "%scpu %d: socket %s core %s (siblings %s)",
+					k ? ", " : "", bench.cpu[k], v[0], v[1], v[2]);
+		if (len >= cap)
+			break;
+	}
+}
+
+/*
+ * The floor, the busy-polled noop and the default noop in alternating
+ * blocks on the same two pinned CPUs: a floor measured minutes apart from
+ * the noop moves with where the hypervisor placed the vCPUs, so each
+ * block's noop is divided by the floor of its own round. A broker not in
+ * its block is stopped (SIGSTOP: the busy-polling one would take the
+ * second CPU from the others); the floor's peer sleeps on a pipe. Rows:
+ * the pooled percentiles of each kind, ratio = the median of the
+ * per-round ratios, the note their range and the noop's median cost
+ * above the floor in ns (the software's share, which placement moves
+ * less).
+ */
+#define IL_ROUNDS 9
+static void bench_interleaved(void)
+{
+	uint64_t per = bench.iters / 10 < 1000 ? 1000 : bench.iters / 10;
+	uint64_t *s[3], seq = 0;
+	double ratio[2][IL_ROUNDS], above[2][IL_ROUNDS], lo[2], hi[2];
+	static const char *const name[3] = { "floor_blocks",
+					      "broker_noop_poll_blocks",
+					      "broker_noop_default_blocks" };
+	struct test_broker b[2];
+	struct ar_client *c[2];
+	struct ar_queue *q[2];
+	uint32_t sid[2];
+	char topo[256];
+	pid_t peer;
+
+	if (!bench.pinned) {
+		/* Blocks on the same two CPUs need two CPUs to pin to. */
+		for (int k = 0; k < 3; k++) {
+			struct result *row = &results[nresults++];
+
+			memset(row, 0, sizeof(*row));
+			snprintf(row->name, sizeof(row->name), "%s", name[k]);
+			row->skipped = true;
+			snprintf(row->note, sizeof(row->note), "not pinned: needs two CPUs");
+		}
+		return;
+	}
+	for (int k = 0; k < 3; k++)
+		s[k] = calloc(per * IL_ROUNDS, sizeof(uint64_t));
+	il_shm = shm_new(0);
+	if (pipe(il_pipe)) {
+		perror("pipe");
+		exit(1);
+	}
+	peer = spawn(il_floor_peer, NULL);
+	close(il_pipe[0]);
+	/* The two brokers of bench_noop_rtt: busy-poll, and the defaults. */
+	setenv("ACCELRING_SPIN_NS", "10000000000", 1);
+	start(&b[0], "10000000", true);
+	session_on(&b[0], T_SHM, &c[0], &q[0], &sid[0]);
+	kill(b[0].pid, SIGSTOP);
+	setenv("ACCELRING_SPIN_NS", "20000", 1);
+	start(&b[1], "20", true);
+	session_on(&b[1], T_SHM, &c[1], &q[1], &sid[1]);
+	unsetenv("ACCELRING_SPIN_NS");
+	for (int r = 0; r < IL_ROUNDS; r++) {
+		uint64_t *f = s[0] + r * per;
+		double fp50;
+
+		if (write(il_pipe[1], &per, sizeof(per)) != (ssize_t)sizeof(per))
+			exit(1);
+		for (uint64_t i = 1; i <= per; i++) {
+			uint64_t t0 = now_ns();
+
+			ar_store_release(&il_shm->ping, seq + i);
+			while (ar_load_acquire(&il_shm->pong) != seq + i)
+				ar_cpu_relax();
+			f[i - 1] = now_ns() - t0;
+		}
+		seq += per;
+		fp50 = block_p50(f, per);
+		for (int k = 0; k < 2; k++) {
+			uint64_t *o = s[1 + k] + r * per;
+			struct ar_cqe cqe;
+			double p50;
+
+			if (k == 0)
+				kill(b[0].pid, SIGCONT);
+			/* A first tenth of each block warms what the pause
+			 * cooled (caches, the other side's spin); not kept. */
+			for (uint64_t i = 0; i < per + per / 10; i++) {
+				uint64_t t0 = now_ns();
+
+				if (ar_submit_noop(q[k], sid[k], i) ||
+				    ar_wait(q[k], &cqe, 1, 1, -1) != 1 || cqe.status)
+					exit(1);
+				if (i >= per / 10)
+					o[i - per / 10] = now_ns() - t0;
+			}
+			if (k == 0)
+				kill(b[0].pid, SIGSTOP);
+			p50 = block_p50(o, per);
+			ratio[k][r] = p50 / fp50;
+			above[k][r] = p50 - fp50;
+		}
+	}
+	seq = 0;
+	if (write(il_pipe[1], &seq, sizeof(seq)) != (ssize_t)sizeof(seq))
+		exit(1);
+	close(il_pipe[1]);
+	reap(peer);
+	kill(b[0].pid, SIGCONT);
+	for (int k = 0; k < 2; k++) {
+		ar_client_close(c[k]);
+		test_broker_stop(&b[k]);
+	}
+	munmap(il_shm, sizeof(struct shared));
+	cpu_topology(topo, sizeof(topo));
+	add(name[0], s[0], per * IL_ROUNDS, 1.0);
+	results[nresults - 1].ratio = 1.0;
+	snprintf(results[nresults - 1].baseline, sizeof(results[0].baseline), "%s", name[0]);
+	snprintf(results[nresults - 1].note, sizeof(results[0].note), "%d rounds of %llu; %s",
+		 IL_ROUNDS, (unsigned long long)per, topo);
+	for (int k = 0; k < 2; k++) {
+		struct result *row;
+
+		lo[k] = hi[k] = ratio[k][0];
+		for (int r = 1; r < IL_ROUNDS; r++) {
+			lo[k] = ratio[k][r] < lo[k] ? ratio[k][r] : lo[k];
+			hi[k] = ratio[k][r] > hi[k] ? ratio[k][r] : hi[k];
+		}
+		row = add(name[1 + k], s[1 + k], per * IL_ROUNDS, 1.0);
+		row->ratio = median_of(ratio[k], IL_ROUNDS);
+		snprintf(row->baseline, sizeof(row->baseline), "%s", name[0]);
+		snprintf(row->note, sizeof(row->note),
+			 "median of %d per-round ratios (range %.2f-%.2f); %.0f ns above the floor",
+			 IL_ROUNDS, lo[k], hi[k], median_of(above[k], IL_ROUNDS));
+	}
+	for (int k = 0; k < 3; k++)
+		free(s[k]);
+}
+
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--json] [--iters N] [--reps N] [--cpus A,B]\n", argv0);
@@ -524,6 +738,7 @@ int main(int argc, char **argv)
 		       sizeof(results[0].baseline));
 		nresults++;
 	}
+	bench_interleaved();
 	bench_socket_tp(false, tp_ops / 4);
 	bench_noop_async(T_SHM, tp_ops);
 	tp_ratio(nresults - 1, nresults - 2);

@@ -38,7 +38,7 @@ grep -q '^\*\*QUICK MODE' "$out/bench.md" &&
 	fail "--plot wrote no PNG"
 grep "^bench/run: plot: " "$out/stderr.txt" | tr ':,' '\n\n' | sed 's/^ //' \
 	| grep / >"$out/plotted.txt" || fail "no 'plot:' line"
-for row in broker_noop_rtt_poll/floor_pingpong broker_noop_rtt_poll/unix_socket_rtt \
+for row in broker_noop_rtt_poll/floor_pingpong broker_noop_poll_blocks/floor_blocks broker_noop_default_blocks/floor_blocks broker_noop_rtt_poll/unix_socket_rtt \
 	broker_noop_async/unix_socket_batch64 sgemm_1024_broker/sgemm_1024_inprocess \
 	broker_noop_rtt_tcp/tcp_socket_rtt_unpinned clients_4_shm/clients_4_unix_socket \
 	process_noop_1_shm/process_noop_1_inprocess; do
@@ -76,6 +76,8 @@ want = [
     "unix_socket_rtt", "tcp_socket_rtt_unpinned", "broker_noop_rtt_poll",
     "broker_noop_rtt_spin_sleep", "broker_noop_rtt_shm_unpinned",
     "broker_noop_rtt_tcp", "broker_noop_rtt_unix_stream",
+    # the floor and the noop in alternating blocks on the same CPUs
+    "floor_blocks", "broker_noop_poll_blocks", "broker_noop_default_blocks",
     # broker: throughput per transport
     "broker_noop_async", "broker_noop_async_tcp", "broker_noop_async_unix_stream",
     # broker: sgemm sizes against in process
