@@ -18,14 +18,12 @@
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -34,6 +32,7 @@
 
 #include "broker_harness.h"
 #include "echo.h"
+#include "run_child.h"
 
 #ifndef AR_ECHO_PLUGIN
 #error "AR_ECHO_PLUGIN must name the echo test plugin"
@@ -46,7 +45,6 @@
 #pragma weak vaccel_resource_unregister
 #pragma weak vaccel_resource_release
 
-extern char **environ;
 
 /* What plugins/noop.c writes for the image ops. */
 #define DUMMY_TAG "This is a dummy classification tag!"
@@ -230,71 +228,6 @@ static struct vaccel_tflite_tensor *tflite_in(int nd, const int32_t *dims,
 			 ret);
 	assert_int_equal(vaccel_tflite_tensor_set_data(t, data, size), 0);
 	return t;
-}
-
-/*
- * Run this program again as a child in mode (argv[1]), with the
- * environment changed by env: "NAME=value" sets, "NAME" removes. Its
- * stdout and stderr go into out (cap bytes, NUL-terminated) when out is
- * given. Returns its exit status, or -1 if it did not exit.
- */
-static int run_child(const char *mode, const char *const *env, char *out, size_t cap)
-{
-	char *argv[] = { "/proc/self/exe", (char *)mode, NULL };
-	posix_spawn_file_actions_t fa;
-	size_t n = 0, ne = 0, got = 0;
-	int p[2] = { -1, -1 }, status = -1;
-	char **envp;
-	pid_t pid;
-
-	while (environ[n])
-		n++;
-	while (env[ne])
-		ne++;
-	envp = calloc(n + ne + 1, sizeof(*envp));
-	assert_non_null(envp);
-	n = 0;
-	for (char **e = environ; *e; e++) {
-		bool drop = false;
-
-		for (size_t i = 0; i < ne; i++) {
-			size_t len = strcspn(env[i], "=");
-
-			drop |= !strncmp(*e, env[i], len) && (*e)[len] == '=';
-		}
-		if (!drop)
-			envp[n++] = *e;
-	}
-	for (size_t i = 0; i < ne; i++)
-		if (strchr(env[i], '='))
-			envp[n++] = (char *)env[i];
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	if (out) {
-		assert_int_equal(pipe(p), 0);
-		posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-		posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-		posix_spawn_file_actions_addclose(&fa, p[0]);
-		posix_spawn_file_actions_addclose(&fa, p[1]);
-	}
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, envp))
-		pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
-	free(envp);
-	if (out) {
-		ssize_t r;
-
-		close(p[1]);
-		while (pid > 0 && (r = read(p[0], out + got, cap - 1 - got)) > 0)
-			got += (size_t)r;
-		/* Drain what does not fit, so that the child never blocks. */
-		while (pid > 0 && got == cap - 1 && (r = read(p[0], (char[256]){ 0 }, 256)) > 0)
-			;
-		out[got] = '\0';
-		close(p[0]);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ---- noop ---- */
@@ -1943,14 +1876,17 @@ static void test_vaccel_ops_unserved_enotsup(void **state)
 	char addr[256];
 	const char *env[] = { addr, "ACCELRING_TEST_FILTER", NULL };
 	struct test_broker b2;
+	char out[8192];
 	int ret, stop;
 
 	(void)state;
 	assert_int_equal(test_broker_start(&b2, args), 0);
 	snprintf(addr, sizeof(addr), "ACCELRING_ADDRESS=%s", b2.address);
-	ret = run_child("--enotsup", env, NULL, 0);
+	ret = run_child("--enotsup", env, out, sizeof(out), 120);
 	setenv("ACCELRING_ADDRESS", broker.address, 1);
 	stop = test_broker_stop(&b2);
+	if (ret)
+		print_message("%s", out);
 	assert_int_equal(ret, 0);
 	assert_int_equal(stop, 0);
 }
@@ -2011,7 +1947,7 @@ static void test_vaccel_ops_profiling(void **state)
 	size_t cap = sizeof(out);
 
 	(void)state;
-	assert_int_equal(run_child("--prof", on, out, cap), 0);
+	assert_int_equal(run_child("--prof", on, out, cap, 120), 0);
 	check_prof_entries(out, "vaccel_noop_op", 3);
 	check_prof_entries(out, "vaccel_minmax_op", 2);
 	check_prof_entries(out, "vaccel_exec_op", 1);
@@ -2019,7 +1955,7 @@ static void test_vaccel_ops_profiling(void **state)
 	 * (noop has no stages). */
 	check_prof_entries(out, "accelring_roundtrip", 3);
 	assert_null(prof_line(out, "vaccel_blas_sgemm_op"));
-	assert_int_equal(run_child("--prof", off, out, cap), 0);
+	assert_int_equal(run_child("--prof", off, out, cap, 120), 0);
 	if (strstr(out, "[prof]"))
 		fail_msg("profile printed with profiling off:\n%s", out);
 }
