@@ -61,6 +61,8 @@ enum { CMD_ADD, CMD_REMOVE, CMD_RETURN };
 enum { TAG_DOORBELL = 1, TAG_CMD = 2, TAG_CANCEL = 3, TAG_MASK = 7 };
 
 #define SPIN_YIELD_NS 5000u
+/* A worker whose clients share its CPU moves at most this often. */
+#define ASIDE_EVERY_NS 1000000u
 /* Idle passes between clock reads while spinning. */
 #define IDLE_CLOCK_PASSES 32u
 #define ARENA_MIN (1u << 20)
@@ -554,13 +556,54 @@ static void post(struct batch *bt, struct ar_channel *ch, struct ar_req *r)
 		ch->ops++;
 }
 
+/*
+ * Move this thread off `cpu` to another it may run on, and allow it every
+ * one of those again (the allowed set is read each time: numa_run_on_node(),
+ * cpusets, taskset; a broker pinned to one CPU stays). Once a client and
+ * its worker share a CPU while another idles, the scheduler keeps them
+ * there: each wake-up of the client from the worker's pipe write is a
+ * synchronous one, placed on the waker's CPU, and neither a running
+ * cache-hot thread nor one woken while the CPUs' utilisation is high
+ * (SIS_UTIL) is moved to the idle CPU. Each op then costs a sleep and a
+ * wake-up on one CPU (~8 us here) instead of two spins on two. At most
+ * once a millisecond per thread, so that two clients on two CPUs cannot
+ * make a worker chase them.
+ */
+static bool step_aside(int cpu)
+{
+	static __thread uint64_t last;
+	cpu_set_t all, other;
+	uint64_t now = ar__now_ns();
+
+	if (last && now - last < ASIDE_EVERY_NS)
+		return false;
+	last = now;
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return false;
+	other = all;
+	CPU_CLR(cpu, &other);
+	if (!CPU_COUNT(&other) || sched_setaffinity(0, sizeof(other), &other))
+		return false;
+	(void)sched_setaffinity(0, sizeof(all), &all);
+	ar_debug("worker thread: moved off CPU %d, where a client waits for it", cpu);
+	return true;
+}
+
 static void publish(struct ar_channel *ch)
 {
+	int cpu = sched_getcpu();
+
 	ar_ring_sp_publish(&ch->cq);
 	/* The wake-up fd is the broker's own end (conn.c): a write never
 	 * blocks, and a full one means the client has a wake-up pending. */
 	if (ar_ring_sp_needs_wakeup(&ch->cq))
 		(void)ar_ring_sp_wake(&ch->cq, &ch->cq_wait);
+	/* A client that submitted from our CPU waits there, yielding to us
+	 * (client.c wait_cq()): move, and the pair spins on two CPUs. */
+	if (ar_ring_sc_peer_here(&ch->sq, cpu) && step_aside(cpu))
+		cpu = sched_getcpu();
+	/* For the client deciding how to wait (abi.h prod_cpu). */
+	ar_ring_sp_note_cpu(&ch->cq, cpu);
 }
 
 /* A ResourceRegister or Unregister, decoded again from its copy (the

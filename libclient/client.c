@@ -749,6 +749,9 @@ AR_VISIBLE int ar_flush(struct ar_queue *q)
 		return q->err;
 	if (q->st)
 		return ar__stream_flush(q);
+	/* For the broker's worker deciding whether to spin (abi.h prod_cpu):
+	 * sched_getcpu() reads glibc's rseq area, a few ns. */
+	ar_ring_sp_note_cpu(&q->sq, sched_getcpu());
 	ar_ring_sp_publish(&q->sq);
 	if (ar_ring_sp_needs_wakeup(&q->sq)) {
 		int ret = ar_ring_sp_wake(&q->sq, &q->sq_wait);
@@ -822,8 +825,8 @@ int ar__queue_drain(struct ar_queue *q)
 
 /*
  * Wait until the CQ has something, the deadline passes (returns 0) or the
- * broker is gone (-ECONNRESET). Spins for spin_ns, yielding now and then,
- * then sleeps on the wake-up fd (a pipe's read end) and the socket
+ * broker is gone (-ECONNRESET). Spins for spin_ns, yielding now and then
+ * (at once when the worker runs on our CPU), then sleeps on the wake-up fd (a pipe's read end) and the socket
  * together.
  */
 static int wait_cq(struct ar_queue *q, uint64_t deadline)
@@ -851,7 +854,13 @@ static int wait_cq(struct ar_queue *q, uint64_t deadline)
 		if (t >= deadline)
 			return 0;
 		if (t - start < q->spin_ns) {
-			if (t - last_yield >= SPIN_YIELD_NS) {
+			/* The worker that answers last posted from our CPU
+			 * (abi.h prod_cpu): it runs only when we yield, so
+			 * yield at once. Not sleep: the wake-up would put us
+			 * back on its CPU, while the worker moves away from a
+			 * client it sees on its CPU (worker.c publish()). */
+			if (t - last_yield >= SPIN_YIELD_NS ||
+			    ar_ring_sc_peer_here(&q->cq, sched_getcpu())) {
 				sched_yield();
 				last_yield = t;
 			}

@@ -342,6 +342,37 @@ static void test_broker_hostile_never_reaps(void **state)
 	raw_close(&r);
 }
 
+/* The CPU hints (abi.h prod_cpu) are the tenant's to write, on both rings:
+ * whatever they say, every op is answered and a bystander is served. They
+ * steer only the waiting: claiming the worker's CPU makes it step aside at
+ * most once a millisecond (worker.c step_aside()). */
+static void test_broker_hostile_cpu_hint(void **state)
+{
+	const uint32_t lies[] = { 0, 1, 2, 3, 4, 0x7fffffffu, 0x80000000u, UINT32_MAX };
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct bystander *by = bystander_start(NULL, BYSTANDER_UID);
+	struct raw r;
+
+	(void)state;
+	raw_open(&r);
+	m.u.op.session = raw_session(&r);
+	m.u.op.op = AR_OP_NOOP;
+	for (uint32_t i = 0; i < 4000; i++) {
+		uint32_t lie = lies[i % (sizeof(lies) / sizeof(lies[0]))];
+
+		/* The SQ's (read by the worker), and the CQ's, which only
+		 * the broker writes and only we read. */
+		ar_store_relaxed(&r.sq.g.ctl->prod_cpu, lie);
+		if (i & 1)
+			ar_store_relaxed(&r.cq.g.ctl->prod_cpu, lie ^ 0x5a5a5a5au);
+		m.u.op.id = i;
+		raw_send(&r, &m);
+		assert_int_equal(raw_complete(&r).status, 0);
+	}
+	bystander_check(by, 2000000000ull);
+	others_unharmed();
+	raw_close(&r);
+}
 
 /* ---- stream transport (VMs): a raw peer that speaks frames itself ---- */
 
@@ -683,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_broker_hostile_fd_abuse),
 		cmocka_unit_test(test_broker_hostile_handshake),
 		cmocka_unit_test(test_broker_hostile_never_reaps),
+		cmocka_unit_test(test_broker_hostile_cpu_hint),
 		cmocka_unit_test(test_broker_hostile_stream_oversized_prefix),
 		cmocka_unit_test(test_broker_hostile_stream_slow_peer),
 		cmocka_unit_test(test_broker_hostile_stream_truncated_frame),

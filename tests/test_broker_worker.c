@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -529,6 +530,70 @@ static void test_broker_worker_flood_quiet_p99(void **state)
 	others_unharmed();
 }
 
+/*
+ * A client that waits on its worker's CPU (it says so in its SQ's
+ * prod_cpu, abi.h) makes the worker move off that CPU (worker.c
+ * step_aside()): two busy pollers on one CPU while another idles each run
+ * only when the other yields, and the scheduler does not part them. The
+ * client pins itself to the CPU the worker last posted from (the CQ's
+ * prod_cpu) and submits from there; the worker must say it moved, and
+ * post a later completion from another CPU.
+ */
+static void test_broker_worker_steps_aside(void **state)
+{
+	const char *args[] = { "--workers=1", "--log-level=debug", NULL };
+	struct test_broker b2;
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	cpu_set_t one, mine;
+	struct raw r;
+	uint32_t sid;
+	int moved = 0, elsewhere = 0, cpu = -1;
+
+	(void)state;
+	assert_int_equal(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		print_message("one CPU: nowhere to move\n");
+		skip();
+	}
+	assert_int_equal(test_broker_start(&b2, args), 0);
+	raw_use(&b2);
+	raw_open(&r);
+	sid = raw_session(&r);
+	m.u.op.session = sid;
+	m.u.op.op = AR_OP_NOOP;
+	for (int i = 0; i < 200 && !moved; i++) {
+		uint32_t hint = ar_load_relaxed(&r.cq.g.ctl->prod_cpu);
+
+		assert_true(hint >= 1 && hint <= CPU_SETSIZE);
+		cpu = (int)hint - 1;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one)) {
+			print_message("cannot pin to CPU %d: %s\n", cpu, strerror(errno));
+			break;
+		}
+		ar_ring_sp_note_cpu(&r.sq, cpu);
+		m.u.op.id = (uint64_t)i;
+		raw_send(&r, &m);
+		assert_int_equal(raw_complete(&r).status, 0);
+		moved = test_broker_logged(&b2, "moved off CPU");
+	}
+	assert_true(moved);
+	/* From the CPU it moved to, unless the scheduler put it back (a busy
+	 * machine): once in a few ops at least. */
+	for (int i = 0; i < 20 && !elsewhere; i++) {
+		m.u.op.id = 1000 + (uint64_t)i;
+		raw_send(&r, &m);
+		assert_int_equal(raw_complete(&r).status, 0);
+		elsewhere = ar_load_relaxed(&r.cq.g.ctl->prod_cpu) != (uint32_t)cpu + 1;
+	}
+	assert_true(elsewhere);
+	raw_close(&r);
+	raw_use(&broker);
+	assert_int_equal(sched_setaffinity(0, sizeof(mine), &mine), 0);
+	assert_int_equal(test_broker_stop(&b2), 0);
+}
+
 /* The suite's broker exits 0 on SIGTERM: no sanitizer report, no leak
  * (a failing group teardown does not fail a cmocka 1.1 run, so this is a
  * test of its own, the last). */
@@ -568,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_broker_worker_cq_full),
 		cmocka_unit_test(test_broker_worker_long_ops),
 		cmocka_unit_test(test_broker_worker_flood_quiet_p99),
+		cmocka_unit_test(test_broker_worker_steps_aside),
 		cmocka_unit_test(test_broker_worker_exits_clean),
 	};
 

@@ -495,6 +495,49 @@ static void test_ring_needs_wakeup(void **state)
 	assert_false(ar_ring_sp_needs_wakeup(&f->p));
 }
 
+/* The producer's CPU hint (abi.h prod_cpu): unknown until noted, stored
+ * as cpu + 1 and only when it changed, any value read safely. */
+static void test_ring_cpu_hint(void **state)
+{
+	struct fx *f = *state;
+	uint32_t *hint = &f->p.g.ctl->prod_cpu;
+
+	assert_false(ar_ring_sc_peer_known(&f->c));
+	assert_false(ar_ring_sc_peer_here(&f->c, 0));
+	ar_ring_sp_note_cpu(&f->p, 3);
+	assert_int_equal(*hint, 4);
+	assert_true(ar_ring_sc_peer_known(&f->c));
+	assert_true(ar_ring_sc_peer_here(&f->c, 3));
+	assert_false(ar_ring_sc_peer_here(&f->c, 2));
+	/* An unknown CPU of our own (sched_getcpu() failed) is nobody's. */
+	assert_false(ar_ring_sc_peer_here(&f->c, -1));
+	/* Not stored again while it is the same: the line stays shared.
+	 * Whatever the peer wrote over it meanwhile stays. */
+	*hint = 77;
+	ar_ring_sp_note_cpu(&f->p, 3);
+	assert_int_equal(*hint, 77);
+	ar_ring_sp_note_cpu(&f->p, 1);
+	assert_int_equal(*hint, 2);
+	ar_ring_sp_note_cpu(&f->p, -1);
+	assert_int_equal(*hint, 0);
+	assert_false(ar_ring_sc_peer_known(&f->c));
+	/* A hostile value matches no CPU sched_getcpu() can return. */
+	*hint = 0;
+	assert_false(ar_ring_sc_peer_here(&f->c, -1));
+	*hint = UINT32_MAX;
+	assert_false(ar_ring_sc_peer_here(&f->c, -1));
+	assert_false(ar_ring_sc_peer_here(&f->c, 0));
+	/* The hint changes nothing a record carries. */
+	assert_int_equal(put(f, 8, 0), 0);
+	ar_ring_sp_publish(&f->p);
+	{
+		struct ar_ring_rec rec;
+
+		assert_int_equal(ar_ring_sc_peek(&f->c, &rec), 1);
+		assert_int_equal(rec.len, 8);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 #define TH(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_high, fx_teardown)
 
@@ -528,6 +571,7 @@ int main(void)
 		T(test_ring_poison_sticky),
 		T(test_ring_producer_rejects_lying_head),
 		T(test_ring_peek_reads_header_once),
+		T(test_ring_cpu_hint),
 		T(test_ring_dequeue_small_buffer),
 		T(test_ring_commit_shorter),
 		T(test_ring_needs_wakeup),

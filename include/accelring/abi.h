@@ -55,7 +55,8 @@
 /* A different major is refused on attach; a newer minor only adds fields in
  * space that older versions required to be zero. */
 #define AR_ABI_MAJOR 2
-#define AR_ABI_MINOR 0
+/* 1: ar_ring_ctl.prod_cpu (a waiting hint; zero from a minor 0 peer). */
+#define AR_ABI_MINOR 1
 
 #define AR_CACHELINE 64
 #define AR_PAGE_SIZE 4096
@@ -117,7 +118,8 @@ AR_STATIC_ASSERT(offsetof(struct ar_rec_hdr, resv) == 6, "ABI");
  * adjacent-line prefetch does not couple them. flags sits on a third line
  * because the producer reads it after every publish while the consumer
  * writes it only around sleeps: kept apart from cons_head it stays shared
- * in both caches and costs the producer an L1 hit.
+ * in both caches and costs the producer an L1 hit. prod_cpu, on a fourth
+ * line, changes only when the producer moves to another CPU.
  */
 struct ar_ring_ctl {
 	/* Written by the producer (release), read by the consumer (acquire). */
@@ -131,8 +133,19 @@ struct ar_ring_ctl {
 	/* Written by the consumer, read by the producer: AR_RING_F_*. */
 	uint32_t flags;
 	uint8_t __pad2[AR_CACHELINE - 4];
+	/*
+	 * Written by the producer (relaxed), read by the consumer (relaxed):
+	 * the CPU the producer last published from, plus one; 0 when not
+	 * known (a minor 0 peer). A hint for the consumer's waiting only,
+	 * never for what it reads: a consumer on the producer's CPU sleeps
+	 * at once instead of spinning, because the producer cannot run while
+	 * it spins, and the wake-up lets the scheduler put it on an idle CPU
+	 * (see ar_ring_sc_peer_here()). Any value is safe.
+	 */
+	uint32_t prod_cpu;
+	uint8_t __pad3[AR_CACHELINE - 4];
 	/* Reserved, zero. */
-	uint8_t resv[3 * AR_CACHELINE];
+	uint8_t resv[2 * AR_CACHELINE];
 };
 AR_STATIC_ASSERT(sizeof(struct ar_ring_ctl) == 512, "ABI");
 AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, prod_tail) == 0, "ABI");
@@ -140,7 +153,8 @@ AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, __guard0) == 64, "ABI");
 AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, cons_head) == 128, "ABI");
 AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, __guard1) == 192, "ABI");
 AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, flags) == 256, "ABI");
-AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, resv) == 320, "ABI");
+AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, prod_cpu) == 320, "ABI");
+AR_STATIC_ASSERT(offsetof(struct ar_ring_ctl, resv) == 384, "ABI");
 
 /*
  * struct ar_ring_offsets - where one ring of a channel lives, in the manner

@@ -132,6 +132,7 @@ struct ar_ring_prod {
 	uint32_t head_cache;	/* last cons_head seen; free space estimate */
 	uint32_t resv_off;	/* offset of the reserved record, or UINT32_MAX */
 	uint32_t resv_len;	/* its reserved payload length */
+	uint32_t cpu;		/* last prod_cpu stored */
 	int err;		/* sticky -EPROTO once the consumer gave up */
 };
 
@@ -264,6 +265,22 @@ static inline void ar_ring_sp_publish(struct ar_ring_prod *p)
 	/* R1: pairs with A1 in ar_ring_sc_peek(); every header and payload
 	 * before tail is visible to a consumer that sees tail. */
 	ar_store_release(&p->g.ctl->prod_tail, p->tail);
+}
+
+/*
+ * ar_ring_sp_note_cpu - tell the consumer which CPU the producer runs on
+ * (cpu from sched_getcpu(); negative: unknown). Stores only when it
+ * changed, so the line stays shared in the consumer's cache. A hint for
+ * ar_ring_sc_peer_here(), ordered with nothing.
+ */
+static inline void ar_ring_sp_note_cpu(struct ar_ring_prod *p, int cpu)
+{
+	uint32_t v = cpu < 0 ? 0 : (uint32_t)cpu + 1;
+
+	if (v != p->cpu) {
+		p->cpu = v;
+		ar_store_relaxed(&p->g.ctl->prod_cpu, v);
+	}
 }
 
 /*
@@ -528,6 +545,26 @@ bool ar_ring_sc_prepare_sleep(struct ar_ring_cons *c);
 
 /* ar_ring_sc_finish_sleep - clear NEED_WAKEUP after a sleep. */
 void ar_ring_sc_finish_sleep(struct ar_ring_cons *c);
+
+/*
+ * ar_ring_sc_peer_here - whether the producer last said it runs on cpu
+ * (ar_ring_sp_note_cpu()). A consumer that shares its producer's CPU gains
+ * nothing by spinning: the producer runs only when the spin yields. It
+ * should sleep at once instead, which also lets the scheduler move one of
+ * the two to an idle CPU when it wakes the sleeper (two spinners on one
+ * CPU are never migrated apart while both stay runnable and cache-hot).
+ * The value is the peer's to write: it only ever shortens a spin.
+ */
+static inline bool ar_ring_sc_peer_here(const struct ar_ring_cons *c, int cpu)
+{
+	return cpu >= 0 && ar_load_relaxed(&c->g.ctl->prod_cpu) == (uint32_t)cpu + 1;
+}
+
+/* ar_ring_sc_peer_known - whether the producer ever said where it runs. */
+static inline bool ar_ring_sc_peer_known(const struct ar_ring_cons *c)
+{
+	return ar_load_relaxed(&c->g.ctl->prod_cpu) != 0;
+}
 
 /*
  * ar_ring_sc_wait - wait until the ring holds a record, for at most
