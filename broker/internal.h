@@ -543,6 +543,10 @@ struct ar_channel {
 	uint64_t dbuf;			/* the doorbell read's target */
 	bool parked;			/* waits for CQ room: not polled */
 	uint32_t park_head;		/* the CQ head that left no room */
+	bool dozing;			/* idle: not polled until its doorbell
+					 * rings (NEED_WAKEUP up on its SQ) */
+	bool busy;			/* took a request since the last sweep */
+	uint64_t idle_since;		/* the sweep that first found it idle */
 	uint32_t sess_id, sess_flags, sess_gen;	/* last session looked up */
 	uint64_t ops, cancelled;
 };

@@ -31,14 +31,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static bool has_news(struct ar_ring_cons *c)
-{
-	/* Relaxed is enough to notice; the peek that follows re-reads the
-	 * tail with acquire (A1). */
-	return c->err || c->peeked || c->avail_end != c->head ||
-	       ar_load_relaxed(&c->g.ctl->prod_tail) != c->head;
-}
-
 bool ar_ring_sc_prepare_sleep(struct ar_ring_cons *c)
 {
 	uint32_t f = ar_load_relaxed(&c->g.ctl->flags);
@@ -47,7 +39,7 @@ bool ar_ring_sc_prepare_sleep(struct ar_ring_cons *c)
 	/* F2: pairs with F1 in ar_ring_sp_needs_wakeup(). Our flags store is
 	 * ordered before the tail load below; see F1. */
 	ar_smp_mb();
-	if (has_news(c)) {
+	if (ar_ring_sc_has_news(c)) {
 		ar_ring_sc_finish_sleep(c);
 		return false;
 	}
@@ -118,7 +110,7 @@ int ar_ring_sc_wait(struct ar_ring_cons *c, const struct ar_ring_wait *w,
 	for (;;) {
 		/* Spin phase: poll the tail, read the clock now and then. */
 		for (int i = 0; i < SPIN_BATCH; i++) {
-			if (has_news(c))
+			if (ar_ring_sc_has_news(c))
 				goto peek;
 			ar_cpu_relax();
 		}

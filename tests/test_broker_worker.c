@@ -594,6 +594,116 @@ static void test_broker_worker_steps_aside(void **state)
 	assert_int_equal(test_broker_stop(&b2), 0);
 }
 
+struct busy {
+	const char *address;
+	_Atomic bool stop;
+	uint64_t ops, failed;
+};
+
+/* Noops back to back, so that the worker never sleeps: what it does with
+ * an idle channel then is its passes' doing, not its sleep's. */
+static void *busy_main(void *arg)
+{
+	struct busy *bz = arg;
+	struct ar_client *c;
+	struct ar_queue *q;
+	struct ar_cqe cqe;
+	uint32_t sid;
+
+	if (ar_client_connect(bz->address, &c) || ar_queue_get(c, &q) ||
+	    ar_session_open(q, 0, &sid)) {
+		bz->failed++;
+		return NULL;
+	}
+	while (!atomic_load(&bz->stop)) {
+		if (ar_submit_noop(q, sid, bz->ops) ||
+		    ar_wait(q, &cqe, 1, 1, 10ll * 1000000000) != 1 || cqe.status)
+			bz->failed++;
+		bz->ops++;
+	}
+	ar_client_close(c);
+	return NULL;
+}
+
+/* Until the log has `what` (5 s at most). */
+static bool log_shows(const struct test_broker *b, const char *what)
+{
+	for (int i = 0; i < 500; i++) {
+		if (test_broker_logged(b, what))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * An idle channel dozes: out of the worker's passes, NEED_WAKEUP up on its
+ * SQ, until its doorbell rings. One that gets a request without a
+ * doorbell (a client that ignores the flag, or clears it) is found by the
+ * next sweep and served; one whose client rings its doorbell without end
+ * costs a wake-up per sweep. Next to a client that keeps the worker busy,
+ * which is served all along.
+ */
+static void test_broker_worker_dozing(void **state)
+{
+	const char *args[] = { "--workers=1", "--log-level=debug", NULL };
+	struct ar_wire_msg m = { .type = AR_WIRE_OP };
+	struct test_broker b2;
+	struct busy bz = { 0 };
+	pthread_t thr;
+	struct raw r;
+	const void *p;
+	int64_t n;
+
+	(void)state;
+	assert_int_equal(test_broker_start(&b2, args), 0);
+	bz.address = b2.address;
+	assert_int_equal(pthread_create(&thr, NULL, busy_main, &bz), 0);
+	raw_use(&b2);
+	raw_open(&r);
+	m.u.op.session = raw_session(&r);
+	m.u.op.op = AR_OP_NOOP;
+	assert_true(log_shows(&b2, " dozes"));
+	for (int round = 0; round < 3; round++) {
+		/* Dozing: the flag is up (after the worker's own store). */
+		for (int i = 0; i < 500 && !(ar_load_acquire(&r.sq.g.ctl->flags) &
+					     AR_RING_F_NEED_WAKEUP); i++)
+			usleep(10000);
+		assert_true(ar_load_acquire(&r.sq.g.ctl->flags) & AR_RING_F_NEED_WAKEUP);
+		m.u.op.id = (uint64_t)round;
+		if (round == 0) {
+			/* Honest: the doorbell. */
+			raw_send(&r, &m);
+		} else {
+			/* No doorbell; the second time the flag cleared too. */
+			if (round == 2)
+				ar_store_relaxed(&r.sq.g.ctl->flags, 0);
+			n = ar_wire_encode(r.enc, &m, &p);
+			assert_int_equal(ar_ring_sp_enqueue(&r.sq, p, (uint32_t)n), 0);
+			ar_ring_sp_publish(&r.sq);
+		}
+		assert_int_equal(raw_complete(&r).status, 0);
+		/* Idle again from here: it dozes again (the log says each). */
+		usleep(20000);
+	}
+	assert_true(test_broker_logged(&b2, "has requests but rang no doorbell"));
+	/* A doorbell rung without end: served, and so is everybody. */
+	for (int i = 0; i < 200000; i++)
+		(void)eventfd_write(r.doorbell, 1);
+	m.u.op.id = 99;
+	raw_send(&r, &m);
+	assert_int_equal(raw_complete(&r).status, 0);
+	atomic_store(&bz.stop, true);
+	assert_int_equal(pthread_join(thr, NULL), 0);
+	print_message("busy client: %llu noops, %llu failed\n", (unsigned long long)bz.ops,
+		      (unsigned long long)bz.failed);
+	assert_true(bz.ops > 0);
+	assert_int_equal(bz.failed, 0);
+	raw_close(&r);
+	raw_use(&broker);
+	assert_int_equal(test_broker_stop(&b2), 0);
+}
+
 /* The suite's broker exits 0 on SIGTERM: no sanitizer report, no leak
  * (a failing group teardown does not fail a cmocka 1.1 run, so this is a
  * test of its own, the last). */
@@ -634,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_broker_worker_long_ops),
 		cmocka_unit_test(test_broker_worker_flood_quiet_p99),
 		cmocka_unit_test(test_broker_worker_steps_aside),
+		cmocka_unit_test(test_broker_worker_dozing),
 		cmocka_unit_test(test_broker_worker_exits_clean),
 	};
 

@@ -536,6 +536,17 @@ struct ar_ring_wait {
 };
 
 /*
+ * ar_ring_sc_has_news - whether peek would find something (or the ring is
+ * poisoned): for deciding to wait, not for reading. Relaxed is enough to
+ * notice; the peek that follows re-reads the tail with acquire (A1).
+ */
+static inline bool ar_ring_sc_has_news(const struct ar_ring_cons *c)
+{
+	return c->err || c->peeked || c->avail_end != c->head ||
+	       ar_load_relaxed(&c->g.ctl->prod_tail) != c->head;
+}
+
+/*
  * ar_ring_sc_prepare_sleep - raise NEED_WAKEUP and check the ring once more.
  * Returns true if the ring is still empty and the caller may sleep (it must
  * call ar_ring_sc_finish_sleep() when it wakes), false if records arrived
