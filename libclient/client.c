@@ -414,9 +414,11 @@ int ar__queue_init(struct link *l, uint32_t i)
 	q->done = calloc(AR_QUEUE_SLOTS, sizeof(*q->done));
 	if (!q->enc || !q->slots || !q->done)
 		return -ENOMEM;
-	for (uint32_t s = 0; s < AR_QUEUE_SLOTS; s++)
-		q->slots[s].next_free = s + 1 < AR_QUEUE_SLOTS ? s + 1 : UINT32_MAX;
-	q->free_head = 0;
+	/* Slots are handed out from `fresh` once the free list is empty:
+	 * 4096 slots are ~450 KiB, and linking them all here faulted every
+	 * page of every queue at connect (~0.4 ms a queue, 4 queues). */
+	q->free_head = UINT32_MAX;
+	q->fresh = 0;
 	return 0;
 }
 
@@ -443,7 +445,7 @@ static void queue_fini(struct ar_queue *q)
 {
 	ar__stream_queue_fini(q);
 	if (q->slots)
-		for (uint32_t s = 0; s < AR_QUEUE_SLOTS; s++)
+		for (uint32_t s = 0; s < q->fresh; s++)
 			free(q->slots[s].more);
 	ar_wire_enc_destroy(q->enc);
 	free(q->slots);
@@ -635,6 +637,11 @@ AR_VISIBLE int ar_queue_get(struct ar_client *c, struct ar_queue **out)
 		q = &l->q[0];
 	}
 	q->owned = true;
+	/* Channel 0's rings were faulted at attach; another's the first
+	 * time a thread takes it (its first op would fault them anyway). */
+	if (!q->faulted && !q->link->stream && q->idx)
+		(void)ar_region_prefault_channel(&q->link->region, q->idx);
+	q->faulted = true;
 	pthread_mutex_unlock(&c->lock);
 	pthread_setspecific(c->key, q);
 	for (int i = 0; i < TLS_SLOTS; i++) {
@@ -675,10 +682,15 @@ int ar__slot_get(struct ar_queue *q, uint64_t user_data, bool sync)
 	uint32_t i = q->free_head;
 	struct slot *s;
 
-	if (i == UINT32_MAX)
+	if (i != UINT32_MAX) {
+		s = &q->slots[i];
+		q->free_head = s->next_free;
+	} else if (q->fresh < AR_QUEUE_SLOTS) {
+		i = q->fresh++;
+		s = &q->slots[i];
+	} else {
 		return -EAGAIN;
-	s = &q->slots[i];
-	q->free_head = s->next_free;
+	}
 	s->gen++;
 	s->state = SLOT_PENDING;
 	s->sync = sync;
@@ -916,7 +928,7 @@ AR_VISIBLE int ar_reap(struct ar_queue *q, struct ar_cqe *cqes, unsigned max)
 /* After the broker is gone, every op in flight fails. */
 static void fail_inflight(struct ar_queue *q)
 {
-	for (uint32_t i = 0; i < AR_QUEUE_SLOTS; i++) {
+	for (uint32_t i = 0; i < q->fresh; i++) {
 		struct slot *s = &q->slots[i];
 
 		if (s->state != SLOT_PENDING)

@@ -59,6 +59,7 @@ struct ar_queue {
 	struct link *link;
 	uint32_t idx;
 	bool owned;
+	bool faulted;			/* its rings prefaulted (shm) */
 	int err;			/* sticky: -EPROTO or -ECONNRESET */
 	struct ar_ring_prod sq;
 	struct ar_ring_cons cq;
@@ -68,6 +69,8 @@ struct ar_queue {
 	struct ar_wire_enc *enc;
 	struct slot *slots;
 	uint32_t free_head;		/* UINT32_MAX: none free */
+	uint32_t fresh;			/* slots [fresh, AR_QUEUE_SLOTS) were
+					 * never used: zero, untouched pages */
 	uint32_t inflight;
 	uint32_t *done;			/* FIFO of completed async slots */
 	uint32_t done_head, done_tail;

@@ -275,7 +275,7 @@ int ar__call(struct ar_queue *q, struct ar_wire_msg *m, uint64_t *value)
 		ret = ar__queue_drain(q);
 		if (ret < 0)
 			return ret;
-		if (q->free_head == UINT32_MAX)
+		if (q->free_head == UINT32_MAX && q->fresh == AR_QUEUE_SLOTS)
 			return -EAGAIN;
 	}
 	id = ar__slot_id(q, (uint32_t)idx);

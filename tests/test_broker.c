@@ -647,6 +647,54 @@ static void test_broker_async_many_inflight(void **state)
 	ar_client_close(c);
 }
 
+/* The queue's whole table of ops in flight, filled without reaping (rings
+ * large enough that the table fills first): EAGAIN at 4096, every op
+ * answered once, and the slots reused after (a fresh queue hands out
+ * untouched slots first, then the ones freed: client.c ar__slot_get()).
+ * Over the stream transport too: the same table. */
+static void test_broker_async_all_slots(void **state)
+{
+	enum { SLOTS = 4096 };
+	static uint8_t seen[2 * SLOTS];
+	struct ar_cqe cqes[256];
+	struct ar_client *c;
+	struct ar_queue *q;
+	unsigned sent = 0, done = 0;
+	uint32_t sid;
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	setenv("ACCELRING_SQ_BYTES", "1M", 1);
+	setenv("ACCELRING_CQ_BYTES", "1M", 1);
+	open_session(NULL, &c, &q, &sid);
+	unsetenv("ACCELRING_SQ_BYTES");
+	unsetenv("ACCELRING_CQ_BYTES");
+	for (int round = 0; round < 2; round++) {
+		int ret;
+
+		/* The session's own slot is free again: all 4096 are ours. */
+		while ((ret = ar_submit_noop(q, sid, sent)) == 0)
+			sent++;
+		assert_int_equal(ret, -EAGAIN);
+		assert_int_equal(sent, (unsigned)(round + 1) * SLOTS);
+		assert_int_equal(ar_queue_inflight(q), SLOTS);
+		while (done < sent) {
+			int n = ar_wait(q, cqes, 256, 1, -1);
+
+			assert_true(n > 0);
+			for (int i = 0; i < n; i++) {
+				assert_true(cqes[i].user_data < 2 * SLOTS);
+				assert_int_equal(cqes[i].status, 0);
+				assert_int_equal(seen[cqes[i].user_data]++, 0);
+			}
+			done += (unsigned)n;
+		}
+		assert_int_equal(ar_queue_inflight(q), 0);
+	}
+	assert_int_equal(ar_session_close(q, sid), 0);
+	ar_client_close(c);
+}
+
 /* A client killed with an op in flight: the broker notices, releases its
  * fds and region, and keeps serving everyone else. */
 static void test_broker_client_killed_mid_op(void **state)
@@ -888,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_broker_sessions_are_per_tenant),
 		cmocka_unit_test(test_broker_many_clients),
 		cmocka_unit_test(test_broker_async_many_inflight),
+		cmocka_unit_test(test_broker_async_all_slots),
 		cmocka_unit_test(test_broker_client_killed_mid_op),
 		cmocka_unit_test(test_broker_gone_gives_error),
 		cmocka_unit_test(test_broker_refuses_bad_plugins),

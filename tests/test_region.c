@@ -66,7 +66,12 @@ static void test_region_create_attach_roundtrip(void **state)
 	assert_int_equal(gb.data[100], 0x5a);
 	assert_int_equal(ar_region_ring(&a, 3, AR_RING_SQ, &ga), -EINVAL);
 	assert_int_equal(ar_region_ring(&a, 0, 7, &ga), -EINVAL);
+	/* Attach faulted channel 0; the others are faulted on demand. */
+	assert_int_equal(ar_region_prefault_channel(&b, 2), 0);
+	assert_int_equal(gb.data[100], 0x5a);
+	assert_int_equal(ar_region_prefault_channel(&b, 3), -EINVAL);
 	ar_region_release(&b);
+	assert_int_equal(ar_region_prefault_channel(&b, 0), -EINVAL);
 	ar_region_release(&a);
 }
 

@@ -111,6 +111,14 @@ int ar_region_attach(struct ar_region *r, int fd);
 void ar_region_release(struct ar_region *r);
 
 /*
+ * ar_region_prefault_channel - fault in channel ch's rings now (attach
+ * faults the header and channel 0 only): for the client, when a thread
+ * first takes the channel. Best effort; returns 0, or -EINVAL for a
+ * channel out of range or a region not attached.
+ */
+int ar_region_prefault_channel(const struct ar_region *r, uint32_t ch);
+
+/*
  * ar_region_ring - the geometry of one ring of channel ch.
  * Returns 0, or -EINVAL for a channel or ring out of range.
  */
