@@ -704,13 +704,9 @@ static void publish(struct ar_channel *ch)
 	 * blocks, and a full one means the client has a wake-up pending. */
 	if (ar_ring_sp_needs_wakeup(&ch->cq))
 		(void)ar_ring_sp_wake(&ch->cq, &ch->cq_wait);
-	/* A client that submitted from our CPU and spins there, yielding
-	 * to us (client.c wait_cq()): move, and the pair spins on two CPUs.
-	 * Not for one that slept through the op (a long one): it takes
-	 * nothing from us, and moving would put us next to whatever ran
-	 * on the other CPU meanwhile (OpenBLAS's helper: sgemm 1024 went
-	 * from 1.00x to 1.3x in process). */
-	else if (ar_ring_sc_peer_here(&ch->sq, cpu) && step_aside(cpu))
+	/* A client that submitted from our CPU waits there, yielding to us
+	 * (client.c wait_cq()): move, and the pair spins on two CPUs. */
+	if (ar_ring_sc_peer_here(&ch->sq, cpu) && step_aside(cpu))
 		cpu = sched_getcpu();
 	/* For the client deciding how to wait (abi.h prod_cpu). */
 	ar_ring_sp_note_cpu(&ch->cq, cpu);

@@ -24,8 +24,6 @@
 /* How long the handshake may take before the broker counts as gone. */
 #define HANDSHAKE_TIMEOUT_S 10
 #define SPIN_YIELD_NS 5000u
-/* How long a client spins (yielding) while its worker shares its CPU. */
-#define CO_SPIN_NS 1000000u
 
 static _Atomic uint64_t next_client_id = 1;
 
@@ -840,14 +838,12 @@ int ar__queue_drain(struct ar_queue *q)
 /*
  * Wait until the CQ has something, the deadline passes (returns 0) or the
  * broker is gone (-ECONNRESET). Spins for spin_ns, yielding now and then
- * (at once, and for up to CO_SPIN_NS, while the worker runs on our CPU),
- * then sleeps on the wake-up fd (a pipe's read end) and the socket
+ * (at once when the worker runs on our CPU), then sleeps on the wake-up fd (a pipe's read end) and the socket
  * together.
  */
 static int wait_cq(struct ar_queue *q, uint64_t deadline)
 {
 	uint64_t start, t, last_yield;
-	bool here;
 	struct pollfd p[2] = {
 		{ .fd = q->wake, .events = POLLIN },
 		/* The socket only for its end: the answer to a resource
@@ -869,15 +865,14 @@ static int wait_cq(struct ar_queue *q, uint64_t deadline)
 		t = now_ns();
 		if (t >= deadline)
 			return 0;
-		/* The worker that answers last posted from our CPU (abi.h
-		 * prod_cpu): it runs only when we yield, so yield at once,
-		 * and for up to CO_SPIN_NS rather than sleep: the wake-up
-		 * would put us back on its CPU (a pipe's wake-up is a
-		 * synchronous one), while a worker that sees a client
-		 * spinning on its CPU moves away (worker.c publish()). */
-		here = q->spin_ns && ar_ring_sc_peer_here(&q->cq, sched_getcpu());
-		if (t - start < q->spin_ns || (here && t - start < CO_SPIN_NS)) {
-			if (here || t - last_yield >= SPIN_YIELD_NS) {
+		if (t - start < q->spin_ns) {
+			/* The worker that answers last posted from our CPU
+			 * (abi.h prod_cpu): it runs only when we yield, so
+			 * yield at once. Not sleep: the wake-up would put us
+			 * back on its CPU, while the worker moves away from a
+			 * client it sees on its CPU (worker.c publish()). */
+			if (t - last_yield >= SPIN_YIELD_NS ||
+			    ar_ring_sc_peer_here(&q->cq, sched_getcpu())) {
 				sched_yield();
 				last_yield = t;
 			}
