@@ -199,6 +199,23 @@ static void fail_bound(struct ar_broker *br)
 	ar__broker_unlisten(br);
 }
 
+#if defined(__SANITIZE_THREAD__)
+/*
+ * ThreadSanitizer builds: OpenBLAS is not instrumented. Its helper threads
+ * write C (memset through an intercepted call, the rest unseen) and hand
+ * the result to the calling worker through spinning on plain flags, which
+ * TSan cannot see; the loop thread that then encodes C for a stream client
+ * would be reported as racing with the helper. Races with an access from
+ * inside OpenBLAS are not reported (called_from_lib would be narrower, but
+ * TSan refuses it when the library is mapped twice, as dlopen does here).
+ */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+	return "race:libopenblas.so\n";
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	sigset_t sigs;

@@ -135,6 +135,11 @@ struct ar_worker {
 	_Atomic bool asleep;			/* in its io_uring wait */
 	_Atomic unsigned loaned;		/* channels with rescued threads */
 	uint64_t wd_seen;			/* watchdog only: last run_seq */
+	/* The last run_seq the watchdog saw inside run(): equal to the
+	 * serving thread's, the batch running now has run across a tick
+	 * (~1 ms) or close to one. Written by the watchdog, read by the
+	 * serving thread (both relaxed: a hint, see publish()). */
+	_Atomic uint64_t wd_saw;
 	/* Serving-thread private from here on. */
 	/* The channels: [0, nr_active) polled every pass, [nr_active,
 	 * nr_ch) dozing (ch->slot is the index, ch->dozing the part). */
@@ -695,7 +700,14 @@ static bool step_aside(int cpu)
 	return true;
 }
 
-static void publish(struct ar_channel *ch)
+/* Whether the batch w's thread runs now has been running long: the
+ * watchdog saw it inside run() (a rescued thread's loan is long anyway). */
+static bool running_long(struct ar_worker *w, const struct batch *bt)
+{
+	return !w || atomic_load_explicit(&w->wd_saw, memory_order_relaxed) == (bt->seq | RUN_IN);
+}
+
+static void publish(struct ar_channel *ch, bool long_op)
 {
 	int cpu = sched_getcpu();
 
@@ -705,8 +717,12 @@ static void publish(struct ar_channel *ch)
 	if (ar_ring_sp_needs_wakeup(&ch->cq))
 		(void)ar_ring_sp_wake(&ch->cq, &ch->cq_wait);
 	/* A client that submitted from our CPU waits there, yielding to us
-	 * (client.c wait_cq()): move, and the pair spins on two CPUs. */
-	if (ar_ring_sc_peer_here(&ch->sq, cpu) && step_aside(cpu))
+	 * (client.c wait_cq()): move, and the pair spins on two CPUs. Not
+	 * after a long op, which the client slept through: it took nothing
+	 * from us, and moving would put us next to whatever ran on the other
+	 * CPU meanwhile (OpenBLAS's helper: sgemm 1024 went from 1.00x to
+	 * 1.3x in process). */
+	if (!long_op && ar_ring_sc_peer_here(&ch->sq, cpu) && step_aside(cpu))
 		cpu = sched_getcpu();
 	/* For the client deciding how to wait (abi.h prod_cpu). */
 	ar_ring_sp_note_cpu(&ch->cq, cpu);
@@ -928,7 +944,7 @@ static void run(struct ar_broker *b, struct ar_worker *w, struct batch *bt,
 					AR_TRACE(plugin_end, tid, ch->idx, reqs[k].id,
 						 reqs[k].op.op, reqs[k].status);
 					post(bt, ch, &reqs[k]);
-					publish(ch);
+					publish(ch, running_long(w, bt));
 				}
 				i = j;
 				continue;
@@ -937,7 +953,7 @@ static void run(struct ar_broker *b, struct ar_worker *w, struct batch *bt,
 		for (unsigned k = i; k < j; k++)
 			post(bt, ch, &reqs[k]);
 		/* Completions go out as each group finishes. */
-		publish(ch);
+		publish(ch, running_long(w, bt));
 		i = j;
 	}
 }
@@ -1417,6 +1433,8 @@ static void *watchdog_main(void *arg)
 
 			if (!atomic_load(&w->asleep))
 				all_asleep = false;
+			if (s & RUN_IN)
+				atomic_store_explicit(&w->wd_saw, s, memory_order_relaxed);
 			if ((s & RUN_IN) && !(s & RUN_RESCUED) && s == w->wd_seen)
 				rescue(b, w, s);
 			w->wd_seen = s;
