@@ -607,13 +607,28 @@ static void test_broker_many_clients(void **state)
 	}
 }
 
+/* Wait for completions and reap them: each successful, each user_data
+ * below `ids` and seen once (seen[] counts). Returns how many. */
+static unsigned reap_each_once(struct ar_queue *q, uint8_t *seen, uint64_t ids)
+{
+	struct ar_cqe cqes[256];
+	int n = ar_wait(q, cqes, 256, 1, -1);
+
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++) {
+		assert_true(cqes[i].user_data < ids);
+		assert_int_equal(cqes[i].status, 0);
+		assert_int_equal(seen[cqes[i].user_data]++, 0);
+	}
+	return (unsigned)n;
+}
+
 /* The async API: many ops in flight, each completing once with its own
  * user_data, in batches larger than the broker's. */
 static void test_broker_async_many_inflight(void **state)
 {
 	enum { N = 3000 };
 	static uint8_t seen[N];
-	struct ar_cqe cqes[256];
 	struct ar_client *c;
 	struct ar_queue *q;
 	unsigned done = 0, sent = 0;
@@ -632,15 +647,7 @@ static void test_broker_async_many_inflight(void **state)
 			assert_int_equal(ret, 0);
 			sent++;
 		}
-		int n = ar_wait(q, cqes, 256, 1, -1);
-
-		assert_true(n > 0);
-		for (int i = 0; i < n; i++) {
-			assert_true(cqes[i].user_data < N);
-			assert_int_equal(cqes[i].status, 0);
-			assert_int_equal(seen[cqes[i].user_data]++, 0);
-		}
-		done += (unsigned)n;
+		done += reap_each_once(q, seen, N);
 	}
 	assert_int_equal(ar_queue_inflight(q), 0);
 	assert_int_equal(ar_session_close(q, sid), 0);
@@ -656,7 +663,6 @@ static void test_broker_async_all_slots(void **state)
 {
 	enum { SLOTS = 4096 };
 	static uint8_t seen[2 * SLOTS];
-	struct ar_cqe cqes[256];
 	struct ar_client *c;
 	struct ar_queue *q;
 	unsigned sent = 0, done = 0;
@@ -678,17 +684,8 @@ static void test_broker_async_all_slots(void **state)
 		assert_int_equal(ret, -EAGAIN);
 		assert_int_equal(sent, (unsigned)(round + 1) * SLOTS);
 		assert_int_equal(ar_queue_inflight(q), SLOTS);
-		while (done < sent) {
-			int n = ar_wait(q, cqes, 256, 1, -1);
-
-			assert_true(n > 0);
-			for (int i = 0; i < n; i++) {
-				assert_true(cqes[i].user_data < 2 * SLOTS);
-				assert_int_equal(cqes[i].status, 0);
-				assert_int_equal(seen[cqes[i].user_data]++, 0);
-			}
-			done += (unsigned)n;
-		}
+		while (done < sent)
+			done += reap_each_once(q, seen, 2 * SLOTS);
 		assert_int_equal(ar_queue_inflight(q), 0);
 	}
 	assert_int_equal(ar_session_close(q, sid), 0);
