@@ -838,8 +838,8 @@ int ar__queue_drain(struct ar_queue *q)
 /*
  * Wait until the CQ has something, the deadline passes (returns 0) or the
  * broker is gone (-ECONNRESET). Spins for spin_ns, yielding now and then
- * (at once when the worker runs on our CPU), then sleeps on the wake-up fd (a pipe's read end) and the socket
- * together.
+ * (at once when the worker runs on our CPU), then sleeps on the wake-up fd
+ * (a pipe's read end) and the socket together.
  */
 static int wait_cq(struct ar_queue *q, uint64_t deadline)
 {

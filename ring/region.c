@@ -96,12 +96,17 @@ static void prefault(void *p, uint64_t len)
 #endif
 }
 
+/* Channel ch's first byte (ch < nr_channels). */
+static uint8_t *chan_base(const struct ar_region *r, uint32_t ch)
+{
+	return (uint8_t *)r->base + r->offs.channels + (uint64_t)ch * r->offs.channel_stride;
+}
+
 int ar_region_prefault_channel(const struct ar_region *r, uint32_t ch)
 {
 	if (!r->base || ch >= r->offs.nr_channels)
 		return -EINVAL;
-	prefault((uint8_t *)r->base + r->offs.channels + (uint64_t)ch * r->offs.channel_stride,
-		 r->offs.channel_stride);
+	prefault(chan_base(r, ch), r->offs.channel_stride);
 	return 0;
 }
 
@@ -292,8 +297,7 @@ int ar_region_ring(const struct ar_region *r, uint32_t ch, int which,
 	    (which != AR_RING_SQ && which != AR_RING_CQ))
 		return -EINVAL;
 	ro = which == AR_RING_SQ ? &r->offs.sq : &r->offs.cq;
-	chan = (uint8_t *)r->base + r->offs.channels +
-	       (uint64_t)ch * r->offs.channel_stride;
+	chan = chan_base(r, ch);
 	g->ctl = (struct ar_ring_ctl *)(chan + ro->ctl);
 	g->data = chan + ro->data;
 	g->bytes = ro->bytes;

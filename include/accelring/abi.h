@@ -136,11 +136,11 @@ struct ar_ring_ctl {
 	/*
 	 * Written by the producer (relaxed), read by the consumer (relaxed):
 	 * the CPU the producer last published from, plus one; 0 when not
-	 * known (a minor 0 peer). A hint for the consumer's waiting only,
-	 * never for what it reads: a consumer on the producer's CPU sleeps
-	 * at once instead of spinning, because the producer cannot run while
-	 * it spins, and the wake-up lets the scheduler put it on an idle CPU
-	 * (see ar_ring_sc_peer_here()). Any value is safe.
+	 * known (a minor 0 peer). A hint for waiting only, never for what is
+	 * read: a consumer on the producer's CPU yields at once instead of
+	 * spinning, because the producer cannot run while it spins, and a
+	 * worker whose client submitted from its CPU moves off it (see
+	 * ar_ring_sc_peer_here()). Any value is safe.
 	 */
 	uint32_t prod_cpu;
 	uint8_t __pad3[AR_CACHELINE - 4];

@@ -568,21 +568,15 @@ void ar_ring_sc_finish_sleep(struct ar_ring_cons *c);
 /*
  * ar_ring_sc_peer_here - whether the producer last said it runs on cpu
  * (ar_ring_sp_note_cpu()). A consumer that shares its producer's CPU gains
- * nothing by spinning: the producer runs only when the spin yields. It
- * should sleep at once instead, which also lets the scheduler move one of
- * the two to an idle CPU when it wakes the sleeper (two spinners on one
- * CPU are never migrated apart while both stay runnable and cache-hot).
- * The value is the peer's to write: it only ever shortens a spin.
+ * nothing by spinning: the producer runs only when the spin yields, so it
+ * yields at once (and the broker's worker, seeing its client on its CPU,
+ * moves off it: two spinners on one CPU are never migrated apart while
+ * both stay runnable and cache-hot). The value is the peer's to write: it
+ * only ever changes how a side waits.
  */
 static inline bool ar_ring_sc_peer_here(const struct ar_ring_cons *c, int cpu)
 {
 	return cpu >= 0 && ar_load_relaxed(&c->g.ctl->prod_cpu) == (uint32_t)cpu + 1;
-}
-
-/* ar_ring_sc_peer_known - whether the producer ever said where it runs. */
-static inline bool ar_ring_sc_peer_known(const struct ar_ring_cons *c)
-{
-	return ar_load_relaxed(&c->g.ctl->prod_cpu) != 0;
 }
 
 /*
