@@ -4,6 +4,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sched.h>
@@ -164,6 +165,22 @@ static uint64_t client_env(struct ar_client *c, enum ar__env which)
 	return v;
 }
 
+/* Before the first op: the tracepoints' probes, where a trace can be
+ * taken (trace.c); a wanted trace that cannot be is one more warning. */
+static void trace_probes(struct ar_client *c)
+{
+	char w[PATH_MAX + 256];
+	size_t len;
+
+	w[0] = '\0';
+	if (ar__trace_load_probes((int)client_env(c, AR_ENV_TRACE), w, sizeof(w)) !=
+	    AR_TRACE_PROBES_MISSING)
+		return;
+	len = strlen(c->warnings);
+	if (len < sizeof(c->warnings) - 1)
+		snprintf(c->warnings + len, sizeof(c->warnings) - len, "%s%s", len ? "\n" : "", w);
+}
+
 static void release_thread_queue(void *arg);
 
 int ar__client_open(const char *address, struct ar_client **out, char *why, size_t cap)
@@ -193,6 +210,7 @@ int ar__client_open(const char *address, struct ar_client **out, char *why, size
 	/* A stream client's area is its own memory: say its size. */
 	c->sq_bytes = (uint32_t)client_env(c, AR_ENV_SQ_BYTES);
 	c->cq_bytes = (uint32_t)client_env(c, AR_ENV_CQ_BYTES);
+	trace_probes(c);
 	if (pthread_key_create(&c->key, release_thread_queue)) {
 		if (why)
 			snprintf(why, cap, "no thread key left for the client");

@@ -139,6 +139,7 @@ enum ar__env {
 	AR_ENV_SQ_BYTES,
 	AR_ENV_CQ_BYTES,
 	AR_ENV_TENSOR_OUT_BYTES,
+	AR_ENV_TRACE,
 	AR_ENV_MAX
 };
 
@@ -233,5 +234,25 @@ int ar__alloc_init(struct link *l);
 void ar__alloc_fini(struct link *l);
 /* Whether [p, p+len) lies in l's data area; its offset if so. */
 bool ar__in_area(const struct link *l, const void *p, uint64_t len, uint64_t *off);
+
+/*
+ * trace.c: the client's tracepoint probes, loaded at the first connect
+ * where a trace can be taken. mode is ACCELRING_TRACE's value: 0 never,
+ * 1 always, 2 when an LTTng session daemon runs. Returns one of
+ * AR_TRACE_PROBES_*; MISSING (wanted, not loadable) also says why in why,
+ * to the first caller only.
+ * Without lttng-ust at build time, always OFF.
+ */
+enum { AR_TRACE_PROBES_OFF, AR_TRACE_PROBES_LOADED, AR_TRACE_PROBES_MISSING };
+#ifdef AR_HAVE_LTTNG
+int ar__trace_load_probes(int mode, char *why, size_t cap);
+bool ar__trace_sessiond_running(void);
+#else
+static inline int ar__trace_load_probes(int mode, char *why, size_t cap)
+{
+	(void)mode, (void)why, (void)cap;
+	return AR_TRACE_PROBES_OFF;
+}
+#endif
 
 #endif /* ACCELRING_CLIENT_PVT_H */

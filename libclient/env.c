@@ -36,6 +36,8 @@ const struct ar__env_var ar__env_vars[AR_ENV_MAX] = {
 			      AR_ENV_F_BYTES | AR_ENV_F_POW2 | AR_ENV_F_ZERO },
 	[AR_ENV_TENSOR_OUT_BYTES] = { "ACCELRING_TENSOR_OUT_BYTES", 1u << 20, 1, UINT32_MAX,
 				      AR_ENV_F_BYTES },
+	/* 0 never, 1 always, 2 when a session daemon runs (trace.c). */
+	[AR_ENV_TRACE] = { "ACCELRING_TRACE", 2, 0, 2, 0 },
 };
 
 /* What a value that does not parse is replaced with, in words. */

@@ -73,6 +73,9 @@ static void test_client_env_sizes(void **state)
 		{ AR_ENV_CQ_BYTES, "1M", 1 << 20, 0, NULL },
 		{ AR_ENV_CHANNELS, "8", 8, 0, NULL },
 		{ AR_ENV_SPIN_NS, "0", 0, 0, NULL },
+		{ AR_ENV_TRACE, NULL, 2, 0, NULL },
+		{ AR_ENV_TRACE, "0", 0, 0, NULL },
+		{ AR_ENV_TRACE, "1", 1, 0, NULL },
 	};
 
 	(void)state;
@@ -120,6 +123,7 @@ static void test_client_env_ignored_or_clamped(void **state)
 		{ AR_ENV_SPIN_NS, "5000000000", 1000000000, -ERANGE,
 		  "ACCELRING_SPIN_NS=5000000000 is outside 0..1000000000: using 1000000000" },
 		{ AR_ENV_TENSOR_OUT_BYTES, "0", 1, -ERANGE, "ACCELRING_TENSOR_OUT_BYTES=0 is outside" },
+		{ AR_ENV_TRACE, "3", 2, -ERANGE, "ACCELRING_TRACE=3 is outside 0..2: using 2" },
 	};
 
 	(void)state;
@@ -179,7 +183,7 @@ static int child_session(void)
 /* The variables a child must not inherit from whoever runs the suite. */
 #define CLEAN_ENV "VACCEL_LOG_LEVEL", "VACCEL_LOG_FILE", "VACCEL_RPC_ADDRESS", \
 	"ACCELRING_CHANNELS", "ACCELRING_DATA_BYTES", "ACCELRING_SPIN_NS", \
-	"ACCELRING_SQ_BYTES", "ACCELRING_CQ_BYTES"
+	"ACCELRING_SQ_BYTES", "ACCELRING_CQ_BYTES", "ACCELRING_TRACE"
 
 /* Values that are ignored or clamped still connect; each is a warning at
  * the default log level, once (however many sessions and threads), with

@@ -46,7 +46,10 @@ set -e
 broker=\$!
 trap 'kill -TERM \$broker 2>/dev/null' EXIT
 for i in \$(seq 50); do [ -S "$work/s" ] && break; sleep 0.1; done
-ACCELRING_ADDRESS="unix://$work/s" "$build/examples/noop" 1000
+# The noop client as any program started under a session: its probes
+# load because a session daemon runs (ACCELRING_TRACE's default, 2), not
+# because accelring-trace set ACCELRING_TRACE=1 for this script.
+env -u ACCELRING_TRACE ACCELRING_ADDRESS="unix://$work/s" "$build/examples/noop" 1000
 ACCELRING_ADDRESS="unix-stream://$work/s" "$build/examples/sgemm" 20 64
 trap - EXIT
 kill -TERM \$broker
@@ -97,6 +100,47 @@ if [ -x "$build/tests/test_broker_batch" ]; then
 		grep -qE "^torch_model_run +sizes [0-9]+x[0-9]+" "$work/out-batch" ||
 		{ echo "test_trace: FAIL: no coalesced calls in the report"; exit 1; }
 fi
+# ---- the client's probes load only where a trace can be taken ----
+# (libclient/trace.c: liblttng-ust's constructor costs a process ~1.3 ms.)
+# Whether the example loaded lib*-lttng.so and liblttng-ust (LD_DEBUG=files
+# lists every object loaded, dlopen()ed ones too); the op must succeed
+# either way.
+"$build/accelringd" --socket="$work/p.sock" --plugin-dir="$build/plugins" --plugins=noop \
+	2>"$work/p.log" &
+pbroker=$!
+for _ in $(seq 50); do [ -S "$work/p.sock" ] && break; sleep 0.1; done
+mkdir -p "$work/home" "$work/lh/.lttng" "$work/nolib"
+: >"$work/lh/.lttng/lttng-ust-sock-8"	# a user's session daemon, as far as the test is concerned
+cp "$build/libvaccel.so.0" "$work/nolib/"	# no libvaccel-lttng.so.0 beside it
+probes() {	# probes EXPECT(loaded|absent) WHAT ENV...
+	local expect=$1 what=$2 got=absent
+	shift 2
+	env -u ACCELRING_TRACE -u LTTNG_HOME HOME="$work/home" "$@" \
+		ACCELRING_ADDRESS="unix://$work/p.sock" LD_DEBUG=files \
+		"$build/examples/noop" 1 >"$work/p.out" 2>"$work/p.err" ||
+		{ kill "$pbroker"; cat "$work/p.out" "$work/p.err"; fail "probes, $what: the noop failed"; }
+	grep -qE "file=.*libvaccel-lttng\.so\.0 .*dynamically loaded" "$work/p.err" &&
+		grep -qE "file=liblttng-ust\.so\.1 " "$work/p.err" && got=loaded
+	[ "$got" = "$expect" ] || { kill "$pbroker"; fail "probes, $what: $got, expected $expect"; }
+	echo "test_trace: probes, $what: $got"
+}
+probes loaded "ACCELRING_TRACE=1" ACCELRING_TRACE=1
+probes absent "ACCELRING_TRACE=0, a session daemon's socket" ACCELRING_TRACE=0 LTTNG_HOME="$work/lh"
+probes loaded "default, a session daemon's socket in LTTNG_HOME" LTTNG_HOME="$work/lh"
+probes loaded "default, a session daemon's socket in HOME" HOME="$work/lh"
+if [ -e /var/run/lttng/lttng-ust-sock-8 ]; then
+	echo "test_trace: probes, default with no session daemon: not checked (root's runs)"
+else
+	probes absent "default, no session daemon"
+fi
+# Wanted but not there: one warning that says so, and the op runs.
+probes absent "ACCELRING_TRACE=1, the probes' library missing" ACCELRING_TRACE=1 \
+	LD_LIBRARY_PATH="$work/nolib"
+grep -q "tracepoint probes cannot be loaded (.*libvaccel-lttng.so.0.*): this process records no client events" \
+	"$work/p.err" || { kill "$pbroker"; fail "probes missing: no warning"; }
+kill -TERM "$pbroker"
+wait "$pbroker" || true
+
 # ---- what a user meets when something is missing ----
 
 # expect_failure WHAT PATTERN COMMAND...: COMMAND exits non-zero, its
