@@ -41,7 +41,7 @@
 #define GLOBAL_RUNDIR "/var/run/lttng"
 
 static pthread_once_t probes_once = PTHREAD_ONCE_INIT;
-static int probes_mode;
+static atomic_int probes_mode;
 static int probes_state = AR_TRACE_PROBES_OFF;
 static char probes_why[PATH_MAX + 128];	/* why they could not be loaded */
 static atomic_bool probes_told;		/* that went into one warning */
@@ -84,10 +84,11 @@ static int probes_path(char *out, size_t cap)
 
 static void load_probes(void)
 {
+	int mode = atomic_load_explicit(&probes_mode, memory_order_relaxed);
 	char path[PATH_MAX];
 	const char *err;
 
-	if (probes_mode == 0 || (probes_mode == 2 && !ar__trace_sessiond_running()))
+	if (mode == 0 || (mode == 2 && !ar__trace_sessiond_running()))
 		return;
 	if (probes_path(path, sizeof(path))) {
 		snprintf(probes_why, sizeof(probes_why),
@@ -108,10 +109,11 @@ static void load_probes(void)
 
 int ar__trace_load_probes(int mode, char *why, size_t cap)
 {
-	/* Read by the one run of load_probes, which pthread_once orders
-	 * after this store for every caller (the first caller's mode wins:
-	 * every client of a process reads the same environment). */
-	probes_mode = mode;
+	/* Read by the one run of load_probes, after this store (each caller
+	 * stores the mode it read; every client of a process reads the same
+	 * environment, and the first run decides). Atomic: two first
+	 * connects may race here. */
+	atomic_store_explicit(&probes_mode, mode, memory_order_relaxed);
 	pthread_once(&probes_once, load_probes);
 	if (probes_state == AR_TRACE_PROBES_MISSING && why && cap &&
 	    !atomic_exchange(&probes_told, true))
