@@ -246,7 +246,6 @@ bool ar__in_area(const struct link *l, const void *p, uint64_t len, uint64_t *of
 enum { AR_TRACE_PROBES_OFF, AR_TRACE_PROBES_LOADED, AR_TRACE_PROBES_MISSING };
 #ifdef AR_HAVE_LTTNG
 int ar__trace_load_probes(int mode, char *why, size_t cap);
-bool ar__trace_sessiond_running(void);
 #else
 static inline int ar__trace_load_probes(int mode, char *why, size_t cap)
 {

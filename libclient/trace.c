@@ -46,7 +46,7 @@ static int probes_state = AR_TRACE_PROBES_OFF;
 static char probes_why[PATH_MAX + 128];	/* why they could not be loaded */
 static atomic_bool probes_told;		/* that went into one warning */
 
-bool ar__trace_sessiond_running(void)
+static bool sessiond_running(void)
 {
 	const char *home = getenv("LTTNG_HOME");
 	char path[PATH_MAX];
@@ -69,7 +69,7 @@ static int probes_path(char *out, size_t cap)
 	Dl_info info;
 	const char *base, *so;
 
-	if (!dladdr((void *)&ar__trace_sessiond_running, &info) || !info.dli_fname)
+	if (!dladdr((void *)&sessiond_running, &info) || !info.dli_fname)
 		return -ENOENT;
 	base = strrchr(info.dli_fname, '/');
 	base = base ? base + 1 : info.dli_fname;
@@ -88,7 +88,7 @@ static void load_probes(void)
 	char path[PATH_MAX];
 	const char *err;
 
-	if (mode == 0 || (mode == 2 && !ar__trace_sessiond_running()))
+	if (mode == 0 || (mode == 2 && !sessiond_running()))
 		return;
 	if (probes_path(path, sizeof(path))) {
 		snprintf(probes_why, sizeof(probes_why),
