@@ -537,6 +537,7 @@ struct ar_channel {
 	uint32_t slot;			/* index in the worker's channel array */
 	bool armed;			/* a doorbell read is in the io_uring */
 	bool removing;			/* dropped once the read is cancelled */
+	uint8_t io_pending;		/* removing: reads, recvs, sends still out */
 	bool loaned;			/* a rescued thread has it */
 	bool remove_pending;		/* removed while loaned */
 	bool rung;			/* its doorbell rang since it parked */
@@ -619,9 +620,12 @@ enum { AR_LISTEN_UNIX, AR_LISTEN_TCP, AR_LISTEN_VSOCK, AR_LISTEN_MAX };
 /* io_uring user_data tags of the loop, in a pointer's low bits (conns) or
  * alone (the rest, which may use the bits above the tag). */
 enum { L_ACCEPT = 1, L_RECV = 2, L_SIGNAL = 3, L_TIMER = 4, L_CANCEL = 5,
-       L_SEND = 6, L_WAKE = 7, L_MASK = 7 };
+       L_HUP = 6, L_MASK = 7 };
 
 struct ar_stream;
+/* How long a stopping broker keeps sending stream peers what was completed
+ * for them (one that does not read loses it). */
+#define FLUSH_NS 1000000000ull
 
 struct ar_conn {
 	struct ar_conn *next;		/* the loop's list */
@@ -818,16 +822,32 @@ int ar__stream_init(struct ar_broker *b, struct ar_conn *c);
 /* The largest request c's submission ring takes (the Welcome says it). */
 uint32_t ar__stream_max_request(const struct ar_conn *c);
 void ar__stream_free(struct ar_conn *c);
+/* The loop thread: after the handshake, the hang-up poll (the worker
+ * serving the channel does the socket's I/O); its completion (<0: tear
+ * the connection down); cancelling it at teardown, with a shutdown. */
 int ar__stream_start(struct ar_broker *b, struct ar_conn *c);
-int ar__stream_on_recv(struct ar_broker *b, struct ar_conn *c, int res);
-int ar__stream_on_send(struct ar_broker *b, struct ar_conn *c, int res);
-int ar__stream_on_wake(struct ar_broker *b, struct ar_conn *c, int res);
-int ar__stream_tick(struct ar_broker *b, struct ar_conn *c, uint64_t now);
+int ar__stream_on_hup(struct ar_broker *b, struct ar_conn *c, int res);
+void ar__stream_cancel(struct ar_broker *b, struct ar_conn *c);
 /* 1: all completions were sent; 0: not yet; <0: the connection broke. */
 int ar__stream_flushed(struct ar_broker *b, struct ar_conn *c);
-void ar__stream_cancel(struct ar_broker *b, struct ar_conn *c);
-/* Whether c's pending recv is the stream's (rather than the handshake's). */
-bool ar__stream_owns_recv(const struct ar_conn *c);
+/* The thread serving the channel's worker (worker.c): whether a recv
+ * should be armed, and arming one or a send (sqe's user data ud); what is
+ * armed (the count); one that ended without its callback (cancelled at
+ * removal); the callbacks; moving completions out (1: arm a send for the
+ * rest); whether output is still pending (a drain waits for it); and the
+ * slow-peer and idle clocks. A worker ends a connection by shutting its
+ * socket down: the loop's poll then tears it down. */
+struct io_uring_sqe;
+bool ar__stream_wants_recv(const struct ar_conn *c);
+void ar__stream_prep_recv(struct ar_conn *c, struct io_uring_sqe *sqe, void *ud);
+void ar__stream_prep_send(struct ar_conn *c, struct io_uring_sqe *sqe, void *ud);
+unsigned ar__stream_armed(const struct ar_conn *c, bool *recv, bool *send);
+void ar__stream_io_over(struct ar_conn *c, bool recv);
+void ar__stream_on_recv(struct ar_broker *b, struct ar_conn *c, int res);
+void ar__stream_on_send(struct ar_conn *c, int res);
+int ar__stream_flush(struct ar_broker *b, struct ar_conn *c);
+bool ar__stream_out_pending(const struct ar_conn *c);
+void ar__stream_tick(struct ar_broker *b, struct ar_conn *c, uint64_t now);
 /* Keepalive and no-delay on an accepted TCP connection. */
 void ar__stream_socket_opts(struct ar_broker *b, int fd, int kind);
 

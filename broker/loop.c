@@ -39,7 +39,6 @@
 #include "internal.h"
 
 #define TICK_NS 100000000ll
-#define FLUSH_NS 1000000000ull
 
 uint64_t ar__now_ns(void)
 {
@@ -503,13 +502,6 @@ static void on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 {
 	int ret;
 
-	if (ar__stream_owns_recv(c)) {
-		/* A stream client's frames. */
-		ret = ar__stream_on_recv(b, c, res);
-		if (ret < 0)
-			teardown(b, c, ret == -ECONNRESET ? 0 : ret);
-		return;
-	}
 	if (c->state == AR_CONN_DEAD)
 		return;	/* shut down by close_conns */
 	if (c->state == AR_CONN_ACTIVE) {
@@ -532,17 +524,12 @@ static void on_recv(struct ar_broker *b, struct ar_conn *c, int res)
 		teardown(b, c, ret == -ECONNRESET ? 0 : ret);
 }
 
-/* A stream connection's send or CQ wake-up. */
-static void on_stream(struct ar_broker *b, struct ar_conn *c, int tag, int res)
+/* A stream connection's hang-up poll: the peer closed, or a worker (or
+ * a poison) shut the socket down. */
+static void on_hup(struct ar_broker *b, struct ar_conn *c, int res)
 {
-	int ret = 0;
-
-	if (tag == L_SEND)
-		ret = ar__stream_on_send(b, c, res);
-	else
-		ret = ar__stream_on_wake(b, c, res);
-	if (ret < 0 && c->state != AR_CONN_DEAD)
-		teardown(b, c, ret);
+	if (ar__stream_on_hup(b, c, res) < 0 && c->state != AR_CONN_DEAD)
+		teardown(b, c, 0);
 }
 
 static void start_drain(struct ar_broker *b, int sig)
@@ -591,11 +578,6 @@ static void on_tick(struct ar_broker *b)
 				   c->id, c->peer, b->cfg.handshake_ms);
 			c->deadline_ns = UINT64_MAX;
 			shutdown(c->fd, SHUT_RDWR);
-		} else if (c->state == AR_CONN_ACTIVE && c->stream) {
-			int ret = ar__stream_tick(b, c, now);
-
-			if (ret < 0)
-				teardown(b, c, ret);
 		}
 	}
 }
@@ -622,9 +604,8 @@ static void dispatch(struct ar_broker *b, bool *accept_pending)
 			on_recv(b, p, cqe->res);
 			loop_release(b, p);
 			break;
-		case L_SEND:
-		case L_WAKE:
-			on_stream(b, p, (int)(ud & L_MASK), cqe->res);
+		case L_HUP:
+			on_hup(b, p, cqe->res);
 			loop_release(b, p);
 			break;
 		case L_SIGNAL:

@@ -68,7 +68,8 @@
 
 enum { CMD_ADD, CMD_REMOVE, CMD_RETURN };
 /* io_uring user_data tags, in a pointer's low bits. */
-enum { TAG_DOORBELL = 1, TAG_CMD = 2, TAG_CANCEL = 3, TAG_MASK = 7 };
+enum { TAG_DOORBELL = 1, TAG_CMD = 2, TAG_CANCEL = 3, TAG_SRECV = 4, TAG_SSEND = 5,
+       TAG_MASK = 7 };
 
 #define SPIN_YIELD_NS 5000u
 /* A channel idle this long dozes; idle channels are looked for this often
@@ -150,6 +151,7 @@ struct ar_worker {
 	uint64_t last_sweep;		/* ns */
 	size_t need_copy, need_arena;	/* what its channels need of a batch */
 	struct batch *detached;		/* ar__worker_detached() only */
+	unsigned nr_stream;		/* stream channels: their I/O is ours */
 };
 
 int ar__worker_node(const struct ar_worker *w)
@@ -272,6 +274,34 @@ static void finish_remove(struct ar_worker *w, struct ar_channel *ch)
 	ar__conn_put(ch->conn);
 }
 
+/* A removing channel's read, recv or send is over: the last one lets it go. */
+static void io_over(struct ar_worker *w, struct ar_channel *ch)
+{
+	if (!--ch->io_pending)
+		finish_remove(w, ch);
+}
+
+/* ---- stream channels: the peer's socket is served here (stream.c) ---- */
+
+static void stream_recv(struct ar_worker *w, struct ar_channel *ch)
+{
+	if (!ar__stream_wants_recv(ch->conn))
+		return;
+	ar__stream_prep_recv(ch->conn, sqe_get(w), (void *)((uintptr_t)ch | TAG_SRECV));
+	io_uring_submit(&w->ring);
+}
+
+/* Completions out to the peer (at once, or a send armed for the rest),
+ * and a recv again if a full SQ had stopped it. */
+static void stream_out(struct ar_worker *w, struct ar_channel *ch)
+{
+	if (ar__stream_flush(w->b, ch->conn) == 1) {
+		ar__stream_prep_send(ch->conn, sqe_get(w), (void *)((uintptr_t)ch | TAG_SSEND));
+		io_uring_submit(&w->ring);
+	}
+	stream_recv(w, ch);
+}
+
 static void ch_swap(struct ar_worker *w, unsigned i, unsigned j)
 {
 	struct ar_channel *t = w->ch[i];
@@ -360,6 +390,10 @@ static void do_add(struct ar_worker *w, struct batch *bt, struct ar_channel *ch)
 		return;
 	}
 	ar_debug("worker %u: serving conn %u channel %u", w->idx, c->id, ch->idx);
+	if (c->stream) {
+		w->nr_stream++;
+		stream_recv(w, ch);
+	}
 }
 
 /* Drop a channel that is out of the polled set. */
@@ -375,13 +409,34 @@ static void drop(struct ar_worker *w, struct ar_channel *ch)
 	ar_debug("worker %u: conn %u channel %u: %llu ops, %llu cancelled",
 		 w->idx, ch->conn->id, ch->idx, (unsigned long long)ch->ops,
 		 (unsigned long long)ch->cancelled);
-	if (!ch->armed) {
+	if (ch->conn->stream) {
+		bool recv, send;
+
+		w->nr_stream--;
+		ch->io_pending = (uint8_t)ar__stream_armed(ch->conn, &recv, &send);
+		if (recv) {
+			sqe = sqe_get(w);
+			io_uring_prep_cancel(sqe, (void *)((uintptr_t)ch | TAG_SRECV), 0);
+			io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
+		}
+		if (send) {
+			sqe = sqe_get(w);
+			io_uring_prep_cancel(sqe, (void *)((uintptr_t)ch | TAG_SSEND), 0);
+			io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
+		}
+	} else {
+		ch->io_pending = 0;
+	}
+	if (ch->armed) {
+		ch->io_pending++;
+		sqe = sqe_get(w);
+		io_uring_prep_cancel(sqe, (void *)((uintptr_t)ch | TAG_DOORBELL), 0);
+		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
+	}
+	if (!ch->io_pending) {
 		finish_remove(w, ch);
 		return;
 	}
-	sqe = sqe_get(w);
-	io_uring_prep_cancel(sqe, (void *)((uintptr_t)ch | TAG_DOORBELL), 0);
-	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)TAG_CANCEL);
 	io_uring_submit(&w->ring);
 }
 
@@ -412,6 +467,8 @@ static void do_return(struct ar_worker *w, struct ar_channel *ch)
 	}
 	if (set_add(w, ch))
 		ar__conn_poison(ch->conn, "broker out of memory for its channel", -ENOMEM);
+	else if (ch->conn->stream)
+		stream_out(w, ch);	/* what the rescued thread completed */
 }
 
 static void take_cmds(struct ar_worker *w, struct batch *bt)
@@ -495,7 +552,7 @@ static void reap(struct ar_worker *w)
 
 			ch->armed = false;
 			if (ch->removing)
-				finish_remove(w, ch);
+				io_over(w, ch);
 			else if (ch->dozing)
 				wake_dozer(w, ch);
 			else
@@ -505,6 +562,28 @@ static void reap(struct ar_worker *w)
 		case TAG_CMD:
 			w->cmd_armed = false;
 			break;
+		case TAG_SRECV:
+		case TAG_SSEND: {
+			struct ar_channel *ch = p;
+			bool recv = (ud & TAG_MASK) == TAG_SRECV;
+
+			if (ch->removing) {
+				ar__stream_io_over(ch->conn, recv);
+				io_over(w, ch);
+				break;
+			}
+			if (!recv) {
+				ar__stream_on_send(ch->conn, cqe->res);
+				stream_out(w, ch);
+				break;
+			}
+			/* Its requests are ours to read now: no doorbell. */
+			if (ch->dozing)
+				wake_dozer(w, ch);
+			ar__stream_on_recv(w->b, ch->conn, cqe->res);
+			stream_recv(w, ch);
+			break;
+		}
 		default:
 			break;
 		}
@@ -530,7 +609,8 @@ static void sleep_until_doorbell(struct ar_worker *w)
 	unsigned prepared = 0;
 	bool idle = true;
 
-	if (w->nr_parked) {
+	if (w->nr_parked || w->nr_stream) {
+		/* A parked channel's recheck; stream peers' clocks (sweep). */
 		ts.tv_sec = 0;
 		ts.tv_nsec = PARKED_RECHECK_NS;
 	}
@@ -573,6 +653,10 @@ static void sweep(struct ar_worker *w, uint64_t now)
 	if (now - w->last_sweep < SWEEP_NS)
 		return;
 	w->last_sweep = now;
+	/* Stream peers that are slow, idle or stalled (stream.c). */
+	for (unsigned i = 0; i < w->nr_ch && w->nr_stream; i++)
+		if (w->ch[i]->conn->stream)
+			ar__stream_tick(w->b, w->ch[i]->conn, now);
 	/* Forward: a woken dozer swaps with the first dozer, seen already. */
 	for (unsigned i = w->nr_active; i < w->nr_ch; i++) {
 		struct ar_channel *ch = w->ch[i];
@@ -1188,6 +1272,39 @@ static void serve_loan(struct ar_worker *w, struct batch *bt, struct ar_channel 
 
 /* ---- the thread ---- */
 
+/* Stopping: whether a stream peer still has completions to get (its
+ * sends are ours), moving them along. */
+static bool streams_pending(struct ar_worker *w)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < w->nr_ch && w->nr_stream; i++) {
+		struct ar_channel *ch = w->ch[i];
+
+		if (!ch->conn->stream)
+			continue;
+		stream_out(w, ch);
+		any |= ar__stream_out_pending(ch->conn);
+	}
+	return any;
+}
+
+/* Before a stopping worker ends: stream peers get what was completed for
+ * them, for at most FLUSH_NS. Returns whether to go on (and flush more). */
+static bool flush_before_exit(struct ar_worker *w, uint64_t *end)
+{
+	const struct timespec ms = { .tv_nsec = 1000000 };
+	uint64_t now = ar__now_ns();
+
+	if (!*end)
+		*end = now + FLUSH_NS;
+	if (now >= *end || !streams_pending(w))
+		return false;
+	nanosleep(&ms, NULL);
+	reap(w);
+	return true;
+}
+
 struct start {
 	struct ar_worker *w;
 	struct ar_channel *loaned;	/* taken from the set: serve it not */
@@ -1201,7 +1318,7 @@ static void *worker_main(void *arg)
 	struct start *st = arg;
 	struct ar_worker *w = st->w;
 	struct ar_broker *b;
-	uint64_t last_work = ar__now_ns(), last_yield = last_work;
+	uint64_t last_work = ar__now_ns(), last_yield = last_work, flush_end = 0;
 	unsigned idle = 0, busy_passes = 0;
 	bool worked = false;
 	struct batch *bt;
@@ -1247,7 +1364,7 @@ static void *worker_main(void *arg)
 
 		if (atomic_load_explicit(&w->cmd_pending, memory_order_acquire))
 			take_cmds(w, bt);
-		if (w->nr_removing || w->nr_parked || w->nr_active < w->nr_ch)
+		if (w->nr_removing || w->nr_parked || w->nr_active < w->nr_ch || w->nr_stream)
 			reap(w);
 		draining = atomic_load_explicit(&b->draining, memory_order_acquire);
 		if (draining && ar__now_ns() >= atomic_load_explicit(&b->drain_deadline_ns,
@@ -1275,16 +1392,22 @@ static void *worker_main(void *arg)
 				nanosleep(&ms, NULL);
 				continue;
 			}
+			if (flush_before_exit(w, &flush_end))
+				continue;
 			break;
 		}
 		for (unsigned i = 0; i < w->nr_active; i++) {
 			struct ar_channel *ch = w->ch[i];
 
-			work += service(w, w, bt, ch, false);
+			unsigned n = service(w, w, bt, ch, false);
+
 			if (bt->rescued) {
 				serve_loan(w, bt, ch);
 				goto rescued;
 			}
+			if (n && ch->conn->stream)
+				stream_out(w, ch);
+			work += n;
 		}
 		if (work) {
 			/* The clock is read at the next idle check, not here:
@@ -1299,8 +1422,11 @@ static void *worker_main(void *arg)
 		if (draining) {
 			const struct timespec ms = { .tv_nsec = 1000000 };
 
-			if (!atomic_load(&w->loaned))
+			if (!atomic_load(&w->loaned)) {
+				if (flush_before_exit(w, &flush_end))
+					continue;
 				break;	/* nothing queued anywhere: drained */
+			}
 			/* A rescued thread still finishes its channel and
 			 * hands it back (and the grace may end meanwhile). */
 			nanosleep(&ms, NULL);
