@@ -392,7 +392,8 @@ static void do_add(struct ar_worker *w, struct batch *bt, struct ar_channel *ch)
 	ar_debug("worker %u: serving conn %u channel %u", w->idx, c->id, ch->idx);
 	if (c->stream) {
 		w->nr_stream++;
-		stream_recv(w, ch);
+		if (bt)		/* not at join: it is removed at once */
+			stream_recv(w, ch);
 	}
 }
 
